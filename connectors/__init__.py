@@ -15,6 +15,8 @@ SQL_KINDS = ("sqlite", "postgres", "mysql", "mssql", "oracle")
 
 _FACTORIES: dict[str, Callable[[str, Mapping[str, Any]], Connector]] = {
     **{kind: (lambda source, s: SqlConnector(source, str(s["url"]))) for kind in SQL_KINDS},
+    # SQLite takes a file path, made absolute because connectorx wants sqlite:///abs/path.
+    "sqlite": lambda source, s: SqlConnector(source, s.get("url") or f"sqlite://{Path(s['path']).resolve()}"),
     "csv_folder": lambda source, s: CsvFolderConnector(source, Path(s["path"])),
 }
 
