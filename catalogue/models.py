@@ -1,0 +1,146 @@
+"""The source catalogue as typed models: ministry sources, their tables, and canonical entities."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PersonalDataClass = Literal["none", "basic", "sensitive"]
+ColumnType = Literal["string", "date", "datetime", "int", "float", "bool", "list[string]"]
+IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+# A password written into a URL: `scheme://user:secret@host`, unless the secret is a ${VAR} reference.
+_LITERAL_PASSWORD = re.compile(r"://[^/:@]+:(?!\$\{)[^@]+@")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EntityColumn(Model):
+    name: str = Field(pattern=IDENTIFIER)
+    type: ColumnType = "string"
+    pii: PersonalDataClass
+    description: str = ""
+
+
+class PersonKeys(Model):
+    """Which entity columns identify the person a record is about (for linkage across ministries)."""
+
+    personal_id: str
+    name_key: str | None = None
+    date_of_birth: str | None = None
+    sex: str | None = None
+    birth_province: str | None = None
+
+
+class Entity(Model):
+    """A canonical record type: its columns, key and Great Expectations suite."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    description: str
+    primary_key: list[str] = Field(min_length=1)
+    suite: str
+    columns: list[EntityColumn] = Field(min_length=1)
+    person: PersonKeys | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    def column(self, name: str) -> EntityColumn:
+        return next(column for column in self.columns if column.name == name)
+
+    @model_validator(mode="after")
+    def _keys_are_columns(self) -> Entity:
+        names = set(self.column_names)
+        duplicated = sorted({n for n in self.column_names if self.column_names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"columns declared twice: {', '.join(duplicated)}")
+        referenced = list(self.primary_key)
+        if self.person is not None:
+            referenced += [v for v in self.person.model_dump().values() if v is not None]
+        missing = [key for key in referenced if key not in names]
+        if missing:
+            raise ValueError(f"keys {missing} are not among the entity's columns {sorted(names)}")
+        return self
+
+
+class ColumnMapping(Model):
+    """One canonical column made from one ministry column by a named normaliser."""
+
+    source: str
+    to: str = Field(pattern=IDENTIFIER)
+    parse: str = "text"
+    options: dict[str, Any] = Field(default_factory=dict)
+    pii: PersonalDataClass
+
+
+class Connection(Model):
+    """How to reach a source. Strings may hold ${VAR} or ${VAR:-default}, resolved at run time, so
+    secrets live in the environment, never in the catalogue."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+    @model_validator(mode="after")
+    def _no_literal_secrets(self) -> Connection:
+        for key, value in (self.model_extra or {}).items():
+            if isinstance(value, str) and _LITERAL_PASSWORD.search(value):
+                raise ValueError(
+                    f"'{key}' holds a literal password: write it as ${{SOME_ENV_VAR}} and set that variable"
+                )
+            if key in {"password", "token", "secret"}:
+                raise ValueError(
+                    f"'{key}' is a secret: name its environment variable instead ({key}_env: NDC_…)"
+                )
+        return self
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Table(Model):
+    name: str = Field(pattern=IDENTIFIER)
+    description: str = ""
+    table: str | None = None
+    query: str | None = None
+    entity: str
+    watermark: str | None = None
+    columns: list[ColumnMapping] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_of_table_or_query(self) -> Table:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' (a table name) or 'query' (a SELECT)")
+        targets = [mapping.to for mapping in self.columns]
+        duplicated = sorted({t for t in targets if targets.count(t) > 1})
+        if duplicated:
+            raise ValueError(f"canonical columns mapped twice: {', '.join(duplicated)}")
+        return self
+
+    @property
+    def source_columns(self) -> list[str]:
+        return list(dict.fromkeys(mapping.source for mapping in self.columns))
+
+
+class Source(Model):
+    """A ministry system: one connection, several tables."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    ministry: str
+    description: str = ""
+    owner: str = "data-engineering@ndc.gov.vn"
+    connection: Connection
+    tables: list[Table] = Field(min_length=1)
+
+    @field_validator("tables")
+    @classmethod
+    def _unique_table_names(cls, tables: list[Table]) -> list[Table]:
+        names = [table.name for table in tables]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"table names used twice: {', '.join(duplicated)}")
+        return tables
