@@ -159,19 +159,59 @@ class StorageSettings:
 
     def duckdb_setup(self, con: duckdb.DuckDBPyConnection) -> None:
         """Load httpfs + delta; for S3 create the session secret (endpoint, path style, SSL)."""
-        for extension in ("httpfs", "delta"):
-            con.install_extension(extension)
-            con.load_extension(extension)
-        if not self.is_s3:
-            return
-        con.execute(_duckdb_secret_sql(self))
+        for extension in DUCKDB_EXTENSIONS:
+            load_duckdb_extension(con, extension)
+        if self.is_s3:
+            con.execute(duckdb_secret_sql(self))
+
+
+DUCKDB_EXTENSIONS = ("httpfs", "delta")
+
+
+def _packaged_duckdb_extension(name: str) -> Path | None:
+    """The extension file shipped by the `duckdb-ext-<name>` wheel (built for our duckdb)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(f"duckdb-ext-{name}")
+    except metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or []:
+        if file.name == f"{name}.duckdb_extension":
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file():
+                return path
+    return None
+
+
+def load_duckdb_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load a DuckDB extension: already installed/built in, else from its PyPI wheel, else
+    INSTALL from DuckDB's repository (needs the internet). Raises one clear error otherwise."""
+    import duckdb
+
+    try:
+        con.load_extension(name)
+        return
+    except duckdb.Error:
+        pass
+    if (packaged := _packaged_duckdb_extension(name)) is not None:
+        con.execute(f"LOAD {_sql_literal(str(packaged))}")
+        return
+    try:
+        con.install_extension(name)
+        con.load_extension(name)
+    except duckdb.Error as error:
+        raise RuntimeError(
+            f"DuckDB extension {name!r} is not available: install the duckdb-ext-{name} "
+            f"package matching duckdb {duckdb.__version__} ({error})"
+        ) from error
 
 
 def _sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _duckdb_secret_sql(settings: StorageSettings) -> str:
+def duckdb_secret_sql(settings: StorageSettings) -> str:
     params = {"TYPE": "s3", "REGION": _sql_literal(settings.region)}
     if settings.access_key_id and settings.secret_access_key:
         params["PROVIDER"] = "config"
