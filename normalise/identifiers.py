@@ -1,0 +1,95 @@
+"""Identifier and number normalisers: personal ID, digit strings, enterprise codes, amounts.
+
+Identifiers stay text (leading zeros matter). A value that is not the expected shape is returned
+cleaned but otherwise unchanged, so validation can reject it with the original characters visible.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+_SEPARATORS = r"[\s.\-]"
+
+
+def _stripped(expr: pl.Expr) -> pl.Expr:
+    stripped = expr.cast(pl.String).str.strip_chars()
+    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
+
+
+def digits(expr: pl.Expr) -> pl.Expr:
+    """Remove separators (whitespace, dots, dashes) and keep the rest as text; empty → null."""
+    compact = _stripped(expr).str.replace_all(_SEPARATORS, "")
+    return pl.when(compact.str.len_bytes() > 0).then(compact)
+
+
+def personal_id(expr: pl.Expr) -> pl.Expr:
+    """12-digit personal ID as text.
+
+    Separators are removed; 10–11 digits are left-padded to 12 (spreadsheets drop the leading
+    zeros of province codes 001–096); 9 digits (a legacy CMND) and any other shape come back
+    unchanged for validation to judge. A trailing ".0" (a number that went through a float
+    column) is dropped first.
+    """
+    stripped = _stripped(expr).str.replace(r"\.0$", "")
+    compact = stripped.str.replace_all(_SEPARATORS, "")
+    return (
+        pl.when(compact.str.contains(r"^\d{10,11}$"))
+        .then(compact.str.zfill(12))
+        .when(compact.str.contains(r"^\d+$"))
+        .then(compact)
+        .otherwise(stripped)
+    )
+
+
+def enterprise_code(expr: pl.Expr) -> pl.Expr:
+    """Enterprise (tax) code: 10 digits, or a branch as "NNNNNNNNNN-NNN".
+
+    Spaces and dots are removed; a 13-digit run or any dash/space layout of 10+3 digits becomes
+    the canonical dash form. Other shapes come back with only the whitespace removed.
+    """
+    compact = _stripped(expr).str.replace_all(r"[\s.]", "")
+    bare = compact.str.replace_all(r"[\-–—_/]", "")
+    return (
+        pl.when(bare.str.contains(r"^\d{10}$") & ~compact.str.contains(r"[\-–—_/]$"))
+        .then(bare)
+        .when(bare.str.contains(r"^\d{13}$"))
+        .then(bare.str.slice(0, 10) + "-" + bare.str.slice(10, 3))
+        .otherwise(compact)
+    )
+
+
+def _canonical_number(expr: pl.Expr) -> pl.Expr:
+    """Rewrite a Vietnamese or English formatted amount to "[-]digits[.fraction]", or null.
+
+    "1.500.000" and "1,500,000" (thousand groups) → "1500000"; "1.500.000,5" → "1500000.5";
+    a single separator followed by exactly three digits is read as a thousand separator
+    ("1.500" → 1500), since that is how VND amounts are written; any other single separator
+    is a decimal point ("1,5" → 1.5). A currency suffix (đ, ₫, VND, VNĐ) is ignored.
+    """
+    raw = (
+        _stripped(expr)
+        .str.replace(r"(?i)\s*(vnđ|vnd|đồng|đ|₫)$", "")
+        .str.replace_all(r"[\s_']", "")
+    )
+    return (
+        pl.when(raw.str.contains(r"^[+-]?\d+$"))
+        .then(raw)
+        .when(raw.str.contains(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$"))
+        .then(raw.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        .when(raw.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"))
+        .then(raw.str.replace_all(",", "", literal=True))
+        .when(raw.str.contains(r"^[+-]?\d*[.,]\d+$"))
+        .then(raw.str.replace(",", ".", literal=True))
+    )
+
+
+def decimal(expr: pl.Expr) -> pl.Expr:
+    """Amount as Float64 (see `_canonical_number` for the separator rules); unparseable → null."""
+    return _canonical_number(expr).cast(pl.Float64, strict=False)
+
+
+def integer(expr: pl.Expr) -> pl.Expr:
+    """Whole number as Int64 ("1.500.000" → 1500000, "1500000.0" → 1500000); fractions → null."""
+    number = _canonical_number(expr)
+    whole = number.str.extract(r"^([+-]?\d+)(?:\.0*)?$", 1)
+    return whole.str.strip_prefix("+").cast(pl.Int64, strict=False)

@@ -1,0 +1,120 @@
+"""Vietnamese phone numbers to E.164, validated with `phonenumbers` (region VN).
+
+The rewriting (separators, country prefix, the 2018 eleven-digit mobile prefixes) is a Polars
+expression. `phonenumbers` is Python, so validation runs once per *distinct* candidate in a batch
+(`map_batches` over the whole column, memoised across batches), and the verdict is joined back
+with `is_in`: the per-row work stays in Polars.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import phonenumbers
+import polars as pl
+
+# 2018 conversion of 11-digit mobile numbers (01xx → 0xx), as in the rule book.
+OLD_MOBILE_PREFIXES: dict[str, str] = {
+    # Viettel
+    "0162": "032", "0163": "033", "0164": "034", "0165": "035",
+    "0166": "036", "0167": "037", "0168": "038", "0169": "039",
+    # MobiFone
+    "0120": "070", "0121": "079", "0122": "077", "0126": "076", "0128": "078",
+    # VinaPhone
+    "0123": "083", "0124": "084", "0125": "085", "0127": "081", "0129": "082",
+    # Vietnamobile
+    "0186": "056", "0188": "058",
+    # Gmobile
+    "0199": "059",
+}  # fmt: skip
+
+# 2017 landline area codes named in the rule book (Hà Nội 04 → 024, HCMC 08 → 028). Tried only
+# when the number as written is not valid today: "08x…" is a VinaPhone mobile range now, so an
+# old HCMC number that also reads as a valid mobile cannot be told apart and is kept as written.
+OLD_LANDLINE_PREFIXES: dict[str, str] = {"04": "024", "08": "028"}
+
+_NATIONAL_SHAPE = r"^0\d{8,10}$"
+
+
+def national_number(expr: pl.Expr) -> pl.Expr:
+    """Raw text → a 0-prefixed national number (not yet validated), or null when no digits fit.
+
+    Removes separators, turns +84 / 0084 / 84 (11–12 digits) into 0, restores a leading zero that
+    a spreadsheet dropped, and maps 11-digit 01xx mobile prefixes to their 2018 replacements.
+    """
+    compact = expr.cast(pl.String).str.replace_all(r"[\s.\-()/\\,]", "")
+    # +84 / 0084 / bare 84 (with or without a redundant trunk zero after it) → 0.
+    local = compact.str.replace(r"^(?:\+|00)840?", "0").str.replace(r"^840?(\d{9,10})$", "0${1}")
+    local = (
+        pl.when(local.str.contains(r"^(?:[35789]\d{8}|2\d{9})$"))
+        .then(pl.lit("0") + local)
+        .otherwise(local)
+    )
+    new_prefix = local.str.slice(0, 4).replace_strict(
+        OLD_MOBILE_PREFIXES, default=None, return_dtype=pl.String
+    )
+    local = (
+        pl.when(local.str.contains(r"^01\d{9}$") & new_prefix.is_not_null())
+        .then(new_prefix + local.str.slice(4))
+        .otherwise(local)
+    )
+    return pl.when(local.str.contains(_NATIONAL_SHAPE)).then(local)
+
+
+def _old_landline(national: pl.Expr) -> pl.Expr:
+    """The 2017 renumbering of a 10-digit 04/08 landline (04 3825 1234 → 024 3825 1234)."""
+    head = national.str.slice(0, 2)
+    new_code = head.replace_strict(OLD_LANDLINE_PREFIXES, default=None, return_dtype=pl.String)
+    return pl.when(national.str.contains(r"^0[48]\d{8}$")).then(new_code + national.str.slice(2))
+
+
+@lru_cache(maxsize=1 << 20)
+def is_valid_vn_national(national: str) -> bool:
+    """phonenumbers' verdict for one 0-prefixed national number (memoised)."""
+    try:
+        parsed = phonenumbers.parse(national, "VN")
+    except phonenumbers.NumberParseException:
+        return False
+    return parsed.country_code == 84 and phonenumbers.is_valid_number(parsed)
+
+
+def _valid_mask(numbers: pl.Series) -> pl.Series:
+    """True where the national number is valid: one phonenumbers call per distinct uncached value."""
+    distinct = numbers.drop_nulls().unique()
+    valid = [n for n in distinct.to_list() if is_valid_vn_national(n)]
+    mask = numbers.is_in(pl.Series(valid, dtype=pl.String).implode())
+    return mask.fill_null(False)
+
+
+def _is_valid(national: pl.Expr) -> pl.Expr:
+    return national.map_batches(_valid_mask, return_dtype=pl.Boolean, is_elementwise=True)
+
+
+def _to_e164(national: pl.Expr) -> pl.Expr:
+    return pl.lit("+84") + national.str.slice(1)
+
+
+def phone(expr: pl.Expr) -> pl.Expr:
+    """E.164 ("+84912345678") for a number valid in Vietnam today; null otherwise."""
+    national = national_number(expr)
+    renumbered = _old_landline(national)
+    return (
+        pl.when(_is_valid(national))
+        .then(_to_e164(national))
+        .when(_is_valid(renumbered))
+        .then(_to_e164(renumbered))
+    )
+
+
+def phone_valid(expr: pl.Expr) -> pl.Expr:
+    """Whether `phone` finds an E.164 number for the raw value; null raw (or blank) → null."""
+    raw = expr.cast(pl.String)
+    return pl.when(raw.str.strip_chars().str.len_bytes() > 0).then(phone(expr).is_not_null())
+
+
+def e164_valid_vn(e164: pl.Expr) -> pl.Expr:
+    """True for an E.164 string that is a valid Vietnamese number; null stays null."""
+    national = pl.when(e164.str.contains(r"^\+84\d{8,10}$")).then(
+        pl.lit("0") + e164.str.slice(3)
+    )
+    return pl.when(e164.is_not_null()).then(_is_valid(national))
