@@ -44,6 +44,7 @@ class Entity(Model):
     suite: str
     columns: list[EntityColumn] = Field(min_length=1)
     person: PersonKeys | None = None
+    population_register: bool = False  # this entity IS the population register: the identities others link to
 
     @property
     def column_names(self) -> list[str]:

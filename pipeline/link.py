@@ -1,0 +1,132 @@
+"""Linking a ministry's records to the population register's personal IDs.
+
+Only exact evidence links: the personal ID itself, the register's own CMND column (never
+arithmetic), or an exact match on the four fields that created the ID (name key, date of birth,
+sex, birth province) when exactly one citizen has them. Anything ambiguous stays unlinked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from catalogue import Entity
+
+PERSON_ID, LINK_METHOD, LINK_ERRORS = "_person_id", "_link_method", "_link_errors"
+_FOUR = ("name_key", "date_of_birth", "sex", "birth_province")
+_TWELVE_DIGITS, _NINE_DIGITS = r"^\d{12}$", r"^\d{9}$"
+
+
+@dataclass(frozen=True)
+class PeopleRegister:
+    """What the register knows, narrowed to the columns linking needs."""
+
+    ids: pl.DataFrame  # personal_id
+    cmnd: pl.DataFrame  # cmnd, personal_id (CMNDs held by exactly one citizen)
+    four_fields: pl.DataFrame  # name_key, date_of_birth, sex, birth_province, personal_id (unique combos)
+
+    @classmethod
+    def from_citizens(cls, citizens: pl.DataFrame, entity: Entity) -> PeopleRegister:
+        keys = entity.person
+        assert keys is not None, f"entity {entity.name} declares no person keys"
+        people = citizens.filter(pl.col(keys.personal_id).str.contains(_TWELVE_DIGITS))
+        ids = people.select(pl.col(keys.personal_id).alias("personal_id")).unique()
+        cmnd = (
+            people.select(pl.col("cmnd"), pl.col(keys.personal_id).alias("personal_id"))
+            .drop_nulls()
+            .filter(pl.len().over("cmnd") == 1)
+            if "cmnd" in people.columns
+            else pl.DataFrame(schema={"cmnd": pl.String, "personal_id": pl.String})
+        )
+        columns = {name: getattr(keys, name) for name in _FOUR}
+        if all(columns.values()):
+            four = (
+                people.select(
+                    *(pl.col(c).alias(n) for n, c in columns.items()),
+                    pl.col(keys.personal_id).alias("personal_id"),
+                )
+                .drop_nulls()
+                .filter(pl.len().over(list(_FOUR)) == 1)
+            )
+        else:
+            four = pl.DataFrame(schema={**dict.fromkeys(_FOUR, pl.String), "personal_id": pl.String})
+        return cls(ids=ids, cmnd=cmnd, four_fields=four)
+
+
+def link_people(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister | None) -> pl.LazyFrame:
+    """Add `_person_id`, `_link_method` and `_link_errors`; a resolved CMND replaces the ID column."""
+    keys = entity.person
+    no_errors = pl.lit([], pl.List(pl.String)).alias(LINK_ERRORS)
+    if keys is None:
+        return frame.with_columns(
+            pl.lit(None, pl.String).alias(PERSON_ID), pl.lit(None, pl.String).alias(LINK_METHOD), no_errors
+        )
+    pid = pl.col(keys.personal_id)
+    twelve, nine = (
+        pid.str.contains(_TWELVE_DIGITS).fill_null(False),
+        pid.str.contains(_NINE_DIGITS).fill_null(False),
+    )
+    if entity.population_register or register is None:
+        # The register is its own reference; without one, an ID is taken as written, unverified.
+        method = "register" if entity.population_register else "unverified"
+        return frame.with_columns(
+            pl.when(twelve).then(pid).alias(PERSON_ID),
+            pl.when(twelve).then(pl.lit(method)).otherwise(pl.lit("unlinked")).alias(LINK_METHOD),
+            pl.when(nine & pl.lit(not entity.population_register))
+            .then(pl.lit(["cmnd_unresolved"]))
+            .otherwise(pl.lit([], pl.List(pl.String)))
+            .alias(LINK_ERRORS),
+        )
+    linked = frame.join(
+        register.ids.lazy().with_columns(pl.lit(True).alias("_known")),
+        left_on=keys.personal_id,
+        right_on="personal_id",
+        how="left",
+        maintain_order="left",
+    ).join(
+        register.cmnd.lazy().rename({"personal_id": "_via_cmnd"}),
+        left_on=keys.personal_id,
+        right_on="cmnd",
+        how="left",
+        maintain_order="left",
+    )
+    four_columns = [getattr(keys, name) for name in _FOUR]
+    if all(four_columns):
+        linked = linked.join(
+            register.four_fields.lazy().rename({"personal_id": "_via_four"}),
+            left_on=four_columns,
+            right_on=list(_FOUR),
+            how="left",
+            maintain_order="left",
+        )
+    else:
+        linked = linked.with_columns(pl.lit(None, pl.String).alias("_via_four"))
+    known = pl.col("_known").fill_null(False)
+    return linked.with_columns(
+        pl.when(twelve & known)
+        .then(pid)
+        .when(nine)
+        .then(pl.col("_via_cmnd"))
+        # Only a record with no ID at all is matched on the four fields: an unknown ID may be another person's.
+        .when(pid.is_null())
+        .then(pl.col("_via_four"))
+        .alias(PERSON_ID),
+        pl.when(twelve & known)
+        .then(pl.lit("personal_id"))
+        .when(nine & pl.col("_via_cmnd").is_not_null())
+        .then(pl.lit("cmnd"))
+        .when(pid.is_null() & pl.col("_via_four").is_not_null())
+        .then(pl.lit("four_fields"))
+        .otherwise(pl.lit("unlinked"))
+        .alias(LINK_METHOD),
+        pl.when(nine & pl.col("_via_cmnd").is_null())
+        .then(pl.lit(["cmnd_unresolved"]))
+        .otherwise(pl.lit([], pl.List(pl.String)))
+        .alias(LINK_ERRORS),
+        # A CMND the register resolves is replaced by the ID it stands for; the original stays in bronze.
+        pl.when(nine & pl.col("_via_cmnd").is_not_null())
+        .then(pl.col("_via_cmnd"))
+        .otherwise(pid)
+        .alias(keys.personal_id),
+    ).drop("_known", "_via_cmnd", "_via_four")
