@@ -1,0 +1,76 @@
+"""Dates: ministry dd/mm/yyyy, ISO, partial dates of birth, impossible dates, Excel serials."""
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from normalise import normaliser
+
+
+def run(name: str, raw: list, /, **options) -> list:
+    frame = pl.DataFrame({"raw": pl.Series(raw, dtype=pl.String)})
+    return frame.select(normaliser(name)(pl.col("raw"), **options)).to_series().to_list()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "precision"),
+    [
+        ("17/05/1990", dt.date(1990, 5, 17), "day"),
+        (" 7/5/1990 ", dt.date(1990, 5, 7), "day"),
+        ("1990-05-17", dt.date(1990, 5, 17), "day"),
+        ("00/00/1950", dt.date(1950, 1, 1), "year"),
+        ("00/07/1950", dt.date(1950, 7, 1), "month"),
+        ("1950-00-00", dt.date(1950, 1, 1), "year"),
+        ("1950-07-00", dt.date(1950, 7, 1), "month"),
+        ("29/02/2000", dt.date(2000, 2, 29), "day"),
+        ("31/02/1990", None, None),
+        ("29/02/1900", None, None),
+        ("00/13/1980", None, None),
+        ("15/00/1950", None, None),
+        ("32/01/1990", None, None),
+        ("hôm qua", None, None),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_date_and_precision(raw, expected, precision):
+    assert run("date", [raw]) == [expected]
+    assert run("date_precision", [raw]) == [precision]
+
+
+def test_date_formats_tried_in_order():
+    raw = ["05/07/2020"]
+    assert run("date", raw, format=["%m/%d/%Y", "%d/%m/%Y"]) == [dt.date(2020, 5, 7)]
+    assert run("date", raw, format="%d/%m/%Y") == [dt.date(2020, 7, 5)]
+    assert run("date", ["2020-07-05"], format="%d/%m/%Y") == [None]
+
+
+def test_excel_serial_only_when_asked():
+    # Excel: 1 = 1900-01-01 (with its fictitious 29/02/1900), so 61 = 1900-03-01.
+    raw = ["33604", "61", "45000.75", "0", "17/05/1990"]
+    expected_33604 = dt.date(1899, 12, 30) + dt.timedelta(days=33604)
+    assert run("date", raw, excel_serial=True) == [
+        expected_33604,
+        dt.date(1900, 3, 1),
+        dt.date(1899, 12, 30) + dt.timedelta(days=45000),
+        None,
+        dt.date(1990, 5, 17),
+    ]
+    assert expected_33604 == dt.date(1992, 1, 1)
+    assert run("date", raw[:3]) == [None, None, None]
+    assert run("date_precision", ["33604"], excel_serial=True) == ["day"]
+
+
+def test_month():
+    raw = ["07/2024", "7/2024", "13/2024", "00/2024", None]
+    assert run("month", raw) == [dt.date(2024, 7, 1), dt.date(2024, 7, 1), None, None, None]
+    assert run("month", ["2024-07"], format="%Y-%m") == [dt.date(2024, 7, 1)]
+    assert run("month", ["15/07/2024"], format="%d/%m/%Y") == [dt.date(2024, 7, 1)]
+
+
+def test_datetime():
+    raw = ["2025-06-30 23:59:58", "2025-02-30 00:00:00", "30/06/2025", None]
+    out = pl.DataFrame({"raw": raw}).select(normaliser("datetime")(pl.col("raw"))).to_series()
+    assert out.dtype == pl.Datetime("us")
+    assert out.to_list() == [dt.datetime(2025, 6, 30, 23, 59, 58), None, None, None]

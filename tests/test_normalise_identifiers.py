@@ -1,0 +1,91 @@
+"""Personal IDs, digit strings, enterprise codes and VND amounts."""
+
+import polars as pl
+import pytest
+
+from normalise import normaliser
+
+
+def run(name: str, raw: list, /, **options) -> list:
+    frame = pl.DataFrame({"raw": pl.Series(raw, dtype=pl.String)})
+    return frame.select(normaliser(name)(pl.col("raw"), **options)).to_series().to_list()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("001085012345", "001085012345"),
+        (" 079 301 012 345 ", "079301012345"),
+        ("079.301.012.345", "079301012345"),
+        ("1085012345", "001085012345"),  # Hà Nội 001: two zeros lost in a spreadsheet
+        ("12085012345", "012085012345"),  # 012 Lai Châu: one zero lost
+        ("1085012345.0", "001085012345"),  # went through a float column
+        ("123456789", "123456789"),  # a legacy CMND: not padded
+        ("12345", "12345"),
+        ("0010850123456", "0010850123456"),
+        ("00108501234A", "00108501234A"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_personal_id(raw, expected):
+    assert run("personal_id", [raw]) == [expected]
+
+
+def test_digits_strips_separators_and_keeps_text():
+    assert run("digits", ["012 345.678-9", "0000", " - ", None]) == ["0123456789", "0000", None, None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0100109106", "0100109106"),
+        ("0100109106-001", "0100109106-001"),
+        ("0100109106001", "0100109106-001"),
+        ("0100109106 - 001", "0100109106-001"),
+        ("010.010.9106", "0100109106"),
+        ("0100109106-", "0100109106-"),
+        ("ABC", "ABC"),
+        (None, None),
+    ],
+)
+def test_enterprise_code(raw, expected):
+    assert run("enterprise_code", [raw]) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("4500000", 4500000),
+        ("4.500.000", 4500000),
+        ("4,500,000", 4500000),
+        ("4 500 000", 4500000),
+        ("4.500.000 đ", 4500000),
+        ("4500000 VND", 4500000),
+        ("4500000.0", 4500000),
+        ("-1.000", -1000),
+        ("4.5", None),
+        ("abc", None),
+        ("99999999999999999999", None),
+        (None, None),
+    ],
+)
+def test_integer(raw, expected):
+    assert run("integer", [raw]) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1.500.000,50", 1500000.5),
+        ("1,500,000.50", 1500000.5),
+        ("1,5", 1.5),
+        ("0.25", 0.25),
+        ("1.500", 1500.0),  # one dot + three digits: a VND thousand separator
+        ("12", 12.0),
+        ("1.2.3", None),
+        (None, None),
+    ],
+)
+def test_decimal(raw, expected):
+    assert run("decimal", [raw]) == [expected]

@@ -1,0 +1,78 @@
+"""Phones: separators, +84/84/0084, 2018 eleven-digit prefixes, 2017 landlines, phonenumbers check."""
+
+import phonenumbers
+import polars as pl
+import pytest
+
+from normalise import normaliser
+from normalise.phone import OLD_MOBILE_PREFIXES, is_valid_vn_national
+
+
+def run(name: str, raw: list, /, **options) -> list:
+    frame = pl.DataFrame({"raw": pl.Series(raw, dtype=pl.String)})
+    return frame.select(normaliser(name)(pl.col("raw"), **options)).to_series().to_list()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0912 345 678", "+84912345678"),
+        ("0912.345.678", "+84912345678"),
+        ("0912-345-678", "+84912345678"),
+        ("(091) 2345678", "+84912345678"),
+        ("+84912345678", "+84912345678"),
+        ("+84 912 345 678", "+84912345678"),
+        ("+84 0912 345 678", "+84912345678"),
+        ("84912345678", "+84912345678"),
+        ("0084912345678", "+84912345678"),
+        ("912345678", "+84912345678"),  # leading zero lost in a spreadsheet
+        ("01662345678", "+84362345678"),  # Viettel 0166 → 036
+        ("0166 234 5678", "+84362345678"),
+        ("+841662345678", "+84362345678"),
+        ("01222345678", "+84772345678"),  # MobiFone 0122 → 077
+        ("01232345678", "+84832345678"),  # VinaPhone 0123 → 083
+        ("01882345678", "+84582345678"),  # Vietnamobile 0188 → 058
+        ("01992345678", "+84592345678"),  # Gmobile 0199 → 059
+        ("024 3825 1234", "+842438251234"),  # Hà Nội landline, 2017 code
+        ("04 3825 1234", "+842438251234"),  # Hà Nội landline, pre-2017 code
+        ("0123456789", None),  # 012 is not a mobile range
+        ("12345", None),
+        ("không có", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_phone(raw, expected):
+    assert run("phone", [raw]) == [expected]
+
+
+def test_every_2018_prefix_gives_a_valid_number():
+    raw = [old + "2345678" for old in OLD_MOBILE_PREFIXES]
+    expected = ["+84" + new[1:] + "2345678" for new in OLD_MOBILE_PREFIXES.values()]
+    assert run("phone", raw) == expected
+
+
+def test_phone_output_agrees_with_phonenumbers():
+    raw = ["0912 345 678", "01662345678", "024 3825 1234", "0886 123 456", "0201234567"]
+    for original, e164 in zip(raw, run("phone", raw), strict=True):
+        parsed = phonenumbers.parse(original.replace(" ", ""), "VN")
+        if e164 is None:
+            assert not phonenumbers.is_valid_number(parsed)
+        else:
+            assert phonenumbers.is_valid_number(phonenumbers.parse(e164))
+
+
+def test_phone_valid_flags_raw_values():
+    raw = ["0912 345 678", "0123456789", "", None]
+    assert run("phone_valid", raw) == [True, False, None, None]
+
+
+def test_validation_is_memoised_per_distinct_value():
+    is_valid_vn_national.cache_clear()
+    raw = ["0912345678"] * 500 + ["0987654321"] * 500 + ["0123456789"] * 500
+    run("phone", raw)
+    # two candidates per distinct value at most (as written, and the 2017 landline form)
+    assert is_valid_vn_national.cache_info().currsize <= 4
+    hits_before = is_valid_vn_national.cache_info().hits
+    run("phone", raw)
+    assert is_valid_vn_national.cache_info().hits > hits_before

@@ -1,0 +1,99 @@
+"""Text, name, name keys, sex and value maps: NFC/NFD, Ð, both tone styles, case, whitespace."""
+
+import unicodedata
+
+import polars as pl
+import pytest
+
+from normalise import normaliser
+
+
+def run(name: str, raw: list, /, **options) -> list:
+    frame = pl.DataFrame({"raw": pl.Series(raw, dtype=pl.String)})
+    return frame.select(normaliser(name)(pl.col("raw"), **options)).to_series().to_list()
+
+
+def nfd(value: str) -> str:
+    return unicodedata.normalize("NFD", value)
+
+
+def test_text_strips_collapses_nfc_and_eth():
+    raw = ["  Nguyễn   Văn\tAn ", nfd("Hoà"), "ÐẶNG", "\u200bLê\ufeff", "   ", "", None]
+    assert run("text", raw) == ["Nguyễn Văn An", "Hoà", "ĐẶNG", "Lê", None, None, None]
+    assert run("text", ["ÐẶNG"])[0].startswith("\u0110")
+
+
+def test_text_output_is_nfc():
+    out = run("text", [nfd("Nguyễn Thị Thuỷ")])[0]
+    assert out == unicodedata.normalize("NFC", out)
+    assert len(out) < len(nfd("Nguyễn Thị Thuỷ"))
+
+
+def test_name_title_case_keeps_tone_style():
+    raw = ["NGUYỄN THỊ THUỶ", "nguyễn thị thủy", "  trần  văn   hoà ", "ÐỖ ĐỨC", nfd("LÊ KHOẺ")]
+    assert run("name", raw) == [
+        "Nguyễn Thị Thuỷ",
+        "Nguyễn Thị Thủy",
+        "Trần Văn Hoà",
+        "Đỗ Đức",
+        "Lê Khoẻ",
+    ]
+
+
+def test_name_key_identical_for_all_spellings_of_one_name():
+    spellings = [
+        "NGUYỄN THỊ THUỶ",
+        "Nguyễn Thị Thủy",
+        nfd("Nguyễn Thị Thuỷ"),
+        nfd("NGUYỄN THỊ THỦY"),
+        "  nguyễn  thị thuỷ ",
+    ]
+    assert set(run("name_key", spellings)) == {"nguyen thi thuy"}
+
+
+def test_name_key_maps_d_stroke_and_eth_to_d():
+    assert run("name_key", ["ĐẶNG ĐỨC", "ÐẶNG ÐỨC", "đặng đức"]) == ["dang duc"] * 3
+
+
+@pytest.mark.parametrize(
+    ("new_style", "old_style"),
+    [("hoà", "hòa"), ("thuỷ", "thủy"), ("khoẻ", "khỏe"), ("hoạ", "họa"), ("loã", "lõa"),
+     ("thuý", "thúy"), ("xoè", "xòe")],
+)  # fmt: skip
+def test_name_key_accented_folds_tone_style(new_style, old_style):
+    assert run("name_key_accented", [new_style, old_style, nfd(new_style.upper())]) == [old_style] * 3
+
+
+@pytest.mark.parametrize("word", ["quý", "quỳnh", "hoàng", "huỳnh", "thuyền", "ngoài", "giữa", "khuya"])
+def test_name_key_accented_leaves_qu_gi_and_closed_syllables(word):
+    assert run("name_key_accented", [word]) == [word]
+
+
+def test_name_key_accented_keeps_other_diacritics():
+    assert run("name_key_accented", ["PHẠM VĂN ĐỒNG"]) == ["phạm văn đồng"]
+
+
+def test_lower_upper():
+    assert run("lower", [" ÐẶNG  Văn "]) == ["đặng văn"]
+    assert run("upper", [nfd("đặng văn")]) == ["ĐẶNG VĂN"]
+
+
+def test_sex_default_values_case_and_nfc_insensitive():
+    raw = ["Nam", "Nữ", "NỮ", nfd("nữ"), " nam ", "1", "0", "M", "f", "x", "", None]
+    expected = ["male", "female", "female", "female", "male", "male", "female", "male", "female"]
+    assert run("sex", raw) == [*expected, None, None, None]
+
+
+def test_sex_custom_values():
+    assert run("sex", ["Trai", "Gái", "Nam"], values={"trai": "male", "GÁI": "female"}) == [
+        "male",
+        "female",
+        None,
+    ]
+
+
+def test_map_with_and_without_default():
+    values = {"hoat_dong": "active", "tam_ngung": "suspended"}
+    raw = ["hoat_dong", " tam_ngung ", "giai_the", None]
+    assert run("map", raw, values=values) == ["active", "suspended", None, None]
+    assert run("map", raw, values=values, default="other") == ["active", "suspended", "other", None]
