@@ -22,8 +22,7 @@ _CONFLICT_MARKERS = (
     "version already exists",
     "concurrent",
     "conflict",
-    "commit failed",
-    "transaction failed",
+    "existing table version",
 )
 
 
@@ -43,8 +42,16 @@ def backoff_delay(attempt: int, base_delay: float, *, max_delay: float = 5.0) ->
     return base_delay / 2 + random.uniform(0, ceiling)
 
 
-def with_commit_retry[T](fn: Callable[[], T], *, attempts: int = 8, base_delay: float = 0.05) -> T:
+def with_commit_retry[T](
+    fn: Callable[[], T],
+    *,
+    attempts: int = 8,
+    base_delay: float = 0.05,
+    on_retry: Callable[[int, BaseException], None] | None = None,
+) -> T:
     """Call `fn` until its commit wins, at most `attempts` times; re-raise other errors at once.
+
+    `on_retry(attempt, error)` is told of each lost race (for metrics / logs).
 
     `fn` must be safe to repeat: it should re-open the table (DeltaTable(uri) or write_deltalake)
     on each call so that it builds on the winner's version.
@@ -61,5 +68,7 @@ def with_commit_retry[T](fn: Callable[[], T], *, attempts: int = 8, base_delay: 
             log.info(
                 "commit conflict (attempt %d/%d), retrying in %.3fs: %s", attempt + 1, attempts, delay, error
             )
+            if on_retry is not None:
+                on_retry(attempt + 1, error)
             time.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover

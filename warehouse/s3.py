@@ -137,8 +137,8 @@ def _probe_bucket(client: Any, settings: StorageSettings, bucket: str) -> None:
     try:
         client.head_bucket(Bucket=bucket)
         return
-    except ClientError as error:
-        if _error_code(error) not in _DENIED_CODES:
+    except Exception as error:
+        if not (isinstance(error, ClientError) and _error_code(error) in _DENIED_CODES):
             raise classify_error(error, settings, bucket) from error
     try:
         client.list_objects_v2(Bucket=bucket, MaxKeys=1)

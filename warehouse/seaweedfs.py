@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+from warehouse.storage import DEFAULT_REGION, StorageSettings
+
 STATE_FILE = "server.json"
 PID_FILE = "weed.pid"
 IDENTITIES_FILE = "identities.json"
@@ -159,6 +161,17 @@ class SeaweedServer:
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.s3}"
+
+    def settings(self, warehouse_bucket: str, gold_bucket: str | None = None) -> StorageSettings:
+        """StorageSettings that reach this server (raw zones in one bucket, gold optionally apart)."""
+        return StorageSettings(
+            warehouse_uri=f"s3://{warehouse_bucket}",
+            gold_uri=f"s3://{gold_bucket}" if gold_bucket else None,
+            endpoint_url=self.endpoint_url,
+            region=DEFAULT_REGION,
+            access_key_id=self.access_key,
+            secret_access_key=self.secret_key,
+        )
 
     @property
     def pid_file(self) -> Path:
@@ -342,6 +355,7 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     while time.monotonic() < deadline:
         _reap(pid)
         if not _pid_alive(pid):
+            _reap(pid)  # it may have turned into a zombie just after the first reap
             return True
         time.sleep(0.05)
     return False
