@@ -29,6 +29,8 @@ class StorageFigures:
     live_bytes: int
     stored_objects: int
     stored_bytes: int
+    data_objects: int  # stored parquet files, referenced or not (what vacuum reclaims)
+    data_bytes: int
     log_files: int
 
 
@@ -78,11 +80,14 @@ def storage_figures(settings: StorageSettings, table_uri: str) -> StorageFigures
     live_files, live_bytes = _live_figures(table)
     objects = list(list_objects(settings, table_uri))
     log_files = sum(1 for obj in objects if f"/{LOG_DIR}/" in obj.uri)
+    data = [obj for obj in objects if f"/{LOG_DIR}/" not in obj.uri]
     return StorageFigures(
         live_files=live_files,
         live_bytes=live_bytes,
         stored_objects=len(objects),
         stored_bytes=sum(obj.size for obj in objects),
+        data_objects=len(data),
+        data_bytes=sum(obj.size for obj in data),
         log_files=log_files,
     )
 
