@@ -7,6 +7,7 @@ Every load proves its conservation: extracted = landed + quarantined + deduplica
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,6 +29,7 @@ LOAD_COLUMNS = (ROW, RUN_ID, INGESTED_AT, SOURCE_TABLE)
 LOADS = TableName("ops", "pipeline", "loads")
 
 Progress = Callable[[str], None]
+log = logging.getLogger("ndc.pipeline")
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,11 @@ def load_table(
     progress: Progress | None = None,
 ) -> LoadReport:
     """Run one table's load and return its report; raises SourceError / CatalogueError before any write."""
-    say = progress or (lambda _message: None)
+    def say(message: str) -> None:
+        log.info(message)
+        if progress is not None:
+            progress(message)
+
     started = utc_now()
     names = LoadNames.of(ref)
     connector = open_connector(ref.source.name, ref.source.connection.kind, resolve_settings(ref.source))

@@ -67,14 +67,23 @@ class Warehouse:
         return self.table(name).version() if self.exists(name) else None
 
     def replace_run(
-        self, name: TableName, data: pa.Table | pa.RecordBatchReader, run_id: str, *, description: str = ""
+        self,
+        name: TableName,
+        data: pa.Table | pa.RecordBatchReader,
+        run_id: str,
+        *,
+        also_matching: dict[str, str] | None = None,
+        description: str = "",
     ) -> int:
         """Write one run's rows, replacing whatever that run wrote before (an idempotent append).
 
-        The first write creates the table; later ones overwrite only the rows of this run id, in
-        one commit, so a retried run never duplicates and other runs' rows are untouched.
+        The first write creates the table; later ones overwrite only the rows of this run id (and
+        of `also_matching` column values), in one commit, so a retried run never duplicates and
+        other runs' rows are untouched.
         """
         uri = self.uri(name)
+        match = {RUN_ID: run_id, **(also_matching or {})}
+        predicate = " AND ".join(f"{_ident(k)} = '{_sql_string(v)}'" for k, v in match.items())
 
         def write() -> int:
             exists = self.exists(name)
@@ -82,7 +91,7 @@ class Warehouse:
                 uri,
                 data,
                 mode="overwrite" if exists else "append",
-                predicate=f"{RUN_ID} = '{_sql_string(run_id)}'" if exists else None,
+                predicate=predicate if exists else None,
                 schema_mode=None,
                 storage_options=self._options,
                 description=description or None,
@@ -112,7 +121,11 @@ class Warehouse:
         def upsert() -> int:
             if not self.exists(name):
                 write_deltalake(
-                    uri, data, mode="append", storage_options=self._options, description=description or None,
+                    uri,
+                    data,
+                    mode="append",
+                    storage_options=self._options,
+                    description=description or None,
                     commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
                 )
                 return self.table(name).version()
@@ -124,7 +137,10 @@ class Warehouse:
             (
                 self.table(name)
                 .merge(
-                    data, predicate=predicate, source_alias="s", target_alias="t",
+                    data,
+                    predicate=predicate,
+                    source_alias="s",
+                    target_alias="t",
                     merge_schema=True,
                     commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
                 )
@@ -135,6 +151,22 @@ class Warehouse:
             return self.table(name).version()
 
         return with_commit_retry(upsert)
+
+    def overwrite(self, name: TableName, data: pa.Table, *, description: str = "") -> int:
+        """Replace a whole table in one commit (gold tables are rebuilt from silver each run)."""
+
+        def write() -> int:
+            write_deltalake(
+                self.uri(name),
+                data,
+                mode="overwrite",
+                schema_mode="overwrite",
+                storage_options=self._options,
+                description=description or None,
+            )
+            return self.table(name).version()
+
+        return with_commit_retry(write)
 
     def scan(self, name: TableName) -> pl.LazyFrame:
         return pl.scan_delta(self.uri(name), storage_options=self.settings.polars_storage_options())

@@ -1,0 +1,216 @@
+"""`ndc`: the command line of NDC Pipelines (demo, tables, sql, storage)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table as RichTable
+
+from warehouse.storage import project_root
+
+console = Console(stderr=True)
+out = Console()
+
+
+def local_state() -> Path:
+    """Where `ndc demo` keeps its generated sources, warehouse and Dagster home (git-ignored)."""
+    return project_root() / ".ndc"
+
+
+def use_local_defaults() -> None:
+    """Embedded defaults: every setting has a local value unless the environment gives one."""
+    state = local_state()
+    os.environ.setdefault("NDC_DEMO_DIR", str(state / "demo"))
+    os.environ.setdefault("DAGSTER_HOME", str(state / "dagster"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+@click.group()
+def main() -> None:
+    """NDC Pipelines: ministry sources → Great Expectations → Polars → Delta Lake."""
+
+
+@main.command()
+@click.option(
+    "--citizens", default=100_000, show_default=True, help="People in the demo population register."
+)
+@click.option("--seed", default=6, show_default=True, help="Seed of the deterministic generator.")
+@click.option("--reuse-sources", is_flag=True, help="Keep already generated sources instead of regenerating.")
+def demo(citizens: int, seed: int, reuse_sources: bool) -> None:
+    """Generate five demo ministries and run the nightly_sync job on them, in-process."""
+    use_local_defaults()
+    demo_dir = Path(os.environ["NDC_DEMO_DIR"])
+    started = time.perf_counter()
+    if not (reuse_sources and (demo_dir / "population.sqlite").exists()):
+        from demo.generator import generate
+
+        with console.status("generating demo sources…") as status:
+            generated = generate(demo_dir, citizens=citizens, seed=seed, progress=lambda m: status.update(m))
+        console.print(
+            f"[green]✓[/] generated {sum(generated.tables.values()):,} source rows for {generated.people:,} people "
+            f"in {demo_dir} ({time.perf_counter() - started:.1f}s)"
+        )
+    result, run_id = run_job("nightly_sync")
+    summary(run_id, result)
+    console.print(f"done in {time.perf_counter() - started:.0f}s")
+    if not result.success:
+        sys.exit(1)
+
+
+def run_job(name: str):
+    """Run a job of the Definitions in this process, on the persistent Dagster instance."""
+    import dagster as dg
+
+    handler = RichHandler(console=console, show_path=False, show_level=False, markup=False)
+    pipeline_log = logging.getLogger("ndc.pipeline")
+    pipeline_log.addHandler(handler)
+    pipeline_log.setLevel(logging.INFO)
+    with console.status("loading definitions…"):
+        from orchestration.definitions import defs
+
+        job = defs.resolve_job_def(name)
+    console.print(f"running [bold]{name}[/] (DAGSTER_HOME={os.environ.get('DAGSTER_HOME')})")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    pipeline_log.removeHandler(handler)
+    return result, result.run_id
+
+
+def summary(run_id: str, result) -> None:
+    from pipeline.load import LOADS
+    from warehouse.tables import Warehouse
+
+    warehouse = Warehouse.from_env()
+    checks: dict[str, list[bool]] = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            key = "/".join(evaluation.asset_key.path)
+            checks.setdefault(key, []).append(evaluation.passed)
+    table = RichTable(title=f"nightly_sync {run_id[:8]}")
+    for column in (
+        "source table",
+        "extracted",
+        "landed",
+        "quarantined",
+        "deduplicated",
+        "linked",
+        "balanced",
+        "checks passed",
+    ):
+        table.add_column(column, justify="left" if column == "source table" else "right")
+    if warehouse.exists(LOADS):
+        import polars as pl
+
+        loads = warehouse.read(LOADS).filter(pl.col("_run_id") == run_id).sort("source", "table")
+        for row in loads.iter_rows(named=True):
+            passed = checks.get(f"silver/{row['source']}/{row['table']}", [])
+            table.add_row(
+                f"{row['source']}.{row['table']}",
+                f"{row['extracted']:,}",
+                f"{row['landed']:,}",
+                f"{row['quarantined']:,}",
+                f"{row['deduplicated']:,}",
+                f"{row['linked']:,}",
+                "[green]yes[/]" if row["balanced"] else "[red]NO[/]",
+                f"{sum(passed)}/{len(passed)}",
+            )
+    out.print(table)
+    failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    for step in failed:
+        out.print(f"[red]step failed:[/] {step}")
+    out.print(f"warehouse: {warehouse.settings.warehouse_uri}")
+    out.print(
+        'next: [bold]uv run ndc tables[/] · [bold]uv run ndc sql "SELECT * FROM gold.kpi.linkage_by_province LIMIT 10"[/]'
+        " · [bold]uv run dagster dev[/] (then open http://127.0.0.1:3000)"
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def tables(as_json: bool) -> None:
+    """List the warehouse's Delta tables: name, URI, rows, version, last update."""
+    use_local_defaults()
+    from warehouse.catalog import warehouse_tables
+
+    infos = warehouse_tables()
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "uri": i.uri,
+                        "rows": i.rows,
+                        "version": i.version,
+                        "updated_at": i.updated_at.isoformat() if i.updated_at else None,
+                    }
+                    for i in infos
+                ]
+            )
+        )
+        return
+    table = RichTable()
+    for column in ("name", "rows", "version", "updated", "uri"):
+        table.add_column(column, justify="right" if column in ("rows", "version") else "left")
+    for i in infos:
+        table.add_row(
+            i.name,
+            f"{i.rows:,}",
+            str(i.version),
+            f"{i.updated_at:%Y-%m-%d %H:%M:%S}" if i.updated_at else "",
+            i.uri,
+        )
+    out.print(table)
+
+
+@main.command()
+@click.argument("query")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+@click.option("--limit", default=1000, show_default=True, help="Most rows printed in table format.")
+def sql(query: str, fmt: str, limit: int) -> None:
+    """Run SQL over the warehouse, tables named layer.domain.table (DuckDB)."""
+    use_local_defaults()
+    from warehouse.sql import SqlError, run_sql
+
+    try:
+        frame = run_sql(query)
+    except SqlError as error:
+        raise click.ClickException(str(error)) from None
+    if fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+            out.print(str(frame), soft_wrap=True)
+
+
+def _attach_storage() -> None:
+    try:
+        from orchestration.storage_cli import storage
+    except ImportError:  # storage commands land with the S3 work
+        return
+    main.add_command(storage)
+
+
+_attach_storage()
+
+if __name__ == "__main__":
+    main()

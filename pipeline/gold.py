@@ -1,0 +1,129 @@
+"""Analyst-facing gold tables: one row per person across ministries, and the Project 06 linkage KPIs.
+
+Gold carries pseudonyms, never personal IDs: a keyed hash (HMAC-SHA256) whose key lives in the
+environment, outside the data, so analysts can join gold tables but cannot recover an ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+import polars as pl
+
+from pipeline.link import PERSON_ID
+
+CITIZEN_360 = ("people", "citizen_360")
+LINKAGE_KPIS = ("kpi", "linkage_by_province")
+
+
+def pseudonymise(ids: pl.Expr, key: bytes) -> pl.Expr:
+    """HMAC-SHA256 of each ID, hex; hashing runs once per distinct value of a batch."""
+
+    def digest(series: pl.Series) -> pl.Series:
+        distinct = series.unique().drop_nulls()
+        mapping = {v: hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in distinct.to_list()}
+        return series.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+    return ids.map_batches(digest, return_dtype=pl.String)
+
+
+def citizen_360(
+    citizens: pl.DataFrame, known_by: Mapping[str, pl.DataFrame], deaths: pl.DataFrame | None, key: bytes
+) -> pl.DataFrame:
+    """One row per registered person: which ministries know them, vital status across sources.
+
+    `known_by` maps a ministry table (`source.table`) to its silver rows with `_person_id`;
+    `deaths` is civil status's death registrations with `_person_id`, if loaded.
+    """
+    people = citizens.filter(pl.col(PERSON_ID).is_not_null()).select(
+        pl.col(PERSON_ID),
+        pl.col("date_of_birth").dt.year().alias("birth_year"),
+        "sex",
+        pl.col("birth_province_2025").alias("birth_province"),
+        pl.col("vital_status").alias("vital_status_register"),
+    )
+    flags = []
+    for table, rows in sorted(known_by.items()):
+        column = "known_to_" + table.replace(".", "__")
+        linked = rows.select(pl.col(PERSON_ID).drop_nulls().unique()).with_columns(pl.lit(True).alias(column))
+        people = people.join(linked, on=PERSON_ID, how="left").with_columns(pl.col(column).fill_null(False))
+        flags.append(column)
+    if deaths is not None:
+        registered = deaths.select(pl.col(PERSON_ID).drop_nulls().unique()).with_columns(
+            pl.lit(True).alias("death_registered")
+        )
+        people = people.join(registered, on=PERSON_ID, how="left")
+    else:
+        people = people.with_columns(pl.lit(None, pl.Boolean).alias("death_registered"))
+    return people.with_columns(
+        pl.col("death_registered").fill_null(False),
+        pl.sum_horizontal(*flags).alias("ministries_known") if flags else pl.lit(0).alias("ministries_known"),
+        # The register says alive but civil status registered a death: a case for the register to review.
+        ((pl.col("vital_status_register") == "alive") & pl.col("death_registered").fill_null(False)).alias(
+            "vital_status_conflict"
+        ),
+        pseudonymise(pl.col(PERSON_ID), key).alias("person_pseudonym"),
+    ).select("person_pseudonym", pl.exclude("person_pseudonym", PERSON_ID))
+
+
+def linkage_kpis(
+    silver: Mapping[str, pl.DataFrame],
+    loads: pl.DataFrame,
+    citizens: pl.DataFrame,
+    ministries: Mapping[str, str],
+) -> pl.DataFrame:
+    """Per ministry table and 2025 province: rows landed, % linked to the register, % quarantined.
+
+    The province is the linked person's (registered birth province, 2025 list); unlinked rows
+    are counted under `unlinked`. Quarantine shares come from the latest load of each table.
+    """
+    province = citizens.select(pl.col(PERSON_ID), pl.col("birth_province_2025").alias("province_2025"))
+    parts = []
+    for table, rows in silver.items():
+        if PERSON_ID not in rows.columns:
+            continue
+        source = table.split(".")[0]
+        parts.append(
+            rows.select(PERSON_ID)
+            .join(province, on=PERSON_ID, how="left")
+            .with_columns(pl.col("province_2025").fill_null("unlinked"))
+            .group_by("province_2025")
+            .agg(pl.len().alias("rows_landed"), pl.col(PERSON_ID).is_not_null().sum().alias("rows_linked"))
+            .with_columns(
+                pl.lit(ministries.get(source, source)).alias("ministry"),
+                pl.lit(source).alias("source"),
+                pl.lit(table.split(".")[1]).alias("table"),
+            )
+        )
+    if not parts:
+        return pl.DataFrame()
+    latest = (
+        loads.sort("finished_at")
+        .group_by("source", "table")
+        .last()
+        .select("source", "table", "extracted", "quarantined", "deduplicated")
+    )
+    return (
+        pl.concat(parts)
+        .join(latest, on=["source", "table"], how="left")
+        .with_columns(
+            (100 * pl.col("rows_linked") / pl.col("rows_landed")).round(2).alias("pct_linked"),
+            (100 * pl.col("quarantined") / (pl.col("extracted") - pl.col("deduplicated")))
+            .round(2)
+            .alias("table_pct_quarantined"),
+        )
+        .select(
+            "ministry",
+            "source",
+            "table",
+            "province_2025",
+            "rows_landed",
+            "rows_linked",
+            "pct_linked",
+            pl.col("quarantined").alias("table_rows_quarantined"),
+            "table_pct_quarantined",
+        )
+        .sort("source", "table", "province_2025")
+    )
