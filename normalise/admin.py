@@ -91,6 +91,7 @@ def ward_mapping_frame() -> pl.DataFrame:
     return frame.with_columns(
         ward_2025=pl.when(n_candidates == 1).then(pl.col("candidates_2025").list.first()),
         needs_review=n_candidates > 1,
+        candidates_joined=pl.col("candidates_2025").list.join(","),
     )
 
 
@@ -176,9 +177,12 @@ def ward_2025(expr: pl.Expr, **options: str) -> pl.Expr:
 
 def ward_2025_candidates(expr: pl.Expr) -> pl.Expr:
     """All 2025 wards a legacy ward went into (one for most; several for a split); unknown → null."""
-    return _padded_code(expr, 5).replace_strict(
-        admin_tables().ward_candidates, default=None, return_dtype=pl.List(pl.String)
+    # Looked up as one comma-joined string and split: a flat replace_strict over cached Series.
+    mapping = ward_mapping_frame()
+    joined = _padded_code(expr, 5).replace_strict(
+        mapping["legacy_ward"], mapping["candidates_joined"], default=None, return_dtype=pl.String
     )
+    return joined.str.split(",")
 
 
 def ward_needs_review(expr: pl.Expr) -> pl.Expr:

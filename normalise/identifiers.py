@@ -13,13 +13,13 @@ _SEPARATORS = r"[\s.\-]"
 
 def _stripped(expr: pl.Expr) -> pl.Expr:
     stripped = expr.cast(pl.String).str.strip_chars()
-    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
+    return stripped.replace("", None)
 
 
 def digits(expr: pl.Expr) -> pl.Expr:
     """Remove separators (whitespace, dots, dashes) and keep the rest as text; empty → null."""
     compact = _stripped(expr).str.replace_all(_SEPARATORS, "")
-    return pl.when(compact.str.len_bytes() > 0).then(compact)
+    return compact.replace("", None)
 
 
 def personal_id(expr: pl.Expr) -> pl.Expr:

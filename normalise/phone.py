@@ -36,29 +36,51 @@ OLD_LANDLINE_PREFIXES: dict[str, str] = {"04": "024", "08": "028"}
 _NATIONAL_SHAPE = r"^0\d{8,10}$"
 
 
+def _dialled(expr: pl.Expr) -> pl.Expr:
+    """Raw text → digits as dialled in Vietnam: separators removed, +84 / 0084 / 84 → 0, a
+    leading zero a spreadsheet dropped restored. Regex replacements only: a flat expression.
+    """
+    return (
+        expr.cast(pl.String)
+        .str.replace_all(r"[\s.\-()/\\,]", "")
+        # +84 / 0084 / bare 84 (with or without a redundant trunk zero after it) → 0
+        .str.replace(r"^(?:\+|00)840?", "0")
+        .str.replace(r"^840?(\d{9,10})$", "0${1}")
+        .str.replace(r"^([35789]\d{8}|2\d{9})$", "0${1}")
+    )
+
+
+def _national_frame(dialled: pl.Series) -> pl.DataFrame:
+    """Per batch: the 2018 01xx prefix mapping, then the national-number shape (else null).
+
+    Eager steps on whole Series, so each intermediate is computed once (no CSE needed).
+    """
+    frame = pl.DataFrame({"dialled": dialled}).with_columns(
+        new_prefix=pl.col("dialled")
+        .str.slice(0, 4)
+        .replace_strict(OLD_MOBILE_PREFIXES, default=None, return_dtype=pl.String)
+    )
+    frame = frame.with_columns(
+        national=pl.when(pl.col("dialled").str.contains(r"^01\d{9}$") & pl.col("new_prefix").is_not_null())
+        .then(pl.col("new_prefix") + pl.col("dialled").str.slice(4))
+        .otherwise(pl.col("dialled"))
+    )
+    return frame.select(
+        national=pl.when(pl.col("national").str.contains(_NATIONAL_SHAPE)).then(pl.col("national"))
+    )
+
+
 def national_number(expr: pl.Expr) -> pl.Expr:
     """Raw text → a 0-prefixed national number (not yet validated), or null when no digits fit.
 
     Removes separators, turns +84 / 0084 / 84 (11–12 digits) into 0, restores a leading zero that
     a spreadsheet dropped, and maps 11-digit 01xx mobile prefixes to their 2018 replacements.
     """
-    compact = expr.cast(pl.String).str.replace_all(r"[\s.\-()/\\,]", "")
-    # +84 / 0084 / bare 84 (with or without a redundant trunk zero after it) → 0.
-    local = compact.str.replace(r"^(?:\+|00)840?", "0").str.replace(r"^840?(\d{9,10})$", "0${1}")
-    local = (
-        pl.when(local.str.contains(r"^(?:[35789]\d{8}|2\d{9})$"))
-        .then(pl.lit("0") + local)
-        .otherwise(local)
+    return _dialled(expr).map_batches(
+        lambda dialled: _national_frame(dialled).to_series().alias(dialled.name),
+        return_dtype=pl.String,
+        is_elementwise=True,
     )
-    new_prefix = local.str.slice(0, 4).replace_strict(
-        OLD_MOBILE_PREFIXES, default=None, return_dtype=pl.String
-    )
-    local = (
-        pl.when(local.str.contains(r"^01\d{9}$") & new_prefix.is_not_null())
-        .then(new_prefix + local.str.slice(4))
-        .otherwise(local)
-    )
-    return pl.when(local.str.contains(_NATIONAL_SHAPE)).then(local)
 
 
 def _old_landline(national: pl.Expr) -> pl.Expr:
@@ -86,24 +108,28 @@ def _valid_mask(numbers: pl.Series) -> pl.Series:
     return mask.fill_null(False)
 
 
-def _is_valid(national: pl.Expr) -> pl.Expr:
-    return national.map_batches(_valid_mask, return_dtype=pl.Boolean, is_elementwise=True)
-
-
 def _to_e164(national: pl.Expr) -> pl.Expr:
     return pl.lit("+84") + national.str.slice(1)
 
 
+def _e164_batch(dialled: pl.Series) -> pl.Series:
+    """E.164 for a batch: the national number if valid, else its 2017 landline form if valid."""
+    frame = _national_frame(dialled).with_columns(renumbered=_old_landline(pl.col("national")))
+    frame = frame.with_columns(
+        valid=_valid_mask(frame["national"]), renumbered_valid=_valid_mask(frame["renumbered"])
+    )
+    e164 = frame.select(
+        pl.when("valid")
+        .then(_to_e164(pl.col("national")))
+        .when("renumbered_valid")
+        .then(_to_e164(pl.col("renumbered")))
+    )
+    return e164.to_series().alias(dialled.name)
+
+
 def phone(expr: pl.Expr) -> pl.Expr:
     """E.164 ("+84912345678") for a number valid in Vietnam today; null otherwise."""
-    national = national_number(expr)
-    renumbered = _old_landline(national)
-    return (
-        pl.when(_is_valid(national))
-        .then(_to_e164(national))
-        .when(_is_valid(renumbered))
-        .then(_to_e164(renumbered))
-    )
+    return _dialled(expr).map_batches(_e164_batch, return_dtype=pl.String, is_elementwise=True)
 
 
 def phone_valid(expr: pl.Expr) -> pl.Expr:
@@ -114,7 +140,6 @@ def phone_valid(expr: pl.Expr) -> pl.Expr:
 
 def e164_valid_vn(e164: pl.Expr) -> pl.Expr:
     """True for an E.164 string that is a valid Vietnamese number; null stays null."""
-    national = pl.when(e164.str.contains(r"^\+84\d{8,10}$")).then(
-        pl.lit("0") + e164.str.slice(3)
-    )
-    return pl.when(e164.is_not_null()).then(_is_valid(national))
+    national = pl.lit("0") + e164.str.extract(r"^\+84(\d{8,10})$", 1)  # null unless +84…
+    valid = national.map_batches(_valid_mask, return_dtype=pl.Boolean, is_elementwise=True)
+    return pl.when(e164.is_not_null()).then(valid)

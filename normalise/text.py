@@ -7,6 +7,7 @@ expression. Null in gives null out; a value that is empty after cleaning becomes
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 import polars as pl
 
@@ -20,15 +21,17 @@ _TONES = "[\u0300\u0301\u0303\u0309\u0323]"
 
 def text(expr: pl.Expr) -> pl.Expr:
     """Strip, NFC, Ð→Đ, drop invisible characters, collapse inner whitespace; empty → null."""
+    # NFC last: removing an invisible character can bring a letter and its combining mark together.
     cleaned = (
         expr.cast(pl.String)
-        .str.normalize("NFC")
-        .str.replace_many(list(_ETH_TO_D_STROKE), list(_ETH_TO_D_STROKE.values()))
         .str.replace_all(_INVISIBLE, "")
+        .str.replace_many(list(_ETH_TO_D_STROKE), list(_ETH_TO_D_STROKE.values()))
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()
+        .str.normalize("NFC")
     )
-    return pl.when(cleaned.str.len_bytes() > 0).then(cleaned)
+    # .replace keeps the tree flat (a when/then would evaluate `cleaned` twice without CSE)
+    return cleaned.replace("", None)
 
 
 def lower(expr: pl.Expr) -> pl.Expr:
@@ -69,13 +72,14 @@ def name_key(expr: pl.Expr) -> pl.Expr:
     Folding the tone style first (as `name_key_accented` does) cannot change this key, since every
     tone mark is removed anyway; skipping it saves two regex passes per row.
     """
-    return (
+    key = (
         text(expr)
         .str.to_lowercase()
         .str.normalize("NFD")
         .str.replace_all(r"\p{Mn}", "")
         .str.replace_all("đ", "d", literal=True)
     )
+    return key.replace("", None)  # a value of marks only has no key
 
 
 def map_values(
@@ -111,6 +115,7 @@ def sex(expr: pl.Expr, values: Mapping[str, str] | None = None) -> pl.Expr:
     return map_values(lower(expr), folded)
 
 
+@cache
 def _casefold_literal(value: str) -> str:
     """The same cleaning as `lower`, for a Python literal (so table keys compare like the data)."""
     return pl.select(lower(pl.lit(value, dtype=pl.String))).item() or ""
