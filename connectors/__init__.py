@@ -1,4 +1,12 @@
-"""Connectors: each source kind yields bounded Arrow record batches (see connectors.base)."""
+"""Connectors: each source kind yields bounded Arrow record batches (see connectors.base).
+
+Kinds and their settings (docs/connectors.md has the details):
+- sqlite, postgres, mysql, mariadb, mssql, oracle: `url` (connectorx form), optional `timeout_s`,
+  `partitions`.
+- file_drop: `path` or `s3_uri` (+ `endpoint_url`, `region`), optional `formats`.
+- csv_folder: `path` (the first version's CSV-only drop; `_file` is the name without `.csv`).
+- rest: `base_url`, `token_env`, `pagination`, … (connectors.rest.RestConnector).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +15,45 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import DEFAULT_BATCH_ROWS, Connector, ExtractRequest
-from connectors.errors import SourceAuthError, SourceError, SourceSchemaError, SourceUnreachable
-from connectors.files import FILE_COLUMN, CsvFolderConnector
+from connectors.errors import (
+    MalformedFile,
+    SourceAuthError,
+    SourceError,
+    SourceSchemaError,
+    SourceTimeout,
+    SourceUnreachable,
+    redact_url,
+)
+from connectors.files import FILE_COLUMN, FileDropConnector, csv_folder, file_drop_from_settings
+from connectors.rest import RestConnector, rest_from_settings
 from connectors.sql import SqlConnector
 
-SQL_KINDS = ("sqlite", "postgres", "mysql", "mssql", "oracle")
+SQL_KINDS = ("sqlite", "postgres", "mysql", "mariadb", "mssql", "oracle")
+
+
+def _sql(kind: str) -> Callable[[str, Mapping[str, Any]], Connector]:
+    def factory(source: str, settings: Mapping[str, Any]) -> Connector:
+        if kind == "sqlite" and "url" not in settings and "path" in settings:
+            # A SQLite file by path; connectorx wants sqlite:///absolute/path.
+            settings = {**settings, "url": f"sqlite://{Path(settings['path']).resolve()}"}
+        if "url" not in settings:
+            raise SourceError(source, f"a {kind} connection needs a `url`",
+                              "Add `url: ${SOME_ENV_VAR}` to the connection in the source catalogue.")
+        timeout = settings.get("timeout_s")
+        return SqlConnector(
+            source, str(settings["url"]), kind,
+            timeout_s=float(timeout) if timeout is not None else None,
+            partitions=int(settings.get("partitions", 1)),
+        )
+
+    return factory
+
 
 _FACTORIES: dict[str, Callable[[str, Mapping[str, Any]], Connector]] = {
-    **{kind: (lambda source, s: SqlConnector(source, str(s["url"]))) for kind in SQL_KINDS},
-    # SQLite takes a file path, made absolute because connectorx wants sqlite:///abs/path.
-    "sqlite": lambda source, s: SqlConnector(source, s.get("url") or f"sqlite://{Path(s['path']).resolve()}"),
-    "csv_folder": lambda source, s: CsvFolderConnector(source, Path(s["path"])),
+    **{kind: _sql(kind) for kind in SQL_KINDS},
+    "file_drop": file_drop_from_settings,
+    "csv_folder": lambda source, s: csv_folder(source, Path(s["path"])),
+    "rest": rest_from_settings,
 }
 
 CONNECTOR_KINDS = tuple(_FACTORIES)
@@ -40,9 +76,15 @@ __all__ = [
     "FILE_COLUMN",
     "Connector",
     "ExtractRequest",
+    "FileDropConnector",
+    "MalformedFile",
+    "RestConnector",
     "SourceAuthError",
     "SourceError",
     "SourceSchemaError",
+    "SourceTimeout",
     "SourceUnreachable",
+    "SqlConnector",
     "open_connector",
+    "redact_url",
 ]

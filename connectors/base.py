@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,7 +16,8 @@ class ExtractRequest:
     """One table's extraction: which rows, in what batch size.
 
     `since` is inclusive: the pipeline subtracts its look-back window before asking, and MERGE
-    absorbs the overlap, so a late-committed row is never missed.
+    absorbs the overlap, so a late-committed row is never missed. `until` is exclusive, so that
+    consecutive windows [since, until) never overlap nor leave a gap.
     """
 
     source: str
@@ -25,6 +26,11 @@ class ExtractRequest:
     watermark_column: str | None = None
     since: str | None = None
     batch_rows: int = DEFAULT_BATCH_ROWS
+    until: str | None = None
+    columns: tuple[str, ...] | None = None  # only these columns (data minimisation); None = all
+    timeout_s: float | None = None  # per-query limit where the source supports one
+    partition_on: str | None = None  # an integer column to split a large read on (SQL only)
+    partitions: int = 1  # parallel reads over `partition_on`; 1 = one sequential stream
 
 
 class Connector(Protocol):
@@ -35,3 +41,12 @@ class Connector(Protocol):
     def check(self) -> None:
         """Raise a SourceError when the source cannot be reached or read."""
         ...
+
+
+def bounded(batches: Iterable[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The same rows, re-sliced so that no batch exceeds `batch_rows` (slices share memory)."""
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
+    for batch in batches:
+        for offset in range(0, batch.num_rows, batch_rows):
+            yield batch.slice(offset, batch_rows)

@@ -1,6 +1,14 @@
-"""Errors that name the source and say what to do; the pipeline shows them as they are."""
+"""Errors that name the source and say what to do; the pipeline shows them as they are.
+
+No message may carry a secret: URLs are shown through `redact_url`, and server messages pass
+through `redact` with the secrets the connector knows before they are wrapped.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
 
 class SourceError(RuntimeError):
@@ -21,9 +29,53 @@ class SourceUnreachable(SourceError):
     retryable = True
 
 
+class SourceTimeout(SourceUnreachable):
+    """The source cut a query off at its time limit (a busy server; retry later or raise the limit)."""
+
+
 class SourceAuthError(SourceError):
     """Wrong credentials or missing privileges: retrying only locks the account."""
 
 
 class SourceSchemaError(SourceError):
     """A table, column or file the catalogue names is not there, or has another shape."""
+
+
+class MalformedFile(SourceError):
+    """One dropped file cannot be parsed: the pipeline quarantines the file whole and goes on."""
+
+    def __init__(self, source: str, file: str, reason: str) -> None:
+        self.file = file
+        self.reason = reason
+        super().__init__(
+            source, f"file '{file}' is malformed: {reason}",
+            "Quarantine the file and ask the ministry to re-send it; the other files are unaffected.",
+        )
+
+
+_USERINFO_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/:@\s]*:)[^@\s]*@")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***` (user, host, port and database kept)."""
+    return _USERINFO_PASSWORD.sub(lambda match: match.group("head") + "***@", url)
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The password of a URL as written and as decoded, for scrubbing server messages."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return ()
+    if not password:
+        return ()
+    return tuple({password, unquote(password)})
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every URL password and every given secret replaced by `***`."""
+    cleaned = redact_url(text)
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            cleaned = cleaned.replace(secret, "***")
+    return cleaned
