@@ -363,8 +363,7 @@ def add_duplicates(frame: pl.DataFrame, plan: DirtPlan, rng: np.random.Generator
             ngay_cap_nhat=(stamp - pl.duration(seconds=back)).dt.strftime("%Y-%m-%d %H:%M:%S"))
     elif months:
         # The correction is filed in a later drop; the older version stays in its month.
-        position = {m: i for i, m in enumerate(months)}
-        now = np.array([position[m] for m in frame["_month"].to_numpy()[conflict]])
+        now = np.searchsorted(np.array(months), frame["_month"].to_numpy()[conflict].astype(str))
         later = now + (rng.random(now.size) * (len(months) - 1 - now)).astype(np.int64) + 1
         month = frame["_month"].clone()
         month.scatter(conflict, pl.Series(np.array(months)[later]))
