@@ -48,7 +48,7 @@ def personal_id_province_known(personal_id: ColumnOrExpr) -> pl.Expr:
 
 def _century_sex_digit(personal_id: pl.Expr) -> pl.Expr:
     pid = personal_id.cast(pl.String)
-    return pl.when(pid.str.contains(r"^\d{12}$")).then(pid.str.slice(3, 1).cast(pl.Int32))
+    return pl.when(pid.str.contains(r"^\d{12}$")).then(pid.str.slice(3, 1).cast(pl.Int32, strict=False))
 
 
 def personal_id_birth_year(personal_id: ColumnOrExpr) -> pl.Expr:

@@ -110,6 +110,7 @@ def load_table(
     progress: Progress | None = None,
 ) -> LoadReport:
     """Run one table's load and return its report; raises SourceError / CatalogueError before any write."""
+
     def say(message: str) -> None:
         log.info(message)
         if progress is not None:
@@ -256,7 +257,8 @@ def _bronze_stream(
 def _normalise_and_validate(
     ref: TableRef, raw: pl.DataFrame, today: date, people: PeopleRegister | None
 ) -> tuple[pl.DataFrame, object, object]:
-    from quality import compile_suite, flag_rows, load_suite
+    from quality.compile import compile_suite, flag_rows
+    from quality.suites import load_suite
 
     suite = load_suite(ref.entity.suite)
     compiled = compile_suite(suite, today=today)
@@ -269,15 +271,25 @@ def _normalise_and_validate(
         raw_columns=["_raw"],
         watermark=watermark_column(ref.table),
     ).drop("_raw")
-    canonical = link_people(canonical, ref.entity, people)
-    flagged = flag_rows(canonical, compiled).collect()
-    pipeline_errors = pl.concat_list(
-        pl.when(pl.col(DUPLICATE).is_in(["superseded", "conflicting_versions"]))
-        .then(pl.concat_list(pl.col(DUPLICATE)))
-        .otherwise(pl.lit([], pl.List(pl.String))),
-        pl.col("_link_errors"),
+    canonical = link_people(canonical, ref.entity, people).collect()
+    # The suite judges one version per key: duplicates were decided above by the declared rule,
+    # and judging them again would make the winning version "not unique".
+    is_duplicate = pl.col(DUPLICATE).is_not_null()
+    judged = flag_rows(canonical.filter(~is_duplicate), compiled)
+    no_rules = pl.lit([], pl.List(pl.String))
+    decided = canonical.filter(is_duplicate).with_columns(
+        pl.when(pl.col(DUPLICATE) == EXACT)
+        .then(no_rules)
+        .otherwise(pl.concat_list(pl.col(DUPLICATE)))
+        .alias(ERRORS),
+        no_rules.alias(WARNINGS),
     )
-    flagged = flagged.with_columns(pl.concat_list(ERRORS, pipeline_errors).alias(ERRORS)).drop("_link_errors")
+    flagged = (
+        pl.concat([judged, decided], how="vertical")
+        .sort(ROW)
+        .with_columns(pl.concat_list(ERRORS, "_link_errors").list.unique(maintain_order=True).alias(ERRORS))
+        .drop("_link_errors")
+    )
     return flagged, compiled, suite
 
 
@@ -295,6 +307,6 @@ def _rule_counts(flagged: pl.DataFrame, compiled: object) -> dict[str, int]:
 def _validation_result(
     compiled: object, suite: object, counts: dict[str, int], rows: int, run_id: str
 ) -> object:
-    from quality import validation_result
+    from quality.compile import validation_result
 
     return validation_result(compiled, suite, counts, rows, run_id)
