@@ -89,8 +89,13 @@ class S3Store:
         if self.client is not None:
             return self.client
         import boto3
+        from botocore.config import Config
 
-        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region)
+        config = Config(
+            s3={"addressing_style": "path" if self.endpoint_url else "auto"},
+            connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"},
+        )
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config)
 
     def names(self, folder: str) -> list[str]:
         prefix = self.key_prefix(folder)

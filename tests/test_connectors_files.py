@@ -1,0 +1,197 @@
+"""File drops: CSV, Excel, Parquet and JSON lines from a local folder and from S3 (real SeaweedFS)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from connectors import FILE_COLUMN, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
+from connectors.files import FileDropConnector
+
+pytest_plugins = ("tests.fixtures.seaweedfs",)
+
+HEADER = ["so_dang_ky", "ngay_dang_ky", "so_dinh_danh", "ho_ten"]
+
+
+def rows(month: str, count: int) -> list[list[str]]:
+    return [[f"{month}-{i:05d}", f"{i % 28 + 1:02d}/{month[5:]}/{month[:4]}", f"{i:012d}", f"Trần Văn Đức {i}"]
+            for i in range(count)]
+
+
+def write_csv(path: Path, records: list[list[str]]) -> None:
+    lines = [",".join(HEADER), *(",".join(record) for record in records)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_xlsx(path: Path, records: list[list[str]]) -> None:
+    """A minimal .xlsx workbook (inline strings), written by hand: no Excel writer is installed."""
+    def row_xml(number: int, values: list[str]) -> str:
+        cells = "".join(
+            f'<c r="{chr(65 + col)}{number}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
+            for col, value in enumerate(values)
+        )
+        return f'<row r="{number}">{cells}</row>'
+
+    sheet_rows = "".join(row_xml(n + 1, values) for n, values in enumerate([HEADER, *records]))
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{rel}">'
+            '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>{sheet_rows}</sheetData></worksheet>'
+        ),
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+
+
+def as_table(records: list[list[str]]) -> pa.Table:
+    return pa.table({name: [record[i] for record in records] for i, name in enumerate(HEADER)})
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Path:
+    """khai_sinh/: one month per format, plus a file of another kind the connector must ignore."""
+    folder = tmp_path / "khai_sinh"
+    folder.mkdir()
+    write_csv(folder / "2024-01.csv", rows("2024-01", 250))
+    write_xlsx(folder / "2024-02.xlsx", rows("2024-02", 40))
+    pq.write_table(as_table(rows("2024-03", 120)), folder / "2024-03.parquet", row_group_size=50)
+    (folder / "2024-04.jsonl").write_text(
+        "".join(json.dumps(dict(zip(HEADER, record, strict=True)), ensure_ascii=False) + "\n"
+                for record in rows("2024-04", 30)), encoding="utf-8")
+    (folder / "notes.txt").write_text("not data")
+    return tmp_path
+
+
+def extract(connector: FileDropConnector, **request: object) -> list[pa.RecordBatch]:
+    return list(connector.extract(ExtractRequest(source="ho_tich", table="khai_sinh", **request)))  # type: ignore[arg-type]
+
+
+def test_every_format_read_with_its_file_name(drop: Path) -> None:
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    batches = extract(connector, batch_rows=60)
+    assert all(batch.num_rows <= 60 for batch in batches)
+    table = pa.Table.from_batches(
+        [batch.select([*HEADER, FILE_COLUMN]) for batch in batches],
+    )
+    files = table.column(FILE_COLUMN).to_pylist()
+    assert files == sorted(files)  # oldest file first
+    assert {name: files.count(name) for name in set(files)} == {
+        "2024-01.csv": 250, "2024-02.xlsx": 40, "2024-03.parquet": 120, "2024-04.jsonl": 30,
+    }
+    expected = [*rows("2024-01", 250), *rows("2024-02", 40), *rows("2024-03", 120), *rows("2024-04", 30)]
+    assert table.select(HEADER).to_pylist() == as_table(expected).to_pylist()
+    assert table.column("so_dinh_danh")[1].as_py() == "000000000001"  # leading zeros kept, as text
+
+
+def test_window_and_cursor_by_file_name(drop: Path) -> None:
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    files = {b[FILE_COLUMN][0].as_py() for b in extract(connector, since="2024-02", until="2024-04")}
+    assert files == {"2024-02.xlsx", "2024-03.parquet"}
+    assert connector.list_files(table="khai_sinh") == [
+        "2024-01.csv", "2024-02.xlsx", "2024-03.parquet", "2024-04.jsonl"]
+    assert connector.list_files(since="2024-02.xlsx", table="khai_sinh") == ["2024-03.parquet", "2024-04.jsonl"]
+
+
+def test_formats_setting_limits_what_is_read(drop: Path) -> None:
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop), "formats": ["parquet"]})
+    assert connector.list_files(table="khai_sinh") == ["2024-03.parquet"]
+
+
+def test_legacy_csv_folder_labels_rows_with_the_stem(drop: Path) -> None:
+    connector = open_connector("ho_tich", "csv_folder", {"path": str(drop)})
+    batches = list(connector.extract(ExtractRequest(source="ho_tich", table="khai_sinh", since="2024-01")))
+    assert {batch[FILE_COLUMN][0].as_py() for batch in batches} == {"2024-01"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("2024-05.csv", "so_dang_ky,ho_ten\nA,B\nC,D,E\n", "columns"),
+        ("2024-05.csv", b"so_dang_ky,ho_ten\nA,\xff\xfe\n", "utf"),
+        ("2024-05.csv", "", "empty"),
+        ("2024-05.jsonl", '{"so_dang_ky": "A"}\n{"so_dang_ky": \n', ""),
+        ("2024-05.parquet", b"PAR1 not really parquet", ""),
+        ("2024-05.xlsx", b"PK not a workbook", "xlsx"),
+    ],
+)
+def test_malformed_file_names_the_file_and_yields_nothing_of_it(
+    drop: Path, name: str, content: str | bytes, reason: str
+) -> None:
+    path = drop / "khai_sinh" / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    with pytest.raises(MalformedFile) as caught:
+        list(connector.read_file(name, ExtractRequest(source="ho_tich", table="khai_sinh")))
+    assert caught.value.file == name and name in str(caught.value) and "ho_tich" in str(caught.value)
+    assert reason.lower() in caught.value.reason.lower()
+    # extract() gets through the four good months first, then stops at the bad file.
+    seen: list[str] = []
+    with pytest.raises(MalformedFile):
+        for batch in connector.extract(ExtractRequest(source="ho_tich", table="khai_sinh")):
+            seen.append(batch[FILE_COLUMN][0].as_py())
+    assert name not in seen and len(set(seen)) == 4
+
+
+def test_missing_folder_is_a_schema_error(tmp_path: Path) -> None:
+    connector = open_connector("ho_tich", "file_drop", {"path": str(tmp_path)})
+    with pytest.raises(SourceSchemaError, match="ho_tich"):
+        extract(connector)
+
+
+def test_missing_column_is_a_schema_error(drop: Path) -> None:
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop), "formats": ["csv"]})
+    with pytest.raises(SourceSchemaError, match="cot_la"):
+        extract(connector, columns=("so_dang_ky", "cot_la"))
+
+
+@pytest.mark.slow
+def test_s3_prefix_reads_like_a_folder(drop: Path, seaweedfs_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+
+    bucket = f"drops-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweedfs_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweedfs_server.secret_key)
+    client = boto3.client("s3", endpoint_url=seaweedfs_server.endpoint_url, region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    for path in sorted((drop / "khai_sinh").iterdir()):
+        client.upload_file(str(path), bucket, f"bo_tu_phap/khai_sinh/{path.name}")
+    client.put_object(Bucket=bucket, Key="bo_tu_phap/khai_sinh/nested/2099-01.csv", Body=b"x\n1\n")
+
+    settings = {"s3_uri": f"s3://{bucket}/bo_tu_phap", "endpoint_url": seaweedfs_server.endpoint_url,
+                "region": "us-east-1"}
+    remote = open_connector("ho_tich", "file_drop", settings)
+    local = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    assert remote.list_files(table="khai_sinh") == local.list_files(table="khai_sinh")
+    from_s3 = pa.Table.from_batches([b.select([*HEADER, FILE_COLUMN]) for b in extract(remote, batch_rows=100)])
+    from_disk = pa.Table.from_batches([b.select([*HEADER, FILE_COLUMN]) for b in extract(local, batch_rows=100)])
+    assert from_s3.equals(from_disk)
+    remote.check()
