@@ -1,0 +1,86 @@
+"""The committed GE file data context (`quality/gx/`) and its expectation suites, one per entity.
+
+Suites are JSON files in `quality/gx/expectations/<suite>.json`, the source of truth for every rule:
+`meta.rule_id` names the rule (quarantine reasons cite it) and `meta.severity` says whether a broken
+row is quarantined (`error`) or lands flagged (`warning`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+    from great_expectations.data_context import FileDataContext
+
+QUALITY_DIR = Path(__file__).resolve().parent
+GX_DIR = QUALITY_DIR / "gx"
+SUITES_DIR = GX_DIR / "expectations"
+
+
+class SuiteError(ValueError):
+    """A suite file is missing or invalid; the message names the file."""
+
+
+def suite_names(suites_dir: Path = SUITES_DIR) -> list[str]:
+    """The names of the suites present, sorted."""
+    return sorted(path.stem for path in suites_dir.glob("*.json"))
+
+
+def load_suite(name: str, suites_dir: Path = SUITES_DIR) -> gx.ExpectationSuite:
+    """Read `<suites_dir>/<name>.json` as a GE suite (custom expectations registered first).
+
+    Raises SuiteError naming the file when it is missing, not JSON, or holds an expectation GE
+    rejects (GE itself would only log and drop it).
+    """
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    import quality.expectations  # noqa: F401  registers the custom expectation types with GE
+
+    path = suites_dir / f"{name}.json"
+    if not path.is_file():
+        known = ", ".join(suite_names(suites_dir)) or "none"
+        raise SuiteError(f"no suite '{name}': {path} does not exist (suites there: {known})")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SuiteError(f"{path}: not valid JSON: {error}") from error
+    if not isinstance(document, dict) or document.get("name") != name:
+        raise SuiteError(f"{path}: expected a suite object whose name is '{name}'")
+    expectations = document.get("expectations")
+    if not isinstance(expectations, list):
+        raise SuiteError(f"{path}: 'expectations' must be a list")
+    built = []
+    for position, expectation in enumerate(expectations):
+        try:
+            configuration = ExpectationConfiguration(
+                type=expectation["type"],
+                kwargs=expectation.get("kwargs", {}),
+                meta=expectation.get("meta"),
+                id=expectation.get("id"),
+                severity=expectation.get("severity", "critical"),
+            )
+            configuration.to_domain_obj()  # validates the kwargs; GE would only log a bad one
+            built.append(configuration)
+        except Exception as error:  # GE raises several unrelated types for a bad expectation
+            what = expectation.get("type") if isinstance(expectation, dict) else expectation
+            raise SuiteError(f"{path}: expectation #{position} ({what}) is invalid: {error}") from error
+    return gx.ExpectationSuite(
+        name=name,
+        expectations=built,
+        meta=document.get("meta"),
+        notes=document.get("notes"),
+        id=document.get("id"),
+    )
+
+
+def gx_context(project_root: Path = QUALITY_DIR) -> FileDataContext:
+    """The committed file data context (its uncommitted/ folder is git-ignored)."""
+    import great_expectations as gx
+
+    import quality.expectations  # noqa: F401
+
+    return gx.get_context(mode="file", project_root_dir=str(project_root))
