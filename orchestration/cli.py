@@ -202,6 +202,66 @@ def sql(query: str, fmt: str, limit: int) -> None:
             out.print(str(frame), soft_wrap=True)
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def score(as_json: bool) -> None:
+    """Score the last demo run against the generator's ground truth: quarantine and linkage."""
+    use_local_defaults()
+    from catalogue import load_catalogue
+    from demo.score import score as score_tables
+    from warehouse.tables import Warehouse
+
+    scores = score_tables(load_catalogue(), Warehouse.from_env(), Path(os.environ["NDC_DEMO_DIR"]))
+    if not scores:
+        raise click.ClickException("no ground truth found: run `ndc demo` first")
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        **{k: v for k, v in vars(s).items()},
+                        "precision": s.precision,
+                        "recall": s.recall,
+                        "link_rate": s.link_rate,
+                    }
+                    for s in scores
+                ]
+            )
+        )
+        return
+    table = RichTable(title="quarantine and linkage against the ground truth")
+    for column in (
+        "table",
+        "rows",
+        "should quarantine",
+        "quarantined",
+        "precision",
+        "recall",
+        "linkable",
+        "linked right",
+        "linked WRONG",
+        "unlinked",
+    ):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for s in scores:
+        table.add_row(
+            s.table,
+            f"{s.rows:,}",
+            f"{s.should_quarantine:,}",
+            f"{s.quarantined:,}",
+            f"{s.precision:.2%}",
+            f"{s.recall:.2%}",
+            f"{s.linkable:,}",
+            f"{s.linked_right:,}",
+            f"[red]{s.linked_wrong:,}[/]" if s.linked_wrong else "0",
+            f"{s.unlinked:,}",
+        )
+    out.print(table)
+    missed = {(s.table, d): r for s in scores for d, r in s.defect_recall.items() if r < 1}
+    for (name, defect), rate in sorted(missed.items()):
+        out.print(f"  {name}: defect {defect} quarantined in {rate:.1%} of rows that have it")
+
+
 def _attach_storage() -> None:
     try:
         from orchestration.storage_cli import storage

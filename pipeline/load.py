@@ -155,6 +155,7 @@ def load_table(
         PERSON_ID,
         LINK_METHOD,
         WARNINGS,
+        ROW,
         pl.lit(run_id).alias(RUN_ID),
         pl.lit(utc_now()).alias("_loaded_at"),
     )
