@@ -1,10 +1,12 @@
 """Weekly Delta maintenance: compact (z-order big tables), checkpoint, vacuum, clean the log.
 
 `maintenance_definitions(table_uris)` gives a `warehouse_maintenance` job and its weekly
-schedule. (No `from __future__ import annotations`: Dagster reads the
-context annotation at definition time.) Each table's figures are logged as an AssetObservation on the table's asset
+schedule. Each table's figures are logged as an AssetObservation on the table's asset
 (`layer/domain/table`) and summed in the op's output metadata.
 """
+
+# No `from __future__ import annotations`: Dagster reads the op's context annotation at
+# definition time.
 
 import os
 from collections.abc import Callable, Mapping, Sequence

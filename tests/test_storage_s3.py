@@ -216,3 +216,36 @@ def test_racing_merges_retry_and_lose_no_update(seaweedfs):
     # Both rewrote the one data file in the same instant each round, so the loser must have
     # hit CommitFailedError and retried (this is what proves the conditional put is enforced).
     assert sum(conflicts) >= 1
+
+
+# -- zones: analysts' credentials reach gold only -------------------------------------------------
+
+
+def test_gold_only_credentials_read_gold_and_not_raw(tmp_path: Path):
+    from warehouse.seaweedfs import SeaweedServer, generate_credentials
+
+    analyst_key, analyst_secret = generate_credentials()
+    server = SeaweedServer.prepare(
+        tmp_path / "sw", readers=(("analyst", analyst_key, analyst_secret, ("ndc-gold",)),)
+    )
+    server.start(timeout=60)
+    try:
+        pipeline = server.settings("ndc-raw", "ndc-gold")
+        ensure_buckets(pipeline)
+        gold_uri = pipeline.table_uri("gold", "kpi", "births")
+        raw_uri = pipeline.table_uri("silver", "population", "citizen")
+        for uri in (gold_uri, raw_uri):
+            write_deltalake(uri, pa.table({"n": [1]}), storage_options=pipeline.delta_storage_options())
+
+        analyst = dataclasses.replace(pipeline, access_key_id=analyst_key, secret_access_key=analyst_secret)
+        gold = DeltaTable(gold_uri, storage_options=analyst.delta_storage_options())
+        assert gold.to_pyarrow_table().num_rows == 1
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do, reading must fail
+            DeltaTable(raw_uri, storage_options=analyst.delta_storage_options()).to_pyarrow_table()
+        with pytest.raises(Exception):  # noqa: B017
+            write_deltalake(
+                gold_uri, pa.table({"n": [2]}), mode="append", storage_options=analyst.delta_storage_options()
+            )
+        assert DeltaTable(gold_uri, storage_options=pipeline.delta_storage_options()).version() == 0
+    finally:
+        server.stop()

@@ -159,6 +159,8 @@ class SeaweedServer:
     ports: SeaweedPorts
     access_key: str
     secret_key: str
+    # Read-only identities: (name, access key, secret, buckets they may read), e.g. analysts on gold.
+    readers: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
 
     @property
     def endpoint_url(self) -> str:
@@ -193,6 +195,7 @@ class SeaweedServer:
         access_key: str | None = None,
         secret_key: str | None = None,
         s3_port: int | None = None,
+        readers: tuple[tuple[str, str, str, tuple[str, ...]], ...] | None = None,
     ) -> SeaweedServer:
         """Reuse the ports and credentials saved in `state_dir`, or choose and save new ones.
 
@@ -210,7 +213,15 @@ class SeaweedServer:
             creds = (saved.access_key, saved.secret_key)
         else:
             creds = generate_credentials()
-        server = cls(state_dir=state_dir, ports=ports, access_key=creds[0], secret_key=creds[1])
+        if readers is None:
+            readers = saved.readers if saved is not None else ()
+        server = cls(
+            state_dir=state_dir,
+            ports=ports,
+            access_key=creds[0],
+            secret_key=creds[1],
+            readers=readers,
+        )
         server.save()
         return server
 
@@ -221,12 +232,22 @@ class SeaweedServer:
         if not state_path.exists() or not identities_path.exists():
             return None
         state = json.loads(state_path.read_text())
-        admin = json.loads(identities_path.read_text())["identities"][0]["credentials"][0]
+        admin, *others = json.loads(identities_path.read_text())["identities"]
+        readers = tuple(
+            (
+                other["name"],
+                other["credentials"][0]["accessKey"],
+                other["credentials"][0]["secretKey"],
+                tuple(sorted({a.split(":", 1)[1] for a in other["actions"] if ":" in a})),
+            )
+            for other in others
+        )
         return cls(
             state_dir=Path(state_dir).resolve(),
             ports=SeaweedPorts(**state["ports"]),
-            access_key=admin["accessKey"],
-            secret_key=admin["secretKey"],
+            access_key=admin["credentials"][0]["accessKey"],
+            secret_key=admin["credentials"][0]["secretKey"],
+            readers=readers,
         )
 
     def save(self) -> None:
@@ -234,7 +255,8 @@ class SeaweedServer:
         (self.state_dir / DATA_DIR).mkdir(exist_ok=True)
         state = {"ports": asdict(self.ports), "endpoint_url": self.endpoint_url}
         (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
-        document = identities_document(self.access_key, self.secret_key)
+        readers = {name: (key, secret, list(buckets)) for name, key, secret, buckets in self.readers}
+        document = identities_document(self.access_key, self.secret_key, readers=readers)
         _write_private(self.state_dir / IDENTITIES_FILE, json.dumps(document, indent=2) + "\n")
 
     # -- process -----------------------------------------------------------------------------
