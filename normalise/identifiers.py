@@ -30,7 +30,7 @@ def personal_id(expr: pl.Expr) -> pl.Expr:
     unchanged for validation to judge. A trailing ".0" (a number that went through a float
     column) is dropped first.
     """
-    stripped = _stripped(expr).str.replace(r"\.0$", "")
+    stripped = _stripped(expr).str.replace(r"\.0$", "").replace("", None)
     compact = stripped.str.replace_all(_SEPARATORS, "")
     return (
         pl.when(compact.str.contains(r"^\d{10,11}$"))
@@ -47,7 +47,7 @@ def enterprise_code(expr: pl.Expr) -> pl.Expr:
     Spaces and dots are removed; a 13-digit run or any dash/space layout of 10+3 digits becomes
     the canonical dash form. Other shapes come back with only the whitespace removed.
     """
-    compact = _stripped(expr).str.replace_all(r"[\s.]", "")
+    compact = _stripped(expr).str.replace_all(r"[\s.]", "").replace("", None)
     bare = compact.str.replace_all(r"[\-–—_/]", "")
     return (
         pl.when(bare.str.contains(r"^\d{10}$") & ~compact.str.contains(r"[\-–—_/]$"))

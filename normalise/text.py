@@ -25,6 +25,8 @@ def text(expr: pl.Expr) -> pl.Expr:
     cleaned = (
         expr.cast(pl.String)
         .str.replace_all(_INVISIBLE, "")
+        # a combining mark with no letter before it (after a space, or first) is debris
+        .str.replace_all(r"(^|\s)\p{M}+", "${1}")
         .str.replace_many(list(_ETH_TO_D_STROKE), list(_ETH_TO_D_STROKE.values()))
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from normalise import normaliser
-from normalise.phone import OLD_MOBILE_PREFIXES, is_valid_vn_national
+from normalise.phone import OLD_MOBILE_PREFIXES, is_valid_vn_national, vn_national_valid
 
 
 def run(name: str, raw: list, /, **options) -> list:
@@ -67,12 +67,17 @@ def test_phone_valid_flags_raw_values():
     assert run("phone_valid", raw) == [True, False, None, None]
 
 
-def test_validation_is_memoised_per_distinct_value():
-    is_valid_vn_national.cache_clear()
-    raw = ["0912345678"] * 500 + ["0987654321"] * 500 + ["0123456789"] * 500
-    run("phone", raw)
-    # two candidates per distinct value at most (as written, and the 2017 landline form)
-    assert is_valid_vn_national.cache_info().currsize <= 4
-    hits_before = is_valid_vn_national.cache_info().hits
-    run("phone", raw)
-    assert is_valid_vn_national.cache_info().hits > hits_before
+def test_compiled_rule_agrees_with_phonenumbers_on_every_prefix():
+    # every 0-prefixed national number shape the normaliser can produce: 9, 10 and 11 digits,
+    # over all 4-digit prefixes, with a pseudo-random tail
+    numbers = [
+        f"0{prefix:04d}{(prefix * 7919 + length) % 10 ** (length - 5):0{length - 5}d}"
+        for prefix in range(10_000)
+        for length in (9, 10, 11)
+    ]
+    frame = pl.DataFrame({"national": numbers})
+    compiled = frame.select(vn_national_valid(pl.col("national"))).to_series().to_list()
+    reference = [is_valid_vn_national(n) for n in numbers]
+    disagreements = [n for n, c, r in zip(numbers, compiled, reference, strict=True) if c != r]
+    assert disagreements == []
+    assert 1_000 < sum(reference) < len(numbers)  # the sample holds valid and invalid numbers
