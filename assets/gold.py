@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from assets.ministries import asset_key
+from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import Catalogue
 from pipeline.gold import CITIZEN_360, LINKAGE_KPIS, citizen_360, linkage_kpis
 from pipeline.link import PERSON_ID
@@ -30,19 +31,20 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
         group_name="gold",
         kinds={"polars", "delta"},
         deps=[asset_key(name) for name in people_tables.values()],
-        required_resource_keys={"warehouse", "pseudonym_key"},
         description="One row per registered person: which ministries know them and vital status across "
         "sources. Pseudonymous: a keyed hash stands for the personal ID.",
     )
-    def citizen_360_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        warehouse = context.resources.warehouse.warehouse()
+    def citizen_360_asset(
+        warehouse: WarehouseResource, pseudonym_key: PseudonymKeyResource
+    ) -> dg.MaterializeResult:
+        warehouse = warehouse.warehouse()
         frames = {k: warehouse.read(n) for k, n in people_tables.items() if warehouse.exists(n)}
         register_key = next(k for k, n in people_tables.items() if n == register)
         table = citizen_360(
             frames[register_key],
             {k: f for k, f in frames.items() if k != register_key},
             warehouse.read(deaths) if deaths is not None and warehouse.exists(deaths) else None,
-            context.resources.pseudonym_key.key_bytes(),
+            pseudonym_key.key_bytes(),
         )
         version = warehouse.overwrite(citizen_key, table.to_arrow())
         return _result(table, warehouse.uri(citizen_key), version)
@@ -52,12 +54,11 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
         group_name="gold",
         kinds={"polars", "delta"},
         deps=[asset_key(name) for name in silver.values()],
-        required_resource_keys={"warehouse"},
         description="Project 06 linkage KPIs per ministry table and province: rows, % linked to the "
         "population register, % quarantined.",
     )
-    def linkage_kpis_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        warehouse = context.resources.warehouse.warehouse()
+    def linkage_kpis_asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        warehouse = warehouse.warehouse()
         frames = {
             k: warehouse.read(n).select(PERSON_ID) for k, n in people_tables.items() if warehouse.exists(n)
         }

@@ -8,12 +8,11 @@ schedule. Each table's figures are logged as an AssetObservation on the table's 
 # No `from __future__ import annotations`: Dagster reads the op's context annotation at
 # definition time.
 
-import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Self
 
 import dagster as dg
 
+from assets.resources import WarehouseResource
 from warehouse.maintenance import (
     DEFAULT_RETENTION_HOURS,
     DEFAULT_ZORDER_MIN_BYTES,
@@ -22,42 +21,13 @@ from warehouse.maintenance import (
 )
 from warehouse.storage import StorageSettings
 
-RESOURCE_KEY = "maintenance_storage"
 SCHEDULE_CRON = "0 3 * * 0"  # Sunday 03:00, a quiet hour for the ministries' loads
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
-_ENV_FIELDS = {
-    "warehouse_uri": "NDC_WAREHOUSE_URI",
-    "gold_uri": "NDC_GOLD_URI",
-    "s3_endpoint": "NDC_S3_ENDPOINT",
-    "aws_region": "AWS_REGION",
-    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-}
 
-
-class MaintenanceStorage(dg.ConfigurableResource):
-    """Storage settings for maintenance; empty fields fall back to the process environment."""
-
-    warehouse_uri: str = ""
-    gold_uri: str = ""
-    s3_endpoint: str = ""
-    aws_region: str = ""
-    aws_access_key_id: str = ""
-    aws_secret_access_key: str = ""
+class MaintenanceConfig(dg.Config):
     retention_hours: int = DEFAULT_RETENTION_HOURS
     zorder_min_bytes: int = DEFAULT_ZORDER_MIN_BYTES
-
-    def settings(self) -> StorageSettings:
-        overrides = {env: getattr(self, field) for field, env in _ENV_FIELDS.items()}
-        return StorageSettings.from_env({**os.environ, **{k: v for k, v in overrides.items() if v}})
-
-    @classmethod
-    def from_env_vars(cls) -> Self:
-        """Every field an EnvVar (resolved at run time, never shown in the UI) where it is set
-        when the definitions load; unset ones keep the local defaults."""
-        fields = {field: dg.EnvVar(env) for field, env in _ENV_FIELDS.items() if os.environ.get(env)}
-        return cls(**fields)
 
 
 def _summary_markdown(results: Sequence[MaintenanceResult]) -> str:
@@ -75,12 +45,12 @@ def _summary_markdown(results: Sequence[MaintenanceResult]) -> str:
 
 
 def maintenance_definitions(
-    table_uris: Callable[[], list[tuple[str, str]]],
+    table_uris: Callable[[StorageSettings], list[tuple[str, str]]],
     *,
     zorder_by: Mapping[str, Sequence[str]] | None = None,
 ) -> dg.Definitions:
     """The `warehouse_maintenance` job over `table_uris()` (pairs of `layer.domain.table`, URI,
-    asked at run time) and its Sunday 03:00 schedule; `zorder_by` names key columns per table."""
+    asked at run time of the warehouse's settings) and its Sunday 03:00 schedule; `zorder_by` names key columns per table."""
     zorder = dict(zorder_by or {})
 
     @dg.op(
@@ -91,17 +61,17 @@ def maintenance_definitions(
         tags={"kind": "delta"},
     )
     def maintain_delta_tables(
-        context: dg.OpExecutionContext, maintenance_storage: MaintenanceStorage
+        context: dg.OpExecutionContext, config: MaintenanceConfig, warehouse: WarehouseResource
     ) -> dg.Output[int]:
-        settings = maintenance_storage.settings()
+        settings = warehouse.settings()
         results: list[MaintenanceResult] = []
-        for name, uri in table_uris():
+        for name, uri in table_uris(settings):
             result = maintain_table(
                 settings,
                 uri,
                 zorder_by=zorder.get(name, ()),
-                zorder_min_bytes=maintenance_storage.zorder_min_bytes,
-                retention_hours=maintenance_storage.retention_hours,
+                zorder_min_bytes=config.zorder_min_bytes,
+                retention_hours=config.retention_hours,
             )
             results.append(result)
             context.log_event(
@@ -139,8 +109,4 @@ def maintenance_definitions(
         execution_timezone=TIMEZONE,
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
-    return dg.Definitions(
-        jobs=[warehouse_maintenance],
-        schedules=[schedule],
-        resources={RESOURCE_KEY: MaintenanceStorage.from_env_vars()},
-    )
+    return dg.Definitions(jobs=[warehouse_maintenance], schedules=[schedule])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
+from assets.resources import WarehouseResource
 from catalogue import Catalogue, TableRef
 from pipeline.link import PeopleRegister
 from pipeline.load import LoadNames, LoadReport, load_table
@@ -140,11 +141,10 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
         retry_policy=dg.RetryPolicy(
             max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
         ),
-        required_resource_keys={"warehouse"},
         description=f"Load {ref.key} ({ref.source.ministry}) through bronze, validation and silver.",
     )
-    def load(context: dg.AssetExecutionContext):
-        warehouse = context.resources.warehouse.warehouse()
+    def load(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        warehouse = warehouse.warehouse()
         people = _people_register(catalogue, warehouse) if register_keys else None
         report = load_table(
             ref,

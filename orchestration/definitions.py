@@ -5,9 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.gold import gold_assets
+from assets.maintenance import maintenance_definitions
 from assets.ministries import ministry_assets
 from catalogue import load_catalogue
 from orchestration.resources import environment, resources_for
+from warehouse.catalog import table_names
+from warehouse.storage import StorageSettings
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -29,12 +32,26 @@ nightly_schedule = dg.ScheduleDefinition(
 )
 
 
+def warehouse_table_uris(settings: StorageSettings) -> list[tuple[str, str]]:
+    """Every Delta table in the warehouse, asked when maintenance runs."""
+    return [
+        (str(name), settings.table_uri(name.layer, name.domain, name.table)) for name in table_names(settings)
+    ]
+
+
+# Large tables are z-ordered on the key analysts filter by.
+ZORDER_BY = {f"silver.{ref.domain}.{ref.table.name}": ref.entity.primary_key for ref in catalogue.tables}
+
+
 def build_definitions() -> dg.Definitions:
-    return dg.Definitions(
-        assets=[*ministry_assets(catalogue), *gold_assets(catalogue)],
-        jobs=[nightly_sync],
-        schedules=[nightly_schedule],
-        resources=resources_for(environment()),
+    return dg.Definitions.merge(
+        dg.Definitions(
+            assets=[*ministry_assets(catalogue), *gold_assets(catalogue)],
+            jobs=[nightly_sync],
+            schedules=[nightly_schedule],
+            resources=resources_for(environment()),
+        ),
+        maintenance_definitions(warehouse_table_uris, zorder_by=ZORDER_BY),
     )
 
 

@@ -8,12 +8,18 @@ import dagster as dg
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
-from assets.maintenance import RESOURCE_KEY, MaintenanceStorage, maintenance_definitions
+from assets.maintenance import maintenance_definitions
+from assets.resources import WarehouseResource
+from orchestration.resources import resources_for
 from warehouse.storage import StorageSettings
 
 
+def with_warehouse(defs: dg.Definitions, warehouse: WarehouseResource) -> dg.Definitions:
+    return dg.Definitions.merge(defs, dg.Definitions(resources={"warehouse": warehouse}))
+
+
 def test_weekly_schedule_sunday_three_in_vietnam():
-    defs = maintenance_definitions(lambda: [])
+    defs = with_warehouse(maintenance_definitions(lambda _settings: []), WarehouseResource())
     schedule = defs.resolve_schedule_def("warehouse_maintenance_weekly")
     assert schedule.cron_schedule == "0 3 * * 0"
     assert schedule.execution_timezone == "Asia/Ho_Chi_Minh"
@@ -23,9 +29,10 @@ def test_weekly_schedule_sunday_three_in_vietnam():
 def test_secrets_are_env_vars_not_values(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-bake-me")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKID")
-    resource = maintenance_definitions(lambda: []).resources[RESOURCE_KEY]
-    assert isinstance(resource.aws_secret_access_key, dg.EnvVar)
-    assert "do-not-bake-me" not in repr(resource)
+    for env in ("local", "production"):
+        resource = resources_for(env)["warehouse"]
+        assert isinstance(resource.aws_secret_access_key, dg.EnvVar)
+        assert "do-not-bake-me" not in repr(resource)
 
 
 def test_job_compacts_every_table_and_reports_figures(tmp_path: Path):
@@ -38,14 +45,15 @@ def test_job_compacts_every_table_and_reports_figures(tmp_path: Path):
             write_deltalake(uri, pa.table({"id": [i]}), mode="append")
         tables.append((name, uri))
 
-    defs = maintenance_definitions(lambda: tables, zorder_by={"silver.population.citizen": ["id"]})
+    defs = with_warehouse(
+        maintenance_definitions(lambda _settings: tables, zorder_by={"silver.population.citizen": ["id"]}),
+        WarehouseResource(warehouse_uri=settings.warehouse_uri),
+    )
     job = defs.resolve_job_def("warehouse_maintenance")
     result = job.execute_in_process(
-        resources={
-            RESOURCE_KEY: MaintenanceStorage(
-                warehouse_uri=settings.warehouse_uri, retention_hours=0, zorder_min_bytes=1
-            )
-        }
+        run_config={
+            "ops": {"maintain_delta_tables": {"config": {"retention_hours": 0, "zorder_min_bytes": 1}}}
+        },
     )
     assert result.success
     for _, uri in tables:

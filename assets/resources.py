@@ -1,0 +1,56 @@
+"""The resources assets ask for: where the warehouse is, and the pseudonym key.
+
+Which values they get (local defaults, development S3, production secrets) is decided in one
+place, `orchestration.resources`.
+"""
+
+import os
+from typing import Self
+
+import dagster as dg
+
+from warehouse.storage import StorageSettings
+from warehouse.tables import Warehouse
+
+# Resource field → the environment variable it reads.
+STORAGE_ENV = {
+    "warehouse_uri": "NDC_WAREHOUSE_URI",
+    "gold_uri": "NDC_GOLD_URI",
+    "s3_endpoint": "NDC_S3_ENDPOINT",
+    "aws_region": "AWS_REGION",
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+}
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the Delta tables live; empty fields fall back to the environment's defaults."""
+
+    warehouse_uri: str = ""
+    gold_uri: str = ""
+    s3_endpoint: str = ""
+    aws_region: str = ""
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = ""
+
+    @classmethod
+    def from_env_vars(cls, *, required: bool = False) -> Self:
+        """Fields as `dg.EnvVar`s, resolved at run time and never shown in the UI: all of them
+        when `required`, else those set when the definitions load (the rest keep local defaults)."""
+        return cls(**{f: dg.EnvVar(env) for f, env in STORAGE_ENV.items() if required or os.environ.get(env)})
+
+    def settings(self) -> StorageSettings:
+        overrides = {env: getattr(self, field) for field, env in STORAGE_ENV.items()}
+        return StorageSettings.from_env({**os.environ, **{k: v for k, v in overrides.items() if v}})
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.settings())
+
+
+class PseudonymKeyResource(dg.ConfigurableResource):
+    """The key of the keyed hash that turns personal IDs into gold pseudonyms (kept outside the data)."""
+
+    key: str
+
+    def key_bytes(self) -> bytes:
+        return self.key.encode()
