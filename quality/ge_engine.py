@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import polars as pl
@@ -66,9 +67,21 @@ def unexpected_counts_with_ge(
     for outcome in result.results:
         config = outcome.expectation_config
         rule_id = (config.meta or {}).get("rule_id", config.type)
-        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-            message = outcome.exception_info.get("exception_message")
+        message = _exception_message(outcome.exception_info)
+        if message is not None:
             raise RuntimeError(f"GE could not evaluate rule '{rule_id}' ({config.type}): {message}")
         unexpected = (outcome.result or {}).get("unexpected_count")
         counts[rule_id] = int(unexpected) if unexpected is not None else int(not outcome.success)
     return counts
+
+
+def _exception_message(info: Mapping[str, Any] | None) -> str | None:
+    """GE's exception info is flat, or nested per metric; the first raised exception's message."""
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():
+        if isinstance(value, Mapping) and (message := _exception_message(value)) is not None:
+            return message
+    return None
