@@ -91,8 +91,14 @@ def map_values(
     keys = pl.Series([str(k) for k in values], dtype=pl.String)
     cleaned_keys = pl.select(text(pl.lit(keys))).to_series()
     targets = pl.Series([None if v is None else str(v) for v in values.values()], dtype=pl.String)
-    mapped = text(expr).replace_strict(cleaned_keys, targets, default=default, return_dtype=pl.String)
-    return pl.when(text(expr).is_not_null()).then(mapped)
+    return _map_cleaned(text(expr), cleaned_keys, targets, default)
+
+
+def _map_cleaned(
+    cleaned: pl.Expr, keys: pl.Series, targets: pl.Series, default: str | None
+) -> pl.Expr:
+    mapped = cleaned.replace_strict(keys, targets, default=default, return_dtype=pl.String)
+    return mapped if default is None else pl.when(cleaned.is_not_null()).then(mapped)
 
 
 DEFAULT_SEX_VALUES: Mapping[str, str] = {
@@ -114,7 +120,9 @@ def sex(expr: pl.Expr, values: Mapping[str, str] | None = None) -> pl.Expr:
     folded: dict[str, str] = {"male": "male", "female": "female"}
     for raw, canonical in table.items():
         folded[_casefold_literal(str(raw))] = canonical
-    return map_values(lower(expr), folded)
+    keys = pl.Series(list(folded), dtype=pl.String)
+    targets = pl.Series(list(folded.values()), dtype=pl.String)
+    return _map_cleaned(lower(expr), keys, targets, None)
 
 
 @cache
