@@ -59,6 +59,11 @@ def suite_rules(suite: str) -> list[SuiteRule]:
     return rules
 
 
+def needs_register(ref: TableRef) -> bool:
+    """Tables whose people are linked to the population register load after it."""
+    return not ref.entity.population_register and bool(ref.entity.person or ref.entity.personal_id_columns)
+
+
 def column_schema(ref: TableRef) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
@@ -75,7 +80,7 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
     register_keys = [
         asset_key(LoadNames.of(other).silver)
         for other in catalogue.tables
-        if other.entity.population_register and ref.entity.person and not ref.entity.population_register
+        if other.entity.population_register and needs_register(ref)
     ]
     owners = [ref.source.owner] if "@" in ref.source.owner else []
     specs = [

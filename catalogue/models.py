@@ -45,6 +45,9 @@ class Entity(Model):
     columns: list[EntityColumn] = Field(min_length=1)
     person: PersonKeys | None = None
     population_register: bool = False  # this entity IS the population register: the identities others link to
+    # Further columns that hold a person's personal ID (parents, spouses): legacy CMNDs in them
+    # are resolved through the register like the subject's own.
+    personal_id_columns: list[str] = Field(default_factory=list)
 
     @property
     def column_names(self) -> list[str]:
@@ -59,7 +62,7 @@ class Entity(Model):
         duplicated = sorted({n for n in self.column_names if self.column_names.count(n) > 1})
         if duplicated:
             raise ValueError(f"columns declared twice: {', '.join(duplicated)}")
-        referenced = list(self.primary_key)
+        referenced = list(self.primary_key) + self.personal_id_columns
         if self.person is not None:
             referenced += [v for v in self.person.model_dump().values() if v is not None]
         missing = [key for key in referenced if key not in names]

@@ -14,7 +14,7 @@ import polars as pl
 
 from catalogue import Catalogue, TableRef
 from pipeline.link import PERSON_ID
-from pipeline.load import ROW, LoadNames
+from pipeline.load import LOADS, ROW, LoadNames
 from warehouse.tables import RUN_ID, Warehouse
 
 QUARANTINE_OUTCOMES = ("quarantine", "superseded")
@@ -58,10 +58,30 @@ def _watermark(ref: TableRef) -> pl.Expr:
     return (pl.col(column).cast(pl.String) if column else pl.lit(None, pl.String)).alias("watermark")
 
 
-def score_table(ref: TableRef, truth: pl.DataFrame, warehouse: Warehouse) -> TableScore:
+def score_table(
+    ref: TableRef, truth: pl.DataFrame, warehouse: Warehouse, registered: pl.Series | None = None
+) -> TableScore:
+    """`registered`: the people whose register record should land; only they can be linked to."""
     names = LoadNames.of(ref)
+    if registered is not None and not ref.entity.population_register:
+        # A CMND resolves only through a register record that landed: where the person's own
+        # register record is (rightly) quarantined, the CMND cannot be resolved and must be quarantined.
+        unresolvable = pl.col("defects").list.contains("cmnd_instead_of_id") & ~pl.col("person_id").is_in(
+            registered.implode()
+        )
+        truth = truth.with_columns(
+            pl.when(unresolvable & (pl.col("expected") == "land"))
+            .then(pl.lit("quarantine"))
+            .otherwise("expected")
+            .alias("expected")
+        )
+    run_id = _latest_run(ref, warehouse)
     quarantined = (
-        warehouse.scan(names.quarantine).select(_raw_key(ref), _watermark(ref)).unique().collect()
+        warehouse.scan(names.quarantine)
+        .filter(pl.col(RUN_ID) == run_id)
+        .select(_raw_key(ref), _watermark(ref))
+        .unique()
+        .collect()
         if warehouse.exists(names.quarantine)
         else pl.DataFrame(schema={"key": pl.String, "watermark": pl.String})
     )
@@ -79,7 +99,7 @@ def score_table(ref: TableRef, truth: pl.DataFrame, warehouse: Warehouse) -> Tab
         if d is not None
     }
     linkage = (
-        _linkage(ref, truth, warehouse, names)
+        _linkage(ref, truth, warehouse, names, registered)
         if ref.entity.person and not ref.entity.population_register
         else None
     )
@@ -97,8 +117,22 @@ def score_table(ref: TableRef, truth: pl.DataFrame, warehouse: Warehouse) -> Tab
     )
 
 
+def _latest_run(ref: TableRef, warehouse: Warehouse) -> str | None:
+    """The run of the table's latest load: the one the truth is compared with."""
+    if not warehouse.exists(LOADS):
+        return None
+    latest = (
+        warehouse.scan(LOADS)
+        .filter((pl.col("source") == ref.source.name) & (pl.col("table") == ref.table.name))
+        .sort("finished_at")
+        .select(pl.col(RUN_ID).last())
+        .collect()
+    )
+    return latest.item() if latest.height else None
+
+
 def _linkage(
-    ref: TableRef, truth: pl.DataFrame, warehouse: Warehouse, names: LoadNames
+    ref: TableRef, truth: pl.DataFrame, warehouse: Warehouse, names: LoadNames, registered: pl.Series | None
 ) -> tuple[int, int, int, int]:
     """Silver rows joined back to their source rows (run id, row) and from there to the truth."""
     if not warehouse.exists(names.silver):
@@ -112,6 +146,8 @@ def _linkage(
         how="inner",
     )
     linkable = joined.filter(pl.col("person_id").is_not_null())
+    if registered is not None:
+        linkable = linkable.filter(pl.col("person_id").is_in(registered.implode()))
     right = int((linkable[PERSON_ID] == linkable["person_id"]).fill_null(False).sum())
     wrong = int(
         (
@@ -124,10 +160,16 @@ def _linkage(
 
 
 def score(catalogue: Catalogue, warehouse: Warehouse, demo_dir: Path) -> list[TableScore]:
+    register_truth = demo_dir / "truth" / "population.cong_dan.parquet"
+    registered = (
+        pl.read_parquet(register_truth).filter(pl.col("expected") == "land")["person_id"].unique()
+        if register_truth.exists()
+        else None
+    )
     scores = []
     for ref in catalogue.tables:
         source_table = ref.table.table or ref.table.name
         path = demo_dir / "truth" / f"{ref.source.name}.{source_table}.parquet"
         if path.exists():
-            scores.append(score_table(ref, pl.read_parquet(path), warehouse))
+            scores.append(score_table(ref, pl.read_parquet(path), warehouse, registered))
     return scores

@@ -55,7 +55,55 @@ class PeopleRegister:
 
 
 def link_people(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister | None) -> pl.LazyFrame:
-    """Add `_person_id`, `_link_method` and `_link_errors`; a resolved CMND replaces the ID column."""
+    """Add `_person_id`, `_link_method` and `_link_errors`; a resolved CMND replaces the ID column.
+
+    CMNDs in the entity's other personal-ID columns (parents, spouses) are resolved the same way.
+    """
+    frame, other_errors = resolve_cmnds(frame, entity.personal_id_columns, register)
+    return _link_subject(frame, entity, register).with_columns(
+        pl.concat_list(LINK_ERRORS, *other_errors).alias(LINK_ERRORS)
+    )
+
+
+def resolve_cmnds(
+    frame: pl.LazyFrame, columns: list[str], register: PeopleRegister | None
+) -> tuple[pl.LazyFrame, list[pl.Expr]]:
+    """Replace 9-digit CMNDs in `columns` by the IDs the register holds for them; the expressions
+    returned give `cmnd_unresolved` for the ones it does not know."""
+    lookup = (
+        register.cmnd
+        if register is not None
+        else pl.DataFrame(schema={"cmnd": pl.String, "personal_id": pl.String})
+    )
+    errors = []
+    for column in columns:
+        resolved = f"_cmnd_of_{column}"
+        frame = frame.join(
+            lookup.lazy().rename({"personal_id": resolved}),
+            left_on=column,
+            right_on="cmnd",
+            how="left",
+            maintain_order="left",
+        )
+        nine = pl.col(column).str.contains(_NINE_DIGITS).fill_null(False)
+        errors.append(
+            pl.when(nine & pl.col(resolved).is_null())
+            .then(pl.lit(["cmnd_unresolved"]))
+            .otherwise(pl.lit([], pl.List(pl.String)))
+        )
+        frame = frame.with_columns(
+            pl.when(nine & pl.col(resolved).is_not_null())
+            .then(pl.col(resolved))
+            .otherwise(pl.col(column))
+            .alias(column)
+        )
+    # The error expressions read the helper columns, so they are evaluated before those are dropped.
+    error_columns = [e.alias(f"_cmnd_error_{i}") for i, e in enumerate(errors)]
+    frame = frame.with_columns(error_columns).drop([f"_cmnd_of_{c}" for c in columns])
+    return frame, [pl.col(f"_cmnd_error_{i}") for i in range(len(columns))]
+
+
+def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister | None) -> pl.LazyFrame:
     keys = entity.person
     no_errors = pl.lit([], pl.List(pl.String)).alias(LINK_ERRORS)
     if keys is None:
