@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 import pandas as pd
 import polars as pl
 from great_expectations.compatibility import pydantic
+from great_expectations.core.suite_parameters import SuiteParameterDict
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import (
     ColumnMapExpectation,
@@ -193,7 +194,11 @@ class ExpectColumnValuesToBeKnownAdminCode(ColumnMapExpectation):
 class ExpectColumnValuesToNotBeInTheFuture(ColumnMapExpectation):
     """Expect dates on or before `today` (the run date; the day of validation when not given)."""
 
-    today: str | None = pydantic.Field(default=None, description="ISO date; defaults to the run date")
+    # Suites write {"$PARAMETER": "today"}: GE fills it from the validation's expectation parameters,
+    # the compiler from its `today` argument, so both engines judge against the same run date.
+    today: str | SuiteParameterDict | None = pydantic.Field(
+        default=None, description='ISO date or {"$PARAMETER": "today"}; the day of validation when absent'
+    )
     map_metric = "column_values.ndc_not_in_the_future"
     success_keys = ("today", "mostly")
 

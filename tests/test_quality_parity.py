@@ -21,7 +21,9 @@ from quality.compile import compile_suite, flag_rows, rule_counts
 from quality.ge_engine import unexpected_counts_with_ge
 from quality.suites import load_suite
 
-TODAY = dt.date(2026, 1, 15)
+# A run date in the past, and dates after it that are before the real today: both engines must
+# judge "future" against the run date, not the clock.
+TODAY = dt.date(2020, 6, 30)
 ROWS = 80
 ENTITIES_DIR = Path(__file__).resolve().parents[1] / "catalogue" / "entities"
 ENTITIES = {path.stem: yaml.safe_load(path.read_text()) for path in sorted(ENTITIES_DIR.glob("*.yml"))}
@@ -40,6 +42,7 @@ DATES = [
     dt.date(1995, 1, 1),
     dt.date(2001, 3, 9),
     dt.date(1850, 1, 1),
+    dt.date(2020, 7, 1),
     dt.date(2030, 1, 1),
     None,
 ]
