@@ -79,8 +79,16 @@ DEFECT_OUTCOME: dict[str, str] = {
 
 DEFECTS: tuple[str, ...] = tuple(DEFECT_RATES)
 _BIT = {name: 1 << i for i, name in enumerate(DEFECTS)}
-_ROLE_PREFIX = {"id": "id", "cmnd": "id", "name": "name", "date": "date", "death": "death",
-                "admin": "admin", "phone": "phone", "tax": "tax"}
+_ROLE_PREFIX = {
+    "id": "id",
+    "cmnd": "id",
+    "name": "name",
+    "date": "date",
+    "death": "death",
+    "admin": "admin",
+    "phone": "phone",
+    "tax": "tax",
+}
 
 
 def role(defect: str) -> str:
@@ -118,20 +126,31 @@ class DirtPlan:
 
 # ---------------------------------------------------------------- value rewriters (k rows each)
 
+
 def _ints(rng: np.random.Generator, low: int, high: int, k: int) -> pl.Series:
     return pl.Series(rng.integers(low, high, size=k), dtype=pl.Int64)
 
 
 def _id_malformed(v: pl.Series, sub: pl.DataFrame, param: str, rng, ctx) -> pl.Series:
     k = v.len()
-    frame = pl.DataFrame({"v": v, "variant": _ints(rng, 0, 3, k), "pos": _ints(rng, 3, 12, k),
-                          "letter": pl.Series(np.array(list("OIlBS"))[rng.integers(0, 5, k)]),
-                          "digit": _ints(rng, 0, 10, k).cast(pl.String)})
+    frame = pl.DataFrame(
+        {
+            "v": v,
+            "variant": _ints(rng, 0, 3, k),
+            "pos": _ints(rng, 3, 12, k),
+            "letter": pl.Series(np.array(list("OIlBS"))[rng.integers(0, 5, k)]),
+            "digit": _ints(rng, 0, 10, k).cast(pl.String),
+        }
+    )
     return frame.select(
         pl.when(pl.col("variant") == 0)
-        .then(pl.col("v").str.slice(0, pl.col("pos")) + pl.col("letter")
-              + pl.col("v").str.slice(pl.col("pos") + 1))
-        .when(pl.col("variant") == 1).then(pl.col("v").str.slice(0, 8))
+        .then(
+            pl.col("v").str.slice(0, pl.col("pos"))
+            + pl.col("letter")
+            + pl.col("v").str.slice(pl.col("pos") + 1)
+        )
+        .when(pl.col("variant") == 1)
+        .then(pl.col("v").str.slice(0, 8))
         .otherwise(pl.col("v") + pl.col("digit"))
     ).to_series()
 
@@ -141,13 +160,19 @@ def _id_birth_mismatch(v: pl.Series, sub: pl.DataFrame, param: str, rng, ctx) ->
     frame = pl.DataFrame({"v": v, "variant": _ints(rng, 0, 3, k), "shift": _ints(rng, 1, 10, k)})
     g = pl.col("v").str.slice(3, 1).cast(pl.Int64)
     yy = pl.col("v").str.slice(4, 2).cast(pl.Int64)
-    new_g = (pl.when(pl.col("variant") == 0).then(g.xor(1))  # the other sex
-             .when(pl.col("variant") == 1).then(pl.when(g >= 2).then(g - 2).otherwise(g + 2))
-             .otherwise(g))
+    new_g = (
+        pl.when(pl.col("variant") == 0)
+        .then(g.xor(1))  # the other sex
+        .when(pl.col("variant") == 1)
+        .then(pl.when(g >= 2).then(g - 2).otherwise(g + 2))
+        .otherwise(g)
+    )
     new_yy = pl.when(pl.col("variant") == 2).then((yy + pl.col("shift")) % 100).otherwise(yy)
     return frame.select(
-        pl.col("v").str.slice(0, 3) + new_g.cast(pl.String)
-        + new_yy.cast(pl.String).str.zfill(2) + pl.col("v").str.slice(6)
+        pl.col("v").str.slice(0, 3)
+        + new_g.cast(pl.String)
+        + new_yy.cast(pl.String).str.zfill(2)
+        + pl.col("v").str.slice(6)
     ).to_series()
 
 
@@ -167,8 +192,10 @@ def _cmnd_unknown(v: pl.Series, sub, param, rng, ctx: Context) -> pl.Series:
 def _name_spaces(v: pl.Series, sub, param, rng, ctx) -> pl.Series:
     frame = pl.DataFrame({"v": v, "variant": _ints(rng, 0, 3, v.len())})
     return frame.select(
-        pl.when(pl.col("variant") == 0).then(pl.col("v").str.replace_all(" ", "  ", literal=True))
-        .when(pl.col("variant") == 1).then(pl.lit(" ") + pl.col("v") + pl.lit("  "))
+        pl.when(pl.col("variant") == 0)
+        .then(pl.col("v").str.replace_all(" ", "  ", literal=True))
+        .when(pl.col("variant") == 1)
+        .then(pl.lit(" ") + pl.col("v") + pl.lit("  "))
         .otherwise(pl.col("v").str.replace(" ", "   ", literal=True) + pl.lit(" "))
     ).to_series()
 
@@ -184,12 +211,17 @@ def _format(date: pl.Expr, param: str) -> pl.Expr:
 
 def _date_impossible(v: pl.Series, sub: pl.DataFrame, param: str, rng, ctx) -> pl.Series:
     # (day, month) pairs no calendar has; month 0 with a real day is "partial", so avoided.
-    pairs = np.array([(31, 2), (30, 2), (0, 13), (32, 1), (15, 13), (31, 4), (31, 6), (31, 9),
-                      (31, 11), (35, 12)])
+    pairs = np.array(
+        [(31, 2), (30, 2), (0, 13), (32, 1), (15, 13), (31, 4), (31, 6), (31, 9), (31, 11), (35, 12)]
+    )
     pick = pairs[rng.integers(0, len(pairs), v.len())]
-    frame = pl.DataFrame({"y": sub["_dob"].dt.year().cast(pl.String),
-                          "d": pl.Series(pick[:, 0]).cast(pl.String).str.zfill(2),
-                          "m": pl.Series(pick[:, 1]).cast(pl.String).str.zfill(2)})
+    frame = pl.DataFrame(
+        {
+            "y": sub["_dob"].dt.year().cast(pl.String),
+            "d": pl.Series(pick[:, 0]).cast(pl.String).str.zfill(2),
+            "m": pl.Series(pick[:, 1]).cast(pl.String).str.zfill(2),
+        }
+    )
     parts = ["y", "m", "d"] if param == "iso" else ["d", "m", "y"]
     return frame.select(pl.concat_str(parts, separator="-" if param == "iso" else "/")).to_series()
 
@@ -214,8 +246,10 @@ def _death_before_birth(v: pl.Series, sub: pl.DataFrame, param, rng, ctx) -> pl.
 
 
 def _phone_11_digit(v, sub: pl.DataFrame, param, rng, ctx) -> pl.Series:
-    return sub.select(pl.col("_phone").str.slice(0, 3).replace_strict(vocab.ELEVEN_DIGIT_PREFIX)
-                      + pl.col("_phone").str.slice(3)).to_series()
+    return sub.select(
+        pl.col("_phone").str.slice(0, 3).replace_strict(vocab.ELEVEN_DIGIT_PREFIX)
+        + pl.col("_phone").str.slice(3)
+    ).to_series()
 
 
 def _phone_plus84(v, sub: pl.DataFrame, param, rng, ctx) -> pl.Series:
@@ -225,8 +259,9 @@ def _phone_plus84(v, sub: pl.DataFrame, param, rng, ctx) -> pl.Series:
 def _phone_separators(v, sub: pl.DataFrame, param, rng, ctx) -> pl.Series:
     sep = pl.Series(np.array([" ", ".", "-"])[rng.integers(0, 3, sub.height)])
     p = pl.col("_phone")
-    return sub.select(pl.concat_str(p.str.slice(0, 4), pl.lit(sep), p.str.slice(4, 3), pl.lit(sep),
-                                    p.str.slice(7))).to_series()
+    return sub.select(
+        pl.concat_str(p.str.slice(0, 4), pl.lit(sep), p.str.slice(4, 3), pl.lit(sep), p.str.slice(7))
+    ).to_series()
 
 
 def _phone_invalid(v, sub: pl.DataFrame, param, rng, ctx) -> pl.Series:
@@ -246,8 +281,11 @@ def _admin_unknown(v: pl.Series, sub, param: str, rng, ctx) -> pl.Series:
 def _tax_code_bad_check(v: pl.Series, sub, param, rng, ctx) -> pl.Series:
     frame = pl.DataFrame({"v": v, "shift": _ints(rng, 1, 10, v.len())})
     check = pl.col("v").str.slice(9, 1).cast(pl.Int64)
-    return frame.select(pl.col("v").str.slice(0, 9) + ((check + pl.col("shift")) % 10).cast(pl.String)
-                        + pl.col("v").str.slice(10)).to_series()
+    return frame.select(
+        pl.col("v").str.slice(0, 9)
+        + ((check + pl.col("shift")) % 10).cast(pl.String)
+        + pl.col("v").str.slice(10)
+    ).to_series()
 
 
 Rewrite = Callable[[pl.Series, pl.DataFrame, str, np.random.Generator, Context], pl.Series]
@@ -300,8 +338,7 @@ def eligible(frame: pl.DataFrame, site: Site) -> np.ndarray:
     return frame.select(rule.fill_null(False)).to_series().to_numpy()
 
 
-def inject(frame: pl.DataFrame, plan: DirtPlan, rng: np.random.Generator,
-           ctx: Context) -> pl.DataFrame:
+def inject(frame: pl.DataFrame, plan: DirtPlan, rng: np.random.Generator, ctx: Context) -> pl.DataFrame:
     """The frame with defects written in, plus `_defects` (list) and `_expected` columns."""
     n = frame.height
     bits = np.zeros(n, dtype=np.int64)
@@ -334,8 +371,9 @@ def inject(frame: pl.DataFrame, plan: DirtPlan, rng: np.random.Generator,
     return frame.with_columns(_bits=pl.Series(bits), _expected=pl.Series(expected))
 
 
-def add_duplicates(frame: pl.DataFrame, plan: DirtPlan, rng: np.random.Generator,
-                   months: list[str] | None = None) -> pl.DataFrame:
+def add_duplicates(
+    frame: pl.DataFrame, plan: DirtPlan, rng: np.random.Generator, months: list[str] | None = None
+) -> pl.DataFrame:
     """Append exact copies and older conflicting versions of rows that would land."""
     n = frame.height
     lands = np.flatnonzero(frame["_expected"].to_numpy() == "land")
@@ -349,18 +387,21 @@ def add_duplicates(frame: pl.DataFrame, plan: DirtPlan, rng: np.random.Generator
     conflict = np.sort(rng.choice(rest, size=k_conflict, replace=False))
     exact = np.sort(exact)
 
-    copies = frame[exact].with_columns(_bits=pl.col("_bits") | _BIT["duplicate_exact"],
-                                       _expected=pl.lit("deduplicated"))
+    copies = frame[exact].with_columns(
+        _bits=pl.col("_bits") | _BIT["duplicate_exact"], _expected=pl.lit("deduplicated")
+    )
     older = frame[conflict]
     if plan.alter_older is not None:
         older = plan.alter_older(older, rng)
-    older = older.with_columns(_bits=pl.col("_bits") | _BIT["duplicate_conflict"],
-                               _expected=pl.lit("superseded"))
+    older = older.with_columns(
+        _bits=pl.col("_bits") | _BIT["duplicate_conflict"], _expected=pl.lit("superseded")
+    )
     if plan.watermark == "ngay_cap_nhat":
         back = pl.Series(rng.integers(3600, 365 * 86400, conflict.size), dtype=pl.Int64)
         stamp = pl.col("ngay_cap_nhat").str.to_datetime("%Y-%m-%d %H:%M:%S")
         older = older.with_columns(
-            ngay_cap_nhat=(stamp - pl.duration(seconds=back)).dt.strftime("%Y-%m-%d %H:%M:%S"))
+            ngay_cap_nhat=(stamp - pl.duration(seconds=back)).dt.strftime("%Y-%m-%d %H:%M:%S")
+        )
     elif months:
         # The correction is filed in a later drop; the older version stays in its month.
         now = np.searchsorted(np.array(months), frame["_month"].to_numpy()[conflict].astype(str))
@@ -373,6 +414,4 @@ def add_duplicates(frame: pl.DataFrame, plan: DirtPlan, rng: np.random.Generator
 
 def defect_lists(bits: pl.Expr) -> pl.Expr:
     """The bitmask as a list of defect names, in DEFECTS order."""
-    return pl.concat_list(
-        [pl.when((bits & _BIT[d]) != 0).then(pl.lit(d)) for d in DEFECTS]
-    ).list.drop_nulls()
+    return pl.concat_list([pl.when((bits & _BIT[d]) != 0).then(pl.lit(d)) for d in DEFECTS]).list.drop_nulls()

@@ -27,9 +27,19 @@ from demo.sources import Table
 
 CHUNK_ROWS = 200_000
 MARKER = ".ndc-demo"  # written last: a dir without it is not ours to replace
-PEOPLE_COLUMNS = ("person_id", "cmnd", "full_name", "date_of_birth", "sex",
-                  "birth_province_legacy", "ward_legacy", "ward_2025", "phone_e164", "deceased",
-                  "date_of_death")
+PEOPLE_COLUMNS = (
+    "person_id",
+    "cmnd",
+    "full_name",
+    "date_of_birth",
+    "sex",
+    "birth_province_legacy",
+    "ward_legacy",
+    "ward_2025",
+    "phone_e164",
+    "deceased",
+    "date_of_death",
+)
 SQLITE_FILES = ("population", "social_insurance", "business", "welfare")
 
 
@@ -40,9 +50,14 @@ class GeneratedSources:
     people: int
 
 
-def generate(root: Path, *, citizens: int = 100_000, seed: int = 6,
-             run_date: dt.date = dt.date(2026, 11, 1),
-             progress: Callable[[str], None] | None = None) -> GeneratedSources:
+def generate(
+    root: Path,
+    *,
+    citizens: int = 100_000,
+    seed: int = 6,
+    run_date: dt.date = dt.date(2026, 11, 1),
+    progress: Callable[[str], None] | None = None,
+) -> GeneratedSources:
     """Generate the demo sources into `root`, replacing an earlier demo there."""
     if citizens < 100:
         raise ValueError(f"citizens must be at least 100, got {citizens}")
@@ -105,8 +120,9 @@ def _prepare_staging(root: Path) -> Path:
 def _truth(dirty: pl.DataFrame, table: Table) -> pl.DataFrame:
     key = pl.concat_str([pl.col(k).cast(pl.String) for k in table.key], separator="|")
     truth_columns = [c for c in dirty.columns if c.startswith("truth_") and c != "truth_person_id"]
-    person = (pl.col("truth_person_id") if "truth_person_id" in dirty.columns
-              else pl.lit(None, dtype=pl.String))
+    person = (
+        pl.col("truth_person_id") if "truth_person_id" in dirty.columns else pl.lit(None, dtype=pl.String)
+    )
     return dirty.select(
         key.alias("key"),
         pl.col(table.plan.watermark).alias("watermark"),
@@ -117,8 +133,9 @@ def _truth(dirty: pl.DataFrame, table: Table) -> pl.DataFrame:
     )
 
 
-def _dirty(chunk: pl.DataFrame, table: Table, rng: np.random.Generator, ctx: Context,
-           months: list[str] | None = None) -> pl.DataFrame:
+def _dirty(
+    chunk: pl.DataFrame, table: Table, rng: np.random.Generator, ctx: Context, months: list[str] | None = None
+) -> pl.DataFrame:
     return add_duplicates(inject(chunk, table.plan, rng, ctx), table.plan, rng, months)
 
 
@@ -128,8 +145,7 @@ def _write_sqlite_table(staging: Path, table: Table, seed: int, number: int, ctx
     connection.execute("PRAGMA synchronous = OFF")
     columns = ", ".join(f"{name} {kind}" for name, kind in table.columns.items())
     connection.execute(f"CREATE TABLE {table.name} ({columns})")
-    insert = (f"INSERT INTO {table.name} VALUES "
-              f"({', '.join('?' for _ in table.columns)})")
+    insert = f"INSERT INTO {table.name} VALUES ({', '.join('?' for _ in table.columns)})"
     truth_path = staging / "truth" / f"{table.qualified}.parquet"
     writer: pq.ParquetWriter | None = None
     rows = 0
@@ -156,8 +172,7 @@ def _write_csv_drops(staging: Path, table: Table, rng: np.random.Generator, ctx:
     folder = staging / "civil_status" / table.name
     folder.mkdir(parents=True)
     for month in months:
-        dirty.filter(pl.col("_month") == month).select(list(table.columns)).write_csv(
-            folder / f"{month}.csv")
+        dirty.filter(pl.col("_month") == month).select(list(table.columns)).write_csv(folder / f"{month}.csv")
     _truth(dirty, table).write_parquet(staging / "truth" / f"{table.qualified}.parquet")
     return dirty.height
 

@@ -52,7 +52,8 @@ def unique_random_digits(
         # Keep the first of each clash, redraw the rest (deterministic for a given rng state).
         redraw = ~pl.Series(values).is_first_distinct().to_numpy()
         if forbidden is not None:
-            redraw |= np.isin(values, forbidden)
+            # Through polars: np.isin on string arrays degrades to a quadratic scan.
+            redraw |= pl.Series(values).is_in(pl.Series(forbidden, dtype=pl.String)).to_numpy()
         if not redraw.any():
             return values
         idx = np.flatnonzero(redraw)
@@ -64,8 +65,9 @@ def _digits(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
     return pl.Series(numbers).cast(pl.String).str.zfill(width).to_numpy().astype(f"<U{width}")
 
 
-def _pick(rng: np.random.Generator, pool: tuple[str, ...] | list[str], n: int,
-          weights: np.ndarray | None = None) -> np.ndarray:
+def _pick(
+    rng: np.random.Generator, pool: tuple[str, ...] | list[str], n: int, weights: np.ndarray | None = None
+) -> np.ndarray:
     p = None if weights is None else weights / weights.sum()
     return rng.choice(len(pool), size=n, p=p)
 
@@ -108,14 +110,13 @@ def generate_people(n: int, rng: np.random.Generator, run_date: dt.date) -> pl.D
     province_weights[provinces == "79"] = 6.0
     birth_province = _pick(rng, list(provinces), n, province_weights)
     moved = rng.random(n) >= SAME_PROVINCE_SHARE
-    residence_province = np.where(moved, _pick(rng, list(provinces), n, province_weights),
-                                  birth_province)
+    residence_province = np.where(moved, _pick(rng, list(provinces), n, province_weights), birth_province)
     ward_index = codes.ward_offsets[residence_province] + (
         rng.random(n) * codes.ward_counts[residence_province]
     ).astype(np.int64)
 
     # Personal ID: PPP G YY RRRRRR, unique.
-    birth_year = (dob.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970)
+    birth_year = dob.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     century_sex = 2 * ((birth_year - 1900) // 100) + female
     id_prefix = np.char.add(
         np.char.add("0", provinces[birth_province]),
@@ -133,8 +134,9 @@ def generate_people(n: int, rng: np.random.Generator, run_date: dt.date) -> pl.D
     middle = (_pick(rng, vocab.MIDDLE_MALE, n), _pick(rng, vocab.MIDDLE_FEMALE, n))
     given = (
         _distinct_given(vocab.MIDDLE_MALE, middle[0], vocab.GIVEN_MALE, _pick(rng, vocab.GIVEN_MALE, n)),
-        _distinct_given(vocab.MIDDLE_FEMALE, middle[1], vocab.GIVEN_FEMALE,
-                        _pick(rng, vocab.GIVEN_FEMALE, n)),
+        _distinct_given(
+            vocab.MIDDLE_FEMALE, middle[1], vocab.GIVEN_FEMALE, _pick(rng, vocab.GIVEN_FEMALE, n)
+        ),
     )
     old_style = rng.random(n) < 0.4
     name_new = _compose_name(surnames, surname, female, middle, given, style=None)
@@ -144,40 +146,45 @@ def generate_people(n: int, rng: np.random.Generator, run_date: dt.date) -> pl.D
     phone = np.char.add(phone_prefix, _digits(rng, n, 7)).astype(object)
     phone[rng.random(n) >= PHONE_SHARE] = None
 
-    frame = pl.DataFrame({
-        "person_id": person_id,
-        "cmnd": pl.Series(cmnd.tolist(), dtype=pl.String),
-        "name_new": name_new,
-        "name_old": name_old,
-        "old_style": old_style,
-        "dob_days": dob,
-        "female": female,
-        "birth_province_legacy": provinces[birth_province],
-        "residence_province_legacy": provinces[residence_province],
-        "ward_legacy": codes.ward_codes[ward_index],
-        "ward_2025": pl.Series(codes.ward_2025[ward_index].tolist(), dtype=pl.String),
-        "phone": pl.Series(phone.tolist(), dtype=pl.String),
-        "dod_days": dod,
-        "birth_cohort": cohort,
-    })
+    frame = pl.DataFrame(
+        {
+            "person_id": person_id,
+            "cmnd": pl.Series(cmnd.tolist(), dtype=pl.String),
+            "name_new": name_new,
+            "name_old": name_old,
+            "old_style": old_style,
+            "dob_days": dob,
+            "female": female,
+            "birth_province_legacy": provinces[birth_province],
+            "residence_province_legacy": provinces[residence_province],
+            "ward_legacy": codes.ward_codes[ward_index],
+            "ward_2025": pl.Series(codes.ward_2025[ward_index].tolist(), dtype=pl.String),
+            "phone": pl.Series(phone.tolist(), dtype=pl.String),
+            "dod_days": dod,
+            "birth_cohort": cohort,
+        }
+    )
     return frame.with_columns(
         full_name=pl.when("old_style").then("name_old").otherwise("name_new"),
         # The same name with the other tone style, where the name has a word that differs.
-        name_other_style=pl.when(pl.col("name_old") == pl.col("name_new")).then(None)
-        .when("old_style").then("name_new").otherwise("name_old"),
+        name_other_style=pl.when(pl.col("name_old") == pl.col("name_new"))
+        .then(None)
+        .when("old_style")
+        .then("name_new")
+        .otherwise("name_old"),
         date_of_birth=pl.from_epoch("dob_days", time_unit="d"),
         sex=pl.when("female").then(pl.lit("female")).otherwise(pl.lit("male")),
         phone_e164=pl.lit("+84") + pl.col("phone").str.slice(1),
         deceased=pl.col("dod_days") >= 0,
-        date_of_death=pl.when(pl.col("dod_days") >= 0)
-        .then(pl.from_epoch("dod_days", time_unit="d")),
+        date_of_death=pl.when(pl.col("dod_days") >= 0).then(pl.from_epoch("dod_days", time_unit="d")),
         birth_province_2025=pl.col("birth_province_legacy").replace(vocab.PROVINCE_2025),
         residence_province_2025=pl.col("residence_province_legacy").replace(vocab.PROVINCE_2025),
     ).drop("name_new", "name_old", "old_style")
 
 
-def _distinct_given(middles: tuple[str, ...], middle: np.ndarray, givens: tuple[str, ...],
-                    given: np.ndarray) -> np.ndarray:
+def _distinct_given(
+    middles: tuple[str, ...], middle: np.ndarray, givens: tuple[str, ...], given: np.ndarray
+) -> np.ndarray:
     """Given-name indices moved on where the given name repeats the middle name ("Đức Đức")."""
     last_middle = np.array([m.split(" ")[-1] for m in middles])
     pool = np.array(givens)
@@ -187,22 +194,30 @@ def _distinct_given(middles: tuple[str, ...], middle: np.ndarray, givens: tuple[
     return given
 
 
-def _compose_name(surnames: list[str], surname: np.ndarray, female: np.ndarray,
-                  middle: tuple[np.ndarray, np.ndarray], given: tuple[np.ndarray, np.ndarray],
-                  style: str | None) -> pl.Series:
+def _compose_name(
+    surnames: list[str],
+    surname: np.ndarray,
+    female: np.ndarray,
+    middle: tuple[np.ndarray, np.ndarray],
+    given: tuple[np.ndarray, np.ndarray],
+    style: str | None,
+) -> pl.Series:
     """Full names (surname first); `middle`/`given` hold (male, female) pool indices."""
+
     def spelled(pool: tuple[str, ...] | list[str]) -> pl.Series:
         words = [vocab.old_tone_style(w) if style == "old" else w for w in pool]
         return pl.Series(words, dtype=pl.String)
 
-    frame = pl.DataFrame({
-        "s": spelled(surnames).gather(surname),
-        "mm": spelled(vocab.MIDDLE_MALE).gather(middle[0]),
-        "mf": spelled(vocab.MIDDLE_FEMALE).gather(middle[1]),
-        "gm": spelled(vocab.GIVEN_MALE).gather(given[0]),
-        "gf": spelled(vocab.GIVEN_FEMALE).gather(given[1]),
-        "female": female,
-    })
+    frame = pl.DataFrame(
+        {
+            "s": spelled(surnames).gather(surname),
+            "mm": spelled(vocab.MIDDLE_MALE).gather(middle[0]),
+            "mf": spelled(vocab.MIDDLE_FEMALE).gather(middle[1]),
+            "gm": spelled(vocab.GIVEN_MALE).gather(given[0]),
+            "gf": spelled(vocab.GIVEN_FEMALE).gather(given[1]),
+            "female": female,
+        }
+    )
     return frame.select(
         pl.concat_str(
             "s",

@@ -55,8 +55,9 @@ def sex_vi(female: pl.Expr) -> pl.Expr:
     return pl.when(female).then(pl.lit("Nữ")).otherwise(pl.lit("Nam"))
 
 
-def timestamps(rng: np.random.Generator, n: int, run_date: dt.date,
-               not_before: pl.Expr | None = None) -> pl.Expr:
+def timestamps(
+    rng: np.random.Generator, n: int, run_date: dt.date, not_before: pl.Expr | None = None
+) -> pl.Expr:
     """A last-update time within the two years before the run date (after `not_before`)."""
     end = days(run_date) * 86400
     seconds = pl.lit(pl.Series(end - rng.integers(3600, 730 * 86400, n), dtype=pl.Int64))
@@ -83,8 +84,7 @@ def person_helpers() -> dict[str, pl.Expr]:
 
 ID_SITES = ("id_malformed", "id_birth_mismatch", "id_zeros_stripped")
 CMND_SITES = ("cmnd_instead_of_id", "cmnd_unknown")
-NAME_SITES = ("name_nfd", "name_upper", "name_tone_style", "name_d_bar", "name_spaces",
-              "name_missing")
+NAME_SITES = ("name_nfd", "name_upper", "name_tone_style", "name_d_bar", "name_spaces", "name_missing")
 PHONE_SITES = ("phone_11_digit", "phone_plus84", "phone_separators", "phone_invalid")
 
 
@@ -102,6 +102,7 @@ def _alter_phone(frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------ population register
+
 
 def cong_dan(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date) -> Table:
     codes = vocab.admin_codes()
@@ -131,11 +132,14 @@ def cong_dan(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date) 
         return older.with_columns(ma_xa_thuong_tru=pl.Series(ward))
 
     plan = DirtPlan(
-        sites=(*sites(ID_SITES, "so_dinh_danh"), *sites(NAME_SITES, "ho_ten"),
-               *sites(("date_impossible", "date_future", "date_partial"), "ngay_sinh", param="dmy"),
-               Site("death_before_birth", ("ngay_mat",)),
-               Site("admin_unknown", ("ma_tinh_khai_sinh", "ma_xa_thuong_tru"), "mixed"),
-               *sites(PHONE_SITES, "so_dien_thoai")),
+        sites=(
+            *sites(ID_SITES, "so_dinh_danh"),
+            *sites(NAME_SITES, "ho_ten"),
+            *sites(("date_impossible", "date_future", "date_partial"), "ngay_sinh", param="dmy"),
+            Site("death_before_birth", ("ngay_mat",)),
+            Site("admin_unknown", ("ma_tinh_khai_sinh", "ma_xa_thuong_tru"), "mixed"),
+            *sites(PHONE_SITES, "so_dien_thoai"),
+        ),
         admin_columns=("ma_tinh_khai_sinh", "ma_xa_thuong_tru"),
         alter_older=alter,
     )
@@ -144,8 +148,10 @@ def cong_dan(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date) 
 
 # ------------------------------------------------------------------ social insurance
 
-def social_insurance(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date,
-                     enterprise_codes: np.ndarray) -> tuple[Table, Table]:
+
+def social_insurance(
+    people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date, enterprise_codes: np.ndarray
+) -> tuple[Table, Table]:
     age = (days(run_date) - people["dob_days"].to_numpy()) / 365.25
     alive = ~people["deceased"].to_numpy()
     weight = np.where(alive & (age >= 18) & (age <= 65), 1.0, 0.0)
@@ -167,10 +173,13 @@ def social_insurance(people: pl.DataFrame, rng: np.random.Generator, run_date: d
         truth_province_code_2025="residence_province_2025",
     )
     persons_plan = DirtPlan(
-        sites=(*sites(ID_SITES + CMND_SITES, "so_dinh_danh"), *sites(NAME_SITES, "ho_ten"),
-               *sites(("date_impossible", "date_future"), "ngay_sinh", param="iso"),
-               Site("admin_unknown", ("ma_tinh",), "province"),
-               *sites(PHONE_SITES, "so_dien_thoai")),
+        sites=(
+            *sites(ID_SITES + CMND_SITES, "so_dinh_danh"),
+            *sites(NAME_SITES, "ho_ten"),
+            *sites(("date_impossible", "date_future"), "ngay_sinh", param="iso"),
+            Site("admin_unknown", ("ma_tinh",), "province"),
+            *sites(PHONE_SITES, "so_dien_thoai"),
+        ),
         admin_columns=("ma_tinh",),
         alter_older=_alter_phone,
     )
@@ -191,14 +200,16 @@ def social_insurance(people: pl.DataFrame, rng: np.random.Generator, run_date: d
     is_last = np.arange(owner.size) == np.repeat(first + count - 1, count)
     still_open = is_last & ((rng.random(owner.size) < 0.6) | (den >= run_month - 1))
     salary = np.round(np.clip(rng.lognormal(np.log(9e6), 0.5, owner.size), 4.96e6, 8e7), -3)
-    periods = pl.DataFrame({
-        "ma_qua_trinh": np.arange(1, owner.size + 1, dtype=np.int64),
-        "ma_so_bhxh": bhxh[owner],
-        "tu_thang": _month_text(tu),
-        "den_thang": pl.Series(_month_text(den)).scatter(np.flatnonzero(still_open), None),
-        "muc_luong": salary.astype(np.int64).astype(str),
-        "ma_so_thue_don_vi": enterprise_codes[rng.integers(0, enterprise_codes.size, owner.size)],
-    }).with_columns(
+    periods = pl.DataFrame(
+        {
+            "ma_qua_trinh": np.arange(1, owner.size + 1, dtype=np.int64),
+            "ma_so_bhxh": bhxh[owner],
+            "tu_thang": _month_text(tu),
+            "den_thang": pl.Series(_month_text(den)).scatter(np.flatnonzero(still_open), None),
+            "muc_luong": salary.astype(np.int64).astype(str),
+            "ma_so_thue_don_vi": enterprise_codes[rng.integers(0, enterprise_codes.size, owner.size)],
+        }
+    ).with_columns(
         ngay_cap_nhat=timestamps(rng, owner.size, run_date),
         truth_person_id=insured["person_id"].gather(owner),
     )
@@ -206,17 +217,22 @@ def social_insurance(people: pl.DataFrame, rng: np.random.Generator, run_date: d
     def alter(older: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         factor = rng.uniform(0.7, 0.95, older.height)
         return older.with_columns(
-            muc_luong=((pl.col("muc_luong").cast(pl.Int64) * pl.Series(factor) / 1000).round(0)
-                       * 1000).cast(pl.Int64).cast(pl.String))
+            muc_luong=((pl.col("muc_luong").cast(pl.Int64) * pl.Series(factor) / 1000).round(0) * 1000)
+            .cast(pl.Int64)
+            .cast(pl.String)
+        )
 
-    periods_plan = DirtPlan(sites=(Site("tax_code_bad_check", ("ma_so_thue_don_vi",)),),
-                            alter_older=alter)
+    periods_plan = DirtPlan(sites=(Site("tax_code_bad_check", ("ma_so_thue_don_vi",)),), alter_older=alter)
     return (
-        Table("social_insurance", "nguoi_tham_gia", _text(persons), ("ma_so_bhxh",), persons,
-              persons_plan),
-        Table("social_insurance", "qua_trinh_dong",
-              _text(periods) | {"ma_qua_trinh": "INTEGER"}, ("ma_qua_trinh",), periods,
-              periods_plan),
+        Table("social_insurance", "nguoi_tham_gia", _text(persons), ("ma_so_bhxh",), persons, persons_plan),
+        Table(
+            "social_insurance",
+            "qua_trinh_dong",
+            _text(periods) | {"ma_qua_trinh": "INTEGER"},
+            ("ma_qua_trinh",),
+            periods,
+            periods_plan,
+        ),
     )
 
 
@@ -227,6 +243,7 @@ def _month_text(month_index: np.ndarray) -> pl.Series:
 
 
 # ------------------------------------------------------------------ business registration
+
 
 def enterprise_codes(rng: np.random.Generator, n: int) -> np.ndarray:
     """n distinct 10-digit enterprise codes with a valid check digit."""
@@ -243,8 +260,7 @@ def enterprise_codes(rng: np.random.Generator, n: int) -> np.ndarray:
         body[idx] = unique_random_digits(rng, prefix[idx], 7, forbidden=body)
 
 
-def business(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date
-             ) -> tuple[Table, Table]:
+def business(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date) -> tuple[Table, Table]:
     n = max(round(people.height * ENTERPRISE_SHARE), 1)
     main_codes = enterprise_codes(rng, n)
     branch = rng.random(n) < BRANCH_SHARE
@@ -258,27 +274,35 @@ def business(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date
     form = rng.integers(0, len(vocab.ENTERPRISE_FORMS), n)
     province = vocab.admin_codes().provinces[rng.integers(0, 63, n)]
     founded = rng.integers(days(dt.date(1995, 1, 1)), days(run_date), n)
-    enterprises = pl.DataFrame({
-        "ma_so_doanh_nghiep": codes,
-        "ten_doanh_nghiep": pl.Series(np.array(vocab.ENTERPRISE_FORMS)[form]) + " "
-        + pl.Series(np.array(vocab.ENTERPRISE_WORDS)[rng.integers(0, 16, n)]) + " "
-        + pl.Series(np.array(vocab.ENTERPRISE_BRANDS)[rng.integers(0, 20, n)]),
-        "ngay_thanh_lap": pl.Series(founded.astype("datetime64[D]")).dt.strftime("%d/%m/%Y"),
-        "ma_tinh": province,
-        "trang_thai": np.array(vocab.ENTERPRISE_STATUSES)[
-            rng.choice(3, n, p=[0.85, 0.08, 0.07])],
-        "_dob": pl.Series(founded.astype("datetime64[D]")),
-        "truth_province_code_2025": pl.Series(province).replace(vocab.PROVINCE_2025),
-    }).with_columns(ngay_cap_nhat=timestamps(rng, n, run_date))
+    enterprises = pl.DataFrame(
+        {
+            "ma_so_doanh_nghiep": codes,
+            "ten_doanh_nghiep": pl.Series(np.array(vocab.ENTERPRISE_FORMS)[form])
+            + " "
+            + pl.Series(np.array(vocab.ENTERPRISE_WORDS)[rng.integers(0, 16, n)])
+            + " "
+            + pl.Series(np.array(vocab.ENTERPRISE_BRANDS)[rng.integers(0, 20, n)]),
+            "ngay_thanh_lap": pl.Series(founded.astype("datetime64[D]")).dt.strftime("%d/%m/%Y"),
+            "ma_tinh": province,
+            "trang_thai": np.array(vocab.ENTERPRISE_STATUSES)[rng.choice(3, n, p=[0.85, 0.08, 0.07])],
+            "_dob": pl.Series(founded.astype("datetime64[D]")),
+            "truth_province_code_2025": pl.Series(province).replace(vocab.PROVINCE_2025),
+        }
+    ).with_columns(ngay_cap_nhat=timestamps(rng, n, run_date))
 
     def alter_status(older: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-        return older.with_columns(trang_thai=pl.when(pl.col("trang_thai") == "hoat_dong")
-                                  .then(pl.lit("tam_ngung")).otherwise(pl.lit("hoat_dong")))
+        return older.with_columns(
+            trang_thai=pl.when(pl.col("trang_thai") == "hoat_dong")
+            .then(pl.lit("tam_ngung"))
+            .otherwise(pl.lit("hoat_dong"))
+        )
 
     enterprise_plan = DirtPlan(
-        sites=(Site("tax_code_bad_check", ("ma_so_doanh_nghiep",)),
-               Site("date_impossible", ("ngay_thanh_lap",), "dmy"),
-               Site("admin_unknown", ("ma_tinh",), "province")),
+        sites=(
+            Site("tax_code_bad_check", ("ma_so_doanh_nghiep",)),
+            Site("date_impossible", ("ngay_thanh_lap",), "dmy"),
+            Site("admin_unknown", ("ma_tinh",), "province"),
+        ),
         admin_columns=("ma_tinh",),
         alter_older=alter_status,
     )
@@ -306,20 +330,36 @@ def business(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date
         return older.with_columns(chuc_danh=pl.Series(titles[rng.integers(0, 4, older.height)]))
 
     rep_plan = DirtPlan(
-        sites=(*sites(ID_SITES + CMND_SITES, "so_dinh_danh"), *sites(NAME_SITES, "ho_ten"),
-               *sites(("date_impossible", "date_future", "date_partial"), "ngay_sinh", param="dmy"),
-               Site("tax_code_bad_check", ("ma_so_doanh_nghiep",))),
+        sites=(
+            *sites(ID_SITES + CMND_SITES, "so_dinh_danh"),
+            *sites(NAME_SITES, "ho_ten"),
+            *sites(("date_impossible", "date_future", "date_partial"), "ngay_sinh", param="dmy"),
+            Site("tax_code_bad_check", ("ma_so_doanh_nghiep",)),
+        ),
         alter_older=alter_title,
     )
     return (
-        Table("business", "doanh_nghiep", _text(enterprises), ("ma_so_doanh_nghiep",),
-              enterprises, enterprise_plan),
-        Table("business", "nguoi_dai_dien", _text(representatives) | {"ma_dai_dien": "INTEGER"},
-              ("ma_dai_dien",), representatives, rep_plan),
+        Table(
+            "business",
+            "doanh_nghiep",
+            _text(enterprises),
+            ("ma_so_doanh_nghiep",),
+            enterprises,
+            enterprise_plan,
+        ),
+        Table(
+            "business",
+            "nguoi_dai_dien",
+            _text(representatives) | {"ma_dai_dien": "INTEGER"},
+            ("ma_dai_dien",),
+            representatives,
+            rep_plan,
+        ),
     )
 
 
 # ------------------------------------------------------------------ civil status (CSV drops)
+
 
 def drop_months(run_date: dt.date) -> list[str]:
     """The 24 monthly drops before the run date's month, oldest first (`yyyy-mm`)."""
@@ -331,15 +371,17 @@ def drop_months(run_date: dt.date) -> list[str]:
 def _registration(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
     """Sorted by registration date, numbered, with the drop month."""
     return frame.sort("_registered", maintain_order=True).with_columns(
-        so_dang_ky=pl.lit(prefix) + pl.col("_registered").dt.strftime("%Y%m")
+        so_dang_ky=pl.lit(prefix)
+        + pl.col("_registered").dt.strftime("%Y%m")
         + pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(6),
         ngay_dang_ky=dmy(pl.col("_registered")),
         _month=pl.col("_registered").dt.strftime("%Y-%m"),
     )
 
 
-def civil_status(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date
-                 ) -> tuple[Table, Table, Table]:
+def civil_status(
+    people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date
+) -> tuple[Table, Table, Table]:
     last_day = days(run_date) - 1
     first_day = days(window_start(run_date))
     year = people["date_of_birth"].dt.year().to_numpy()
@@ -353,64 +395,85 @@ def civil_status(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.da
     ids = people["person_id"]
     father = ids.gather(fathers[rng.integers(0, fathers.size, children.height)])
     mother = ids.gather(mothers[rng.integers(0, mothers.size, children.height)])
-    registered = np.minimum(children["dob_days"].to_numpy() + rng.integers(0, 61, children.height),
-                            last_day)
-    births = children.with_columns(
-        _registered=pl.Series(registered.astype("datetime64[D]")),
-        _father=father, _mother=mother,
-    ).pipe(lambda f: _registration(f, "KS")).select(
-        "so_dang_ky", "ngay_dang_ky",
-        so_dinh_danh="person_id",
-        ho_ten="full_name",
-        ngay_sinh=dmy(pl.col("date_of_birth")),
-        gioi_tinh=sex_vi(pl.col("female")),
-        ma_tinh_dang_ky="birth_province_legacy",
-        so_dinh_danh_cha="_father",
-        so_dinh_danh_me="_mother",
-        _month="_month",
-        **person_helpers(),
-        truth_province_code_2025="birth_province_2025",
-        truth_father_person_id="_father",
-        truth_mother_person_id="_mother",
+    registered = np.minimum(children["dob_days"].to_numpy() + rng.integers(0, 61, children.height), last_day)
+    births = (
+        children.with_columns(
+            _registered=pl.Series(registered.astype("datetime64[D]")),
+            _father=father,
+            _mother=mother,
+        )
+        .pipe(lambda f: _registration(f, "KS"))
+        .select(
+            "so_dang_ky",
+            "ngay_dang_ky",
+            so_dinh_danh="person_id",
+            ho_ten="full_name",
+            ngay_sinh=dmy(pl.col("date_of_birth")),
+            gioi_tinh=sex_vi(pl.col("female")),
+            ma_tinh_dang_ky="birth_province_legacy",
+            so_dinh_danh_cha="_father",
+            so_dinh_danh_me="_mother",
+            _month="_month",
+            **person_helpers(),
+            truth_province_code_2025="birth_province_2025",
+            truth_father_person_id="_father",
+            truth_mother_person_id="_mother",
+        )
     )
 
     def alter_father(older: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-        return older.with_columns(so_dinh_danh_cha=ids.gather(
-            fathers[rng.integers(0, fathers.size, older.height)]))
+        return older.with_columns(
+            so_dinh_danh_cha=ids.gather(fathers[rng.integers(0, fathers.size, older.height)])
+        )
 
     births_plan = DirtPlan(
-        sites=(*sites(ID_SITES, "so_dinh_danh"), *sites(NAME_SITES, "ho_ten"),
-               *sites(("date_impossible", "date_future", "date_partial"), "ngay_sinh", param="dmy"),
-               Site("admin_unknown", ("ma_tinh_dang_ky",), "province")),
-        admin_columns=("ma_tinh_dang_ky",), alter_older=alter_father, watermark="_month")
+        sites=(
+            *sites(ID_SITES, "so_dinh_danh"),
+            *sites(NAME_SITES, "ho_ten"),
+            *sites(("date_impossible", "date_future", "date_partial"), "ngay_sinh", param="dmy"),
+            Site("admin_unknown", ("ma_tinh_dang_ky",), "province"),
+        ),
+        admin_columns=("ma_tinh_dang_ky",),
+        alter_older=alter_father,
+        watermark="_month",
+    )
 
     # Deaths: the recent deaths, registered within 30 days.
     recent = people.filter(pl.col("dod_days") >= first_day)
-    registered = np.minimum(recent["dod_days"].to_numpy() + rng.integers(0, 31, recent.height),
-                            last_day)
-    deaths = recent.with_columns(_registered=pl.Series(registered.astype("datetime64[D]"))).pipe(
-        lambda f: _registration(f, "KT")).select(
-        "so_dang_ky", "ngay_dang_ky",
-        so_dinh_danh="person_id",
-        ho_ten="full_name",
-        ngay_mat=dmy(pl.col("date_of_death")),
-        ma_tinh_dang_ky="residence_province_legacy",
-        _month="_month",
-        **person_helpers(),
-        truth_date_of_death="date_of_death",
-        truth_province_code_2025="residence_province_2025",
-    ).with_columns(_dob=pl.col("truth_date_of_death"))  # date defects here rewrite ngay_mat
+    registered = np.minimum(recent["dod_days"].to_numpy() + rng.integers(0, 31, recent.height), last_day)
+    deaths = (
+        recent.with_columns(_registered=pl.Series(registered.astype("datetime64[D]")))
+        .pipe(lambda f: _registration(f, "KT"))
+        .select(
+            "so_dang_ky",
+            "ngay_dang_ky",
+            so_dinh_danh="person_id",
+            ho_ten="full_name",
+            ngay_mat=dmy(pl.col("date_of_death")),
+            ma_tinh_dang_ky="residence_province_legacy",
+            _month="_month",
+            **person_helpers(),
+            truth_date_of_death="date_of_death",
+            truth_province_code_2025="residence_province_2025",
+        )
+        .with_columns(_dob=pl.col("truth_date_of_death"))
+    )  # date defects here rewrite ngay_mat
 
     def alter_death(older: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         earlier = pl.Series(rng.integers(1, 5, older.height), dtype=pl.Int64)
         return older.with_columns(ngay_mat=dmy(pl.col("_dob") - pl.duration(days=earlier)))
 
     deaths_plan = DirtPlan(
-        sites=(*sites(("id_malformed", "id_zeros_stripped", *CMND_SITES), "so_dinh_danh"),
-               *sites(NAME_SITES, "ho_ten"),
-               *sites(("date_impossible", "date_future"), "ngay_mat", param="dmy"),
-               Site("admin_unknown", ("ma_tinh_dang_ky",), "province")),
-        admin_columns=("ma_tinh_dang_ky",), alter_older=alter_death, watermark="_month")
+        sites=(
+            *sites(("id_malformed", "id_zeros_stripped", *CMND_SITES), "so_dinh_danh"),
+            *sites(NAME_SITES, "ho_ten"),
+            *sites(("date_impossible", "date_future"), "ngay_mat", param="dmy"),
+            Site("admin_unknown", ("ma_tinh_dang_ky",), "province"),
+        ),
+        admin_columns=("ma_tinh_dang_ky",),
+        alter_older=alter_death,
+        watermark="_month",
+    )
 
     # Marriages: husbands 20–45 and wives 18–40, alive, each married once in the window.
     age = (days(run_date) - people["dob_days"].to_numpy()) / 365.25
@@ -421,46 +484,58 @@ def civil_status(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.da
     husbands, wives = rng.permutation(husbands)[:k], rng.permutation(wives)[:k]
     wife = people[wives]
     registered = rng.integers(first_day, last_day + 1, k)
-    marriages = people[husbands].with_columns(
-        _registered=pl.Series(registered.astype("datetime64[D]")),
-        _wife_id=wife["person_id"], _wife_name=wife["full_name"],
-    ).pipe(lambda f: _registration(f, "KH")).select(
-        "so_dang_ky", "ngay_dang_ky",
-        so_dinh_danh_chong="person_id",
-        ho_ten_chong="full_name",
-        so_dinh_danh_vo="_wife_id",
-        ho_ten_vo="_wife_name",
-        ma_tinh_dang_ky="residence_province_legacy",
-        _month="_month",
-        **person_helpers(),
-        truth_wife_person_id="_wife_id",
-        truth_wife_full_name="_wife_name",
-        truth_province_code_2025="residence_province_2025",
+    marriages = (
+        people[husbands]
+        .with_columns(
+            _registered=pl.Series(registered.astype("datetime64[D]")),
+            _wife_id=wife["person_id"],
+            _wife_name=wife["full_name"],
+        )
+        .pipe(lambda f: _registration(f, "KH"))
+        .select(
+            "so_dang_ky",
+            "ngay_dang_ky",
+            so_dinh_danh_chong="person_id",
+            ho_ten_chong="full_name",
+            so_dinh_danh_vo="_wife_id",
+            ho_ten_vo="_wife_name",
+            ma_tinh_dang_ky="residence_province_legacy",
+            _month="_month",
+            **person_helpers(),
+            truth_wife_person_id="_wife_id",
+            truth_wife_full_name="_wife_name",
+            truth_province_code_2025="residence_province_2025",
+        )
     )
 
     def alter_place(older: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         provinces = vocab.admin_codes().provinces
         return older.with_columns(
-            ma_tinh_dang_ky=pl.Series(provinces[rng.integers(0, provinces.size, older.height)]))
+            ma_tinh_dang_ky=pl.Series(provinces[rng.integers(0, provinces.size, older.height)])
+        )
 
     marriages_plan = DirtPlan(
-        sites=(*sites(("id_malformed", "id_zeros_stripped", *CMND_SITES), "so_dinh_danh_chong"),
-               *sites(NAME_SITES, "ho_ten_chong"),
-               Site("admin_unknown", ("ma_tinh_dang_ky",), "province")),
-        admin_columns=("ma_tinh_dang_ky",), alter_older=alter_place, watermark="_month")
+        sites=(
+            *sites(("id_malformed", "id_zeros_stripped", *CMND_SITES), "so_dinh_danh_chong"),
+            *sites(NAME_SITES, "ho_ten_chong"),
+            Site("admin_unknown", ("ma_tinh_dang_ky",), "province"),
+        ),
+        admin_columns=("ma_tinh_dang_ky",),
+        alter_older=alter_place,
+        watermark="_month",
+    )
 
     return (
         Table("civil_status", "khai_sinh", _text(births), ("so_dang_ky",), births, births_plan),
         Table("civil_status", "khai_tu", _text(deaths), ("so_dang_ky",), deaths, deaths_plan),
-        Table("civil_status", "ket_hon", _text(marriages), ("so_dang_ky",), marriages,
-              marriages_plan),
+        Table("civil_status", "ket_hon", _text(marriages), ("so_dang_ky",), marriages, marriages_plan),
     )
 
 
 # ------------------------------------------------------------------ social welfare
 
-def welfare(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date
-            ) -> tuple[Table, Table]:
+
+def welfare(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date) -> tuple[Table, Table]:
     age = (days(run_date) - people["dob_days"].to_numpy()) / 365.25
     alive = ~people["deceased"].to_numpy()
     weight = np.where(alive, np.select([age >= 75, age >= 60], [6.0, 2.0], 1.0), 0.0)
@@ -490,11 +565,16 @@ def welfare(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date
         truth_province_code_2025="residence_province_2025",
     )
     beneficiary_plan = DirtPlan(
-        sites=(*sites(ID_SITES + CMND_SITES, "so_dinh_danh"), *sites(NAME_SITES, "ho_ten"),
-               *sites(("date_impossible", "date_future", "date_partial"), "ngay_sinh", param="dmy"),
-               Site("admin_unknown", ("ma_xa",), "ward"),
-               *sites(PHONE_SITES, "so_dien_thoai")),
-        admin_columns=("ma_xa",), alter_older=_alter_phone)
+        sites=(
+            *sites(ID_SITES + CMND_SITES, "so_dinh_danh"),
+            *sites(NAME_SITES, "ho_ten"),
+            *sites(("date_impossible", "date_future", "date_partial"), "ngay_sinh", param="dmy"),
+            Site("admin_unknown", ("ma_xa",), "ward"),
+            *sites(PHONE_SITES, "so_dien_thoai"),
+        ),
+        admin_columns=("ma_xa",),
+        alter_older=_alter_phone,
+    )
 
     # Payments: the last 1 + Poisson(2) months before the run month, one per month.
     count = np.minimum(1 + rng.poisson(2.0, who.height), 12)
@@ -507,29 +587,33 @@ def welfare(people: pl.DataFrame, rng: np.random.Generator, run_date: dt.date
     for name, values in amounts.items():
         mine = kind[owner] == name
         amount[mine] = values[rng.integers(0, values.size, int(mine.sum()))]
-    paid_on = ((period - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
-               + rng.integers(4, 15, owner.size))
-    payments = pl.DataFrame({
-        "ma_chi_tra": pl.Series(np.arange(1, owner.size + 1)).cast(pl.String).str.zfill(10),
-        "ma_doi_tuong": beneficiaries["ma_doi_tuong"].gather(owner),
-        "ky_chi_tra": _month_text(period),
-        "so_tien": amount.astype(str),
-        "_dob": pl.Series(paid_on),
-    }).with_columns(
+    paid_on = (period - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]") + rng.integers(
+        4, 15, owner.size
+    )
+    payments = pl.DataFrame(
+        {
+            "ma_chi_tra": pl.Series(np.arange(1, owner.size + 1)).cast(pl.String).str.zfill(10),
+            "ma_doi_tuong": beneficiaries["ma_doi_tuong"].gather(owner),
+            "ky_chi_tra": _month_text(period),
+            "so_tien": amount.astype(str),
+            "_dob": pl.Series(paid_on),
+        }
+    ).with_columns(
         ngay_chi_tra=dmy(pl.col("_dob")),
-        ngay_cap_nhat=timestamps(rng, owner.size, run_date,
-                                 not_before=pl.col("_dob").cast(pl.Int64)),
+        ngay_cap_nhat=timestamps(rng, owner.size, run_date, not_before=pl.col("_dob").cast(pl.Int64)),
         truth_person_id=who["person_id"].gather(owner),
     )
 
     def alter_amount(older: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         return older.with_columns(so_tien=(pl.col("so_tien").cast(pl.Int64) - 10_000).cast(pl.String))
 
-    payment_plan = DirtPlan(sites=(Site("date_impossible", ("ngay_chi_tra",), "dmy"),),
-                            alter_older=alter_amount)
+    payment_plan = DirtPlan(
+        sites=(Site("date_impossible", ("ngay_chi_tra",), "dmy"),), alter_older=alter_amount
+    )
     return (
-        Table("welfare", "doi_tuong", _text(beneficiaries), ("ma_doi_tuong",), beneficiaries,
-              beneficiary_plan),
+        Table(
+            "welfare", "doi_tuong", _text(beneficiaries), ("ma_doi_tuong",), beneficiaries, beneficiary_plan
+        ),
         Table("welfare", "chi_tra", _text(payments), ("ma_chi_tra",), payments, payment_plan),
     )
 

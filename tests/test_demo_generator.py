@@ -22,64 +22,160 @@ RUN_DATE = dt.date(2026, 11, 1)
 
 # The documented columns (docs/demo-sources.md), per source table.
 SQL_TABLES: dict[str, list[str]] = {
-    "population.cong_dan": ["so_dinh_danh", "so_cmnd", "ho_ten", "ngay_sinh", "gioi_tinh",
-                            "ma_tinh_khai_sinh", "ma_xa_thuong_tru", "so_dien_thoai",
-                            "tinh_trang", "ngay_mat", "ngay_cap_nhat"],
-    "social_insurance.nguoi_tham_gia": ["ma_so_bhxh", "so_dinh_danh", "ho_ten", "ngay_sinh",
-                                        "gioi_tinh", "so_dien_thoai", "ma_tinh", "ngay_cap_nhat"],
-    "social_insurance.qua_trinh_dong": ["ma_qua_trinh", "ma_so_bhxh", "tu_thang", "den_thang",
-                                        "muc_luong", "ma_so_thue_don_vi", "ngay_cap_nhat"],
-    "business.doanh_nghiep": ["ma_so_doanh_nghiep", "ten_doanh_nghiep", "ngay_thanh_lap",
-                              "ma_tinh", "trang_thai", "ngay_cap_nhat"],
-    "business.nguoi_dai_dien": ["ma_dai_dien", "ma_so_doanh_nghiep", "so_dinh_danh", "ho_ten",
-                                "ngay_sinh", "gioi_tinh", "chuc_danh", "ngay_cap_nhat"],
-    "welfare.doi_tuong": ["ma_doi_tuong", "so_dinh_danh", "ho_ten", "ngay_sinh", "gioi_tinh",
-                          "loai_tro_cap", "ma_xa", "so_dien_thoai", "ngay_cap_nhat"],
-    "welfare.chi_tra": ["ma_chi_tra", "ma_doi_tuong", "ky_chi_tra", "so_tien", "ngay_chi_tra",
-                        "ngay_cap_nhat"],
+    "population.cong_dan": [
+        "so_dinh_danh",
+        "so_cmnd",
+        "ho_ten",
+        "ngay_sinh",
+        "gioi_tinh",
+        "ma_tinh_khai_sinh",
+        "ma_xa_thuong_tru",
+        "so_dien_thoai",
+        "tinh_trang",
+        "ngay_mat",
+        "ngay_cap_nhat",
+    ],
+    "social_insurance.nguoi_tham_gia": [
+        "ma_so_bhxh",
+        "so_dinh_danh",
+        "ho_ten",
+        "ngay_sinh",
+        "gioi_tinh",
+        "so_dien_thoai",
+        "ma_tinh",
+        "ngay_cap_nhat",
+    ],
+    "social_insurance.qua_trinh_dong": [
+        "ma_qua_trinh",
+        "ma_so_bhxh",
+        "tu_thang",
+        "den_thang",
+        "muc_luong",
+        "ma_so_thue_don_vi",
+        "ngay_cap_nhat",
+    ],
+    "business.doanh_nghiep": [
+        "ma_so_doanh_nghiep",
+        "ten_doanh_nghiep",
+        "ngay_thanh_lap",
+        "ma_tinh",
+        "trang_thai",
+        "ngay_cap_nhat",
+    ],
+    "business.nguoi_dai_dien": [
+        "ma_dai_dien",
+        "ma_so_doanh_nghiep",
+        "so_dinh_danh",
+        "ho_ten",
+        "ngay_sinh",
+        "gioi_tinh",
+        "chuc_danh",
+        "ngay_cap_nhat",
+    ],
+    "welfare.doi_tuong": [
+        "ma_doi_tuong",
+        "so_dinh_danh",
+        "ho_ten",
+        "ngay_sinh",
+        "gioi_tinh",
+        "loai_tro_cap",
+        "ma_xa",
+        "so_dien_thoai",
+        "ngay_cap_nhat",
+    ],
+    "welfare.chi_tra": [
+        "ma_chi_tra",
+        "ma_doi_tuong",
+        "ky_chi_tra",
+        "so_tien",
+        "ngay_chi_tra",
+        "ngay_cap_nhat",
+    ],
 }
 CSV_TABLES: dict[str, list[str]] = {
-    "civil_status.khai_sinh": ["so_dang_ky", "ngay_dang_ky", "so_dinh_danh", "ho_ten", "ngay_sinh",
-                               "gioi_tinh", "ma_tinh_dang_ky", "so_dinh_danh_cha",
-                               "so_dinh_danh_me"],
-    "civil_status.ket_hon": ["so_dang_ky", "ngay_dang_ky", "so_dinh_danh_chong", "ho_ten_chong",
-                             "so_dinh_danh_vo", "ho_ten_vo", "ma_tinh_dang_ky"],
-    "civil_status.khai_tu": ["so_dang_ky", "ngay_dang_ky", "so_dinh_danh", "ho_ten", "ngay_mat",
-                             "ma_tinh_dang_ky"],
+    "civil_status.khai_sinh": [
+        "so_dang_ky",
+        "ngay_dang_ky",
+        "so_dinh_danh",
+        "ho_ten",
+        "ngay_sinh",
+        "gioi_tinh",
+        "ma_tinh_dang_ky",
+        "so_dinh_danh_cha",
+        "so_dinh_danh_me",
+    ],
+    "civil_status.ket_hon": [
+        "so_dang_ky",
+        "ngay_dang_ky",
+        "so_dinh_danh_chong",
+        "ho_ten_chong",
+        "so_dinh_danh_vo",
+        "ho_ten_vo",
+        "ma_tinh_dang_ky",
+    ],
+    "civil_status.khai_tu": [
+        "so_dang_ky",
+        "ngay_dang_ky",
+        "so_dinh_danh",
+        "ho_ten",
+        "ngay_mat",
+        "ma_tinh_dang_ky",
+    ],
 }
-KEYS = {"population.cong_dan": "so_dinh_danh", "social_insurance.nguoi_tham_gia": "ma_so_bhxh",
-        "social_insurance.qua_trinh_dong": "ma_qua_trinh",
-        "business.doanh_nghiep": "ma_so_doanh_nghiep", "business.nguoi_dai_dien": "ma_dai_dien",
-        "welfare.doi_tuong": "ma_doi_tuong", "welfare.chi_tra": "ma_chi_tra",
-        **{name: "so_dang_ky" for name in CSV_TABLES}}
+KEYS = {
+    "population.cong_dan": "so_dinh_danh",
+    "social_insurance.nguoi_tham_gia": "ma_so_bhxh",
+    "social_insurance.qua_trinh_dong": "ma_qua_trinh",
+    "business.doanh_nghiep": "ma_so_doanh_nghiep",
+    "business.nguoi_dai_dien": "ma_dai_dien",
+    "welfare.doi_tuong": "ma_doi_tuong",
+    "welfare.chi_tra": "ma_chi_tra",
+    **{name: "so_dang_ky" for name in CSV_TABLES},
+}
 INTEGER_COLUMNS = {"ma_qua_trinh", "ma_dai_dien"}
 # The personal-ID column of the tables that are about one person.
-ID_COLUMN = {"population.cong_dan": "so_dinh_danh", "social_insurance.nguoi_tham_gia": "so_dinh_danh",
-             "business.nguoi_dai_dien": "so_dinh_danh", "welfare.doi_tuong": "so_dinh_danh",
-             "civil_status.khai_sinh": "so_dinh_danh", "civil_status.khai_tu": "so_dinh_danh",
-             "civil_status.ket_hon": "so_dinh_danh_chong"}
-PERSON_DEFECTS = {"id_malformed", "id_birth_mismatch", "id_zeros_stripped", "name_nfd",
-                  "name_upper", "name_tone_style", "name_d_bar", "name_spaces", "name_missing",
-                  "date_impossible", "date_future", "duplicate_exact", "duplicate_conflict"}
+ID_COLUMN = {
+    "population.cong_dan": "so_dinh_danh",
+    "social_insurance.nguoi_tham_gia": "so_dinh_danh",
+    "business.nguoi_dai_dien": "so_dinh_danh",
+    "welfare.doi_tuong": "so_dinh_danh",
+    "civil_status.khai_sinh": "so_dinh_danh",
+    "civil_status.khai_tu": "so_dinh_danh",
+    "civil_status.ket_hon": "so_dinh_danh_chong",
+}
+PERSON_DEFECTS = {
+    "id_malformed",
+    "id_birth_mismatch",
+    "id_zeros_stripped",
+    "name_nfd",
+    "name_upper",
+    "name_tone_style",
+    "name_d_bar",
+    "name_spaces",
+    "name_missing",
+    "date_impossible",
+    "date_future",
+    "duplicate_exact",
+    "duplicate_conflict",
+}
 PHONE_DEFECTS = {"phone_11_digit", "phone_plus84", "phone_separators", "phone_invalid"}
 CMND_DEFECTS = {"cmnd_instead_of_id", "cmnd_unknown"}
 # Which defects each large-enough table must carry at its documented rate.
 EXPECTED_DEFECTS: dict[str, set[str]] = {
-    "population.cong_dan": PERSON_DEFECTS | PHONE_DEFECTS
+    "population.cong_dan": PERSON_DEFECTS
+    | PHONE_DEFECTS
     | {"date_partial", "death_before_birth", "admin_unknown"},
-    "social_insurance.nguoi_tham_gia": PERSON_DEFECTS | PHONE_DEFECTS | CMND_DEFECTS
-    | {"admin_unknown"},
-    "social_insurance.qua_trinh_dong": {"tax_code_bad_check", "duplicate_exact",
-                                        "duplicate_conflict"},
-    "welfare.doi_tuong": PERSON_DEFECTS | PHONE_DEFECTS | CMND_DEFECTS
-    | {"date_partial", "admin_unknown"},
+    "social_insurance.nguoi_tham_gia": PERSON_DEFECTS | PHONE_DEFECTS | CMND_DEFECTS | {"admin_unknown"},
+    "social_insurance.qua_trinh_dong": {"tax_code_bad_check", "duplicate_exact", "duplicate_conflict"},
+    "welfare.doi_tuong": PERSON_DEFECTS | PHONE_DEFECTS | CMND_DEFECTS | {"date_partial", "admin_unknown"},
 }
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(tmp_path_factory.mktemp("demo") / "demo", citizens=CITIZENS, seed=6,
-                    run_date=RUN_DATE).root
+    return generate(
+        tmp_path_factory.mktemp("demo") / "demo", citizens=CITIZENS, seed=6, run_date=RUN_DATE
+    ).root
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +187,17 @@ def read_source(root: Path, qualified: str) -> pl.DataFrame:
     """A source table as written, with its watermark in `_watermark`."""
     source, table = qualified.split(".")
     if qualified in CSV_TABLES:
-        frames = [pl.read_csv(path, infer_schema=False).with_columns(_watermark=pl.lit(path.stem))
-                  for path in sorted((root / "civil_status" / table).glob("*.csv"))]
+        frames = [
+            pl.read_csv(path, infer_schema=False).with_columns(_watermark=pl.lit(path.stem))
+            for path in sorted((root / "civil_status" / table).glob("*.csv"))
+        ]
         return pl.concat([f for f in frames if f.height], how="vertical")
     with sqlite3.connect(root / f"{source}.sqlite") as connection:
         cursor = connection.execute(f"SELECT * FROM {table} ORDER BY rowid")
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
     schema = {n: (pl.Int64 if n in INTEGER_COLUMNS else pl.String) for n in names}
-    return pl.DataFrame(rows, schema=schema, orient="row").with_columns(
-        _watermark=pl.col("ngay_cap_nhat"))
+    return pl.DataFrame(rows, schema=schema, orient="row").with_columns(_watermark=pl.col("ngay_cap_nhat"))
 
 
 def truth(root: Path, qualified: str) -> pl.DataFrame:
@@ -115,9 +212,9 @@ def with_truth(root: Path, qualified: str) -> pl.DataFrame:
     order = [pl.col("_k"), pl.col("_w"), pl.int_range(pl.len()).over("_k", "_w")]
     left = source.with_columns(_k=key, _w=pl.col("_watermark"))
     right = facts.rename(lambda c: f"t_{c}").with_columns(_k="t_key", _w="t_watermark")
-    return left.with_columns(_n=order[2]).join(right.with_columns(_n=order[2]),
-                                               on=["_k", "_w", "_n"], how="full",
-                                               nulls_equal=True)
+    return left.with_columns(_n=order[2]).join(
+        right.with_columns(_n=order[2]), on=["_k", "_w", "_n"], how="full", nulls_equal=True
+    )
 
 
 def fingerprint(root: Path) -> dict[str, str]:
@@ -136,6 +233,7 @@ def fingerprint(root: Path) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ layout
+
 
 def test_files_and_documented_columns(demo: Path) -> None:
     for qualified, columns in SQL_TABLES.items():
@@ -156,14 +254,26 @@ def test_files_and_documented_columns(demo: Path) -> None:
     for path in (demo / "truth").glob("*.*.parquet"):
         assert truth_columns <= set(pl.read_parquet_schema(path))
     assert list(pl.read_parquet_schema(demo / "truth" / "people.parquet")) == [
-        "person_id", "cmnd", "full_name", "date_of_birth", "sex", "birth_province_legacy",
-        "ward_legacy", "ward_2025", "phone_e164", "deceased", "date_of_death"]
+        "person_id",
+        "cmnd",
+        "full_name",
+        "date_of_birth",
+        "sex",
+        "birth_province_legacy",
+        "ward_legacy",
+        "ward_2025",
+        "phone_e164",
+        "deceased",
+        "date_of_death",
+    ]
 
 
 def test_sizes_follow_the_shares(demo: Path, people: pl.DataFrame) -> None:
     n = people.height
-    base = {q: truth(demo, q).filter(pl.col("expected").is_in(["land", "quarantine"])).height
-            for q in [*SQL_TABLES, *CSV_TABLES]}
+    base = {
+        q: truth(demo, q).filter(pl.col("expected").is_in(["land", "quarantine"])).height
+        for q in [*SQL_TABLES, *CSV_TABLES]
+    }
     assert n == CITIZENS
     assert base["population.cong_dan"] == n
     assert base["social_insurance.nguoi_tham_gia"] == round(0.4 * n)
@@ -177,6 +287,7 @@ def test_sizes_follow_the_shares(demo: Path, people: pl.DataFrame) -> None:
 
 
 # ------------------------------------------------------------------ determinism
+
 
 def test_same_seed_same_bytes_other_seed_other_data(demo: Path, tmp_path: Path) -> None:
     again = generate(tmp_path / "again", citizens=CITIZENS, seed=6, run_date=RUN_DATE).root
@@ -202,6 +313,7 @@ def test_regenerating_replaces_and_foreign_dirs_are_kept(tmp_path: Path) -> None
 
 # ------------------------------------------------------------------ truth matches the sources
 
+
 @pytest.mark.parametrize("qualified", [*SQL_TABLES, *CSV_TABLES])
 def test_every_truth_row_matches_a_source_row(demo: Path, qualified: str) -> None:
     joined = with_truth(demo, qualified)
@@ -225,6 +337,7 @@ def test_truth_people_are_generated_people(demo: Path, people: pl.DataFrame) -> 
 
 # ------------------------------------------------------------------ dirt rates and outcomes
 
+
 @pytest.mark.parametrize("qualified", list(EXPECTED_DEFECTS))
 def test_defect_rates_match_the_table(demo: Path, qualified: str) -> None:
     facts = truth(demo, qualified)
@@ -246,10 +359,13 @@ def test_expected_outcome_follows_the_defects(demo: Path, qualified: str) -> Non
     facts = truth(demo, qualified)
     quarantine = [d for d, outcome in DEFECT_OUTCOME.items() if outcome == "quarantine"]
     derived = (
-        pl.when(pl.col("defects").list.contains("duplicate_exact")).then(pl.lit("deduplicated"))
-        .when(pl.col("defects").list.contains("duplicate_conflict")).then(pl.lit("superseded"))
+        pl.when(pl.col("defects").list.contains("duplicate_exact"))
+        .then(pl.lit("deduplicated"))
+        .when(pl.col("defects").list.contains("duplicate_conflict"))
+        .then(pl.lit("superseded"))
         .when(pl.col("defects").list.set_intersection(quarantine).list.len() > 0)
-        .then(pl.lit("quarantine")).otherwise(pl.lit("land"))
+        .then(pl.lit("quarantine"))
+        .otherwise(pl.lit("land"))
     )
     mismatched = facts.filter(derived != pl.col("expected"))
     assert mismatched.height == 0, mismatched.head()
@@ -278,6 +394,7 @@ def test_duplicates_are_copies_or_older_versions(demo: Path, qualified: str) -> 
 
 # ------------------------------------------------------------------ values
 
+
 def id_fits(id_column: str) -> pl.Expr:
     """The ID rules: 12 digits, a known province, century/sex and YY agree with the truth."""
     year = pl.col("t_date_of_birth").dt.year()
@@ -291,15 +408,15 @@ def id_fits(id_column: str) -> pl.Expr:
 
 
 @pytest.mark.parametrize("qualified", list(ID_COLUMN))
-def test_clean_ids_satisfy_the_rules_and_dirty_ones_are_as_named(demo: Path,
-                                                                  qualified: str) -> None:
+def test_clean_ids_satisfy_the_rules_and_dirty_ones_are_as_named(demo: Path, qualified: str) -> None:
     column = ID_COLUMN[qualified]
     rows = with_truth(demo, qualified)
     if "t_date_of_birth" not in rows.columns:  # marriages and deaths carry the person's truth
         rows = rows.with_columns(t_date_of_birth=pl.lit(None, pl.Date), t_sex=pl.lit(None))
     has = lambda *names: pl.col("t_defects").list.set_intersection(list(names)).list.len() > 0  # noqa: E731
-    clean = rows.filter(~has("id_malformed", "id_birth_mismatch", "id_zeros_stripped",
-                             "cmnd_instead_of_id", "cmnd_unknown"))
+    clean = rows.filter(
+        ~has("id_malformed", "id_birth_mismatch", "id_zeros_stripped", "cmnd_instead_of_id", "cmnd_unknown")
+    )
     assert (clean[column] == clean["t_person_id"]).all()
     if rows["t_date_of_birth"].null_count() < rows.height:
         assert clean.select(id_fits(column).all()).item()
@@ -339,13 +456,24 @@ def test_people_are_realistic(people: pl.DataFrame) -> None:
     codes = admin_codes()
     names = people["full_name"].to_list()
     assert all(unicodedata.normalize("NFC", n) == n and n == n.title() for n in names)
-    assert people["full_name"].str.split(" ").list.first().value_counts().sort(
-        "count", descending=True)["full_name"][0] == "Nguyễn"
+    assert (
+        people["full_name"]
+        .str.split(" ")
+        .list.first()
+        .value_counts()
+        .sort("count", descending=True)["full_name"][0]
+        == "Nguyễn"
+    )
     assert any("Hoà" in n or "Thuỷ" in n for n in names) and any("Hòa" in n or "Thủy" in n for n in names)
     born = people["date_of_birth"]
     assert born.min() >= dt.date(1930, 1, 1) and born.max() < RUN_DATE
-    ward_province = dict(zip(codes.ward_codes, [p for p, c in zip(
-        codes.provinces, codes.ward_counts, strict=True) for _ in range(c)], strict=True))
+    ward_province = dict(
+        zip(
+            codes.ward_codes,
+            [p for p, c in zip(codes.provinces, codes.ward_counts, strict=True) for _ in range(c)],
+            strict=True,
+        )
+    )
     assert all(w in ward_province for w in people["ward_legacy"])
     assert people["ward_2025"].null_count() > 0  # some wards were split in 2025
     dead = people.filter("deceased")
@@ -370,13 +498,23 @@ def test_register_marks_the_dead(demo: Path) -> None:
 
 def test_value_defects_do_what_their_name_says(demo: Path) -> None:
     # The older versions (superseded) hold other values on purpose: left out.
-    rows = pl.concat([with_truth(demo, q).filter(pl.col("t_expected") != "superseded").select(
-        "ho_ten", "ngay_sinh", "so_dien_thoai", "t_defects", "t_full_name", "t_phone_e164")
-        for q in ("population.cong_dan", "welfare.doi_tuong")])
+    rows = pl.concat(
+        [
+            with_truth(demo, q)
+            .filter(pl.col("t_expected") != "superseded")
+            .select("ho_ten", "ngay_sinh", "so_dien_thoai", "t_defects", "t_full_name", "t_phone_e164")
+            for q in ("population.cong_dan", "welfare.doi_tuong")
+        ]
+    )
     has = lambda name: rows.filter(pl.col("t_defects").list.contains(name))  # noqa: E731
-    clean = rows.filter(pl.col("t_defects").list.set_intersection(
-        ["name_nfd", "name_upper", "name_tone_style", "name_d_bar", "name_spaces",
-         "name_missing"]).list.len() == 0)
+    clean = rows.filter(
+        pl.col("t_defects")
+        .list.set_intersection(
+            ["name_nfd", "name_upper", "name_tone_style", "name_d_bar", "name_spaces", "name_missing"]
+        )
+        .list.len()
+        == 0
+    )
     assert (clean["ho_ten"] == clean["t_full_name"]).all()
     assert (has("name_upper")["ho_ten"] == has("name_upper")["t_full_name"].str.to_uppercase()).all()
     for value, true in has("name_nfd").select("ho_ten", "t_full_name").iter_rows():
@@ -412,8 +550,10 @@ def check_digit_ok(code: str) -> bool:
 
 
 def test_enterprise_codes_and_bad_check_digits(demo: Path) -> None:
-    for qualified, column in [("business.doanh_nghiep", "ma_so_doanh_nghiep"),
-                              ("social_insurance.qua_trinh_dong", "ma_so_thue_don_vi")]:
+    for qualified, column in [
+        ("business.doanh_nghiep", "ma_so_doanh_nghiep"),
+        ("social_insurance.qua_trinh_dong", "ma_so_thue_don_vi"),
+    ]:
         rows = with_truth(demo, qualified)
         for code, defects in rows.select(column, "t_defects").iter_rows():
             assert re.fullmatch(r"\d{10}(-\d{3})?", code)
@@ -425,11 +565,13 @@ def test_enterprise_codes_and_bad_check_digits(demo: Path) -> None:
 def test_admin_codes_are_legacy_or_unknown(demo: Path) -> None:
     codes = admin_codes()
     provinces = set(codes.provinces)
-    for qualified, column, kind in [("population.cong_dan", "ma_tinh_khai_sinh", "province"),
-                                    ("population.cong_dan", "ma_xa_thuong_tru", "ward"),
-                                    ("social_insurance.nguoi_tham_gia", "ma_tinh", "province"),
-                                    ("welfare.doi_tuong", "ma_xa", "ward"),
-                                    ("civil_status.khai_sinh", "ma_tinh_dang_ky", "province")]:
+    for qualified, column, kind in [
+        ("population.cong_dan", "ma_tinh_khai_sinh", "province"),
+        ("population.cong_dan", "ma_xa_thuong_tru", "ward"),
+        ("social_insurance.nguoi_tham_gia", "ma_tinh", "province"),
+        ("welfare.doi_tuong", "ma_xa", "ward"),
+        ("civil_status.khai_sinh", "ma_tinh_dang_ky", "province"),
+    ]:
         rows = with_truth(demo, qualified)
         known = rows[column].is_in(list(provinces if kind == "province" else codes.known_wards))
         unknown = rows["t_defects"].list.contains("admin_unknown")
@@ -439,7 +581,8 @@ def test_admin_codes_are_legacy_or_unknown(demo: Path) -> None:
             assert (known | unknown).all()
     wards = with_truth(demo, "population.cong_dan")
     legacy = dict(zip(codes.ward_codes, codes.ward_2025, strict=True))
-    clean = wards.filter(~pl.col("t_defects").list.contains("admin_unknown")
-                         & (pl.col("t_expected") != "superseded"))
+    clean = wards.filter(
+        ~pl.col("t_defects").list.contains("admin_unknown") & (pl.col("t_expected") != "superseded")
+    )
     for code, new in clean.select("ma_xa_thuong_tru", "t_ward_code_2025").iter_rows():
         assert legacy[code] == new
