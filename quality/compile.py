@@ -13,6 +13,7 @@ and GE result classes are imported only by `validation_result`.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -30,6 +31,8 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 ERRORS_COLUMN = "_errors"
 WARNINGS_COLUMN = "_warnings"
 TODAY_PARAMETER = "today"
+RULE_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
+RULE_ID_SEPARATOR = "|"
 
 # Expectations about the whole table or a column's aggregate: nothing to say about one row.
 DATASET_LEVEL = frozenset(
@@ -334,6 +337,10 @@ def compile_suite(suite: gx.ExpectationSuite, *, today: datetime.date) -> Compil
         rule_id = meta.get("rule_id")
         if not isinstance(rule_id, str) or not rule_id:
             raise SuiteCompileError(f"{where} ({dict(config.kwargs)}): meta.rule_id is required")
+        if not RULE_ID.match(rule_id):
+            raise SuiteCompileError(
+                f"{where}: rule_id {rule_id!r} may hold only letters, digits, '_', '.', '-'"
+            )
         if rule_id in seen:
             raise SuiteCompileError(f"{where}: rule_id '{rule_id}' is used twice")
         seen.add(rule_id)
@@ -365,11 +372,16 @@ def compile_suite(suite: gx.ExpectationSuite, *, today: datetime.date) -> Compil
 
 
 def _broken_ids(rules: list[Rule]) -> pl.Expr:
-    """The ids of the rules a row breaks, as list[str] (empty when none)."""
+    """The ids of the rules a row breaks, as list[str] (empty when none).
+
+    Joined as text and split again: `concat_list` of per-rule `when/then` runs about 8x slower on
+    millions of rows (measured with bench/bench_quality.py). Rule ids never contain the separator.
+    """
     if not rules:
         return pl.lit([], dtype=pl.List(pl.String))
     ids = [pl.when(rule.broken).then(pl.lit(rule.rule_id)) for rule in rules]
-    return pl.concat_list(ids).list.drop_nulls()
+    joined = pl.concat_str(ids, separator=RULE_ID_SEPARATOR, ignore_nulls=True)
+    return joined.str.split(RULE_ID_SEPARATOR).list.filter(pl.element() != "")
 
 
 def flag_rows[Frame: (pl.LazyFrame, pl.DataFrame)](frame: Frame, compiled: CompiledSuite) -> Frame:

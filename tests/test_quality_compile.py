@@ -331,6 +331,7 @@ def test_unsupported_expectation_type_names_suite_and_type():
         ([{}], "meta.rule_id is required"),
         ([{"rule_id": "x"}, {"rule_id": "x"}], "used twice"),
         ([{"rule_id": "x", "severity": "critical"}], "must be 'error' or 'warning'"),
+        ([{"rule_id": "a|b"}], "may hold only"),
     ],
 )
 def test_rule_meta_is_checked(metas, message):
