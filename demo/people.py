@@ -53,7 +53,7 @@ def unique_random_digits(
         redraw = ~pl.Series(values).is_first_distinct().to_numpy()
         if forbidden is not None:
             # Through polars: np.isin on string arrays degrades to a quadratic scan.
-            redraw |= pl.Series(values).is_in(pl.Series(forbidden, dtype=pl.String)).to_numpy()
+            redraw |= pl.Series(values).is_in(pl.Series(forbidden, dtype=pl.String).implode()).to_numpy()
         if not redraw.any():
             return values
         idx = np.flatnonzero(redraw)
