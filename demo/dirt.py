@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -121,7 +121,6 @@ class DirtPlan:
     admin_columns: tuple[str, ...] = ()  # columns holding a legacy code (for admin_legacy)
     alter_older: Alter | None = None  # the "other values" of an older version (duplicate_conflict)
     watermark: str = "ngay_cap_nhat"  # or "_month" for CSV drops
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- value rewriters (k rows each)

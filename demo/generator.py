@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from demo import sources
@@ -175,8 +174,3 @@ def _write_csv_drops(staging: Path, table: Table, rng: np.random.Generator, ctx:
         dirty.filter(pl.col("_month") == month).select(list(table.columns)).write_csv(folder / f"{month}.csv")
     _truth(dirty, table).write_parquet(staging / "truth" / f"{table.qualified}.parquet")
     return dirty.height
-
-
-def arrow_schema(path: Path) -> pa.Schema:
-    """The schema of a truth file (for readers that want to check it)."""
-    return pq.read_schema(path)
