@@ -8,8 +8,8 @@ from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import Catalogue
 from pipeline.gold import CITIZEN_360, LINKAGE_KPIS, citizen_360, linkage_kpis
 from pipeline.link import PERSON_ID
-from pipeline.load import LOADS, LoadNames
-from warehouse.tables import TableName
+from pipeline.load import DELETED, LOADS, LoadNames
+from warehouse.tables import TableName, Warehouse
 
 
 def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
@@ -38,12 +38,12 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
         warehouse: WarehouseResource, pseudonym_key: PseudonymKeyResource
     ) -> dg.MaterializeResult:
         warehouse = warehouse.warehouse()
-        frames = {k: warehouse.read(n) for k, n in people_tables.items() if warehouse.exists(n)}
+        frames = {k: live_rows(warehouse, n) for k, n in people_tables.items() if warehouse.exists(n)}
         register_key = next(k for k, n in people_tables.items() if n == register)
         table = citizen_360(
             frames[register_key],
             {k: f for k, f in frames.items() if k != register_key},
-            warehouse.read(deaths) if deaths is not None and warehouse.exists(deaths) else None,
+            live_rows(warehouse, deaths) if deaths is not None and warehouse.exists(deaths) else None,
             pseudonym_key.key_bytes(),
         )
         version = warehouse.overwrite(citizen_key, table.to_arrow())
@@ -60,13 +60,20 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
     def linkage_kpis_asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
         warehouse = warehouse.warehouse()
         frames = {
-            k: warehouse.read(n).select(PERSON_ID) for k, n in people_tables.items() if warehouse.exists(n)
+            k: live_rows(warehouse, n).select(PERSON_ID)
+            for k, n in people_tables.items()
+            if warehouse.exists(n)
         }
-        table = linkage_kpis(frames, warehouse.read(LOADS), warehouse.read(register), ministries)
+        table = linkage_kpis(frames, warehouse.read(LOADS), live_rows(warehouse, register), ministries)
         version = warehouse.overwrite(kpi_key, table.to_arrow())
         return _result(table, warehouse.uri(kpi_key), version)
 
     return [citizen_360_asset, linkage_kpis_asset]
+
+
+def live_rows(warehouse: Warehouse, name: TableName) -> pl.DataFrame:
+    """Silver without tombstones: what the sources hold today."""
+    return warehouse.scan(name).filter(~pl.col(DELETED).fill_null(False)).collect()
 
 
 def _result(table: pl.DataFrame, uri: str, version: int) -> dg.MaterializeResult:

@@ -26,6 +26,15 @@ PIPELINE_RULES = {
 }
 
 
+class LoadConfig(dg.Config):
+    """Which rows a load reads. The default is incremental from the table's high-water mark;
+    a backfill gives a window [since, until) of the source's watermark and runs as one run."""
+
+    since: str | None = None
+    until: str | None = None
+    full_refresh: bool = False
+
+
 def asset_key(name: TableName) -> dg.AssetKey:
     return dg.AssetKey([name.layer, name.domain, name.table])
 
@@ -148,7 +157,7 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
         ),
         description=f"Load {ref.key} ({ref.source.ministry}) through bronze, validation and silver.",
     )
-    def load(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def load(context: dg.AssetExecutionContext, config: LoadConfig, warehouse: WarehouseResource):
         warehouse = warehouse.warehouse()
         people = _people_register(catalogue, warehouse) if register_keys else None
         report = load_table(
@@ -156,6 +165,9 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
             warehouse,
             run_id=context.run.run_id,
             today=_today(),
+            since=config.since,
+            until=config.until,
+            full_refresh=config.full_refresh,
             people=people,
             progress=context.log.info,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -106,6 +107,17 @@ class Connection(Model):
         return dict(self.model_extra or {})
 
 
+class SoftDelete(Model):
+    """The source marks deleted rows instead of removing them."""
+
+    column: str
+    values: list[str] = Field(default_factory=lambda: ["1", "true", "True", "Y", "x"])
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
 class Table(Model):
     name: str = Field(pattern=IDENTIFIER)
     description: str = ""
@@ -113,7 +125,23 @@ class Table(Model):
     query: str | None = None
     entity: str
     watermark: str | None = None
+    # How far before the high-water mark each incremental load starts again, to catch rows
+    # committed late with an older watermark; MERGE absorbs the overlap. "2d", "6h", "30m".
+    lookback: timedelta = timedelta(0)
+    soft_delete: SoftDelete | None = None
+    # Compare the source's keys with silver on every load and tombstone keys that vanished
+    # (for sources that delete rows outright). Reads only the key columns.
+    reconcile_deletes: bool = False
     columns: list[ColumnMapping] = Field(min_length=1)
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        if isinstance(value, str) and (match := _DURATION.match(value)):
+            return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        if isinstance(value, str):
+            raise ValueError(f"'{value}' is not a duration: write e.g. 2d, 6h or 30m")
+        return value
 
     @model_validator(mode="after")
     def _one_of_table_or_query(self) -> Table:

@@ -16,15 +16,17 @@ import polars as pl
 import pyarrow as pa
 
 from catalogue import TableRef, resolve_settings
-from connectors import ExtractRequest, SourceSchemaError, open_connector
+from connectors import Connector, ExtractRequest, SourceSchemaError, open_connector
+from normalise import normaliser
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.link import LINK_METHOD, PERSON_ID, PeopleRegister, link_people
-from pipeline.mapping import canonical_columns, watermark_column
+from pipeline.mapping import canonical_columns, entity_schema, watermark_column
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
 
 ROW = "_row"  # position of the row within its load: ties bronze, quarantine and silver together
 INGESTED_AT, SOURCE_TABLE = "_ingested_at", "_source_table"
 ERRORS, WARNINGS, RULES = "_errors", "_warnings", "_rules"
+DELETED, DELETED_AT = "_deleted", "_deleted_at"  # tombstones: deletes are history, not holes
 LOAD_COLUMNS = (ROW, RUN_ID, INGESTED_AT, SOURCE_TABLE)
 LOADS = TableName("ops", "pipeline", "loads")
 
@@ -57,6 +59,7 @@ class LoadReport:
     deduplicated: int
     warned: int
     linked: int
+    deleted: int
     rule_counts: dict[str, int]
     watermark_from: str | None
     watermark_to: str | None
@@ -88,6 +91,7 @@ class LoadReport:
             "deduplicated": self.deduplicated,
             "warned": self.warned,
             "linked": self.linked,
+            "deleted": self.deleted,
             "balanced": self.balanced,
             "watermark_from": self.watermark_from,
             "watermark_to": self.watermark_to,
@@ -106,10 +110,17 @@ def load_table(
     run_id: str,
     today: date,
     since: str | None = None,
+    until: str | None = None,
+    full_refresh: bool = False,
     people: PeopleRegister | None = None,
     progress: Progress | None = None,
 ) -> LoadReport:
-    """Run one table's load and return its report; raises SourceError / CatalogueError before any write."""
+    """Run one table's load and return its report; raises SourceError / CatalogueError before any write.
+
+    Without `since`, the load is incremental: from the table's high-water mark (the newest
+    watermark of its last recorded load) minus its look-back window; `full_refresh` reads all.
+    The high-water mark moves only when the load record is written, after every commit.
+    """
 
     def say(message: str) -> None:
         log.info(message)
@@ -120,17 +131,26 @@ def load_table(
     names = LoadNames.of(ref)
     connector = open_connector(ref.source.name, ref.source.connection.kind, resolve_settings(ref.source))
     connector.check()
+    if since is None and not full_refresh:
+        since = incremental_since(ref, warehouse)
     request = ExtractRequest(
         source=ref.source.name,
         table=ref.table.table,
         query=ref.table.query,
         watermark_column=ref.table.watermark,
         since=since,
+        until=until,
     )
-    say(f"{ref.key}: extracting")
+    say(f"{ref.key}: extracting" + (f" from {ref.table.watermark} >= {since}" if since else " everything"))
+    stream = _bronze_stream(ref, connector.extract(request), run_id, started)
+    if stream is None:
+        say(f"{ref.key}: nothing new")
+        report = _empty_report(ref, run_id, started)
+        record_load(warehouse, report)
+        return report
     bronze_version = warehouse.replace_run(
         names.bronze,
-        _bronze_stream(ref, connector.extract(request), run_id, started),
+        stream,
         run_id,
         description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
     )
@@ -156,6 +176,8 @@ def load_table(
         LINK_METHOD,
         WARNINGS,
         ROW,
+        DELETED,
+        pl.when(pl.col(DELETED)).then(pl.lit(started)).alias(DELETED_AT),
         pl.lit(run_id).alias(RUN_ID),
         pl.lit(utc_now()).alias("_loaded_at"),
     )
@@ -174,6 +196,15 @@ def load_table(
         newer_wins_on=watermark_column(ref.table),
         description=ref.entity.description,
     )
+    deleted = int(silver[DELETED].sum())
+    if ref.table.reconcile_deletes:
+        vanished = _vanished_keys(ref, connector, warehouse, names)
+        if vanished.height:
+            say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
+            silver_version = warehouse.tombstone(
+                names.silver, vanished, ref.entity.primary_key, run_id, started
+            )
+            deleted += vanished.height
     counts = _rule_counts(flagged, compiled)
     stamps = raw.get_column(ref.table.watermark).cast(pl.String) if ref.table.watermark else None
     report = LoadReport(
@@ -187,6 +218,7 @@ def load_table(
         deduplicated=int(flagged.select(exact.fill_null(False).sum()).item()),
         warned=int(silver.select((pl.col(WARNINGS).list.len() > 0).sum()).item()),
         linked=int(silver.select(pl.col(PERSON_ID).is_not_null().sum()).item()) if ref.entity.person else 0,
+        deleted=deleted,
         rule_counts=counts,
         watermark_from=stamps.min() if stamps is not None else None,  # type: ignore[arg-type]
         watermark_to=stamps.max() if stamps is not None else None,  # type: ignore[arg-type]
@@ -199,6 +231,79 @@ def load_table(
     )
     record_load(warehouse, report)
     return report
+
+
+def incremental_since(ref: TableRef, warehouse: Warehouse) -> str | None:
+    """The table's high-water mark minus its look-back window; None before the first load."""
+    if ref.table.watermark is None or not warehouse.exists(LOADS):
+        return None
+    mark = (
+        warehouse.scan(LOADS)
+        .filter(
+            (pl.col("source") == ref.source.name) & (pl.col("table") == ref.table.name) & pl.col("balanced")
+        )
+        .select(pl.col("watermark_to").max())
+        .collect()
+        .item()
+    )
+    if mark is None or not ref.table.lookback:
+        return mark
+    try:
+        stamp = datetime.fromisoformat(mark)
+    except ValueError:  # a watermark that is no timestamp (a file name): no look-back applies
+        return mark
+    return (stamp - ref.table.lookback).isoformat(sep=" ")
+
+
+def _empty_report(ref: TableRef, run_id: str, started: datetime) -> LoadReport:
+    return LoadReport(
+        run_id=run_id,
+        source=ref.source.name,
+        table=ref.table.name,
+        entity=ref.entity.name,
+        extracted=0,
+        landed=0,
+        quarantined=0,
+        deduplicated=0,
+        warned=0,
+        linked=0,
+        deleted=0,
+        rule_counts={},
+        watermark_from=None,
+        watermark_to=None,
+        bronze_version=None,
+        silver_version=None,
+        quarantine_version=None,
+        started_at=started,
+        finished_at=utc_now(),
+    )
+
+
+def _vanished_keys(
+    ref: TableRef, connector: Connector, warehouse: Warehouse, names: LoadNames
+) -> pl.DataFrame:
+    """Keys live in silver that the source no longer has (read: the key columns only)."""
+    key_mappings = [next(m for m in ref.table.columns if m.to == key) for key in ref.entity.primary_key]
+    request = ExtractRequest(
+        source=ref.source.name,
+        table=ref.table.table,
+        query=ref.table.query,
+        columns=tuple(dict.fromkeys(m.source for m in key_mappings)),
+    )
+    batches = list(connector.extract(request))
+    source_keys = pl.from_arrow(pa.Table.from_batches(batches)) if batches else pl.DataFrame()
+    schema = entity_schema(ref.entity)
+    if source_keys.height:
+        source_keys = source_keys.select(
+            normaliser(m.parse)(pl.col(m.source), **m.options).cast(schema[m.to], strict=False).alias(m.to)
+            for m in key_mappings
+        )
+    else:
+        source_keys = pl.DataFrame(schema={k: schema[k] for k in ref.entity.primary_key})
+    live = (
+        warehouse.scan(names.silver).filter(~pl.col(DELETED).fill_null(False)).select(ref.entity.primary_key)
+    )
+    return live.join(source_keys.lazy(), on=ref.entity.primary_key, how="anti").collect()
 
 
 def record_load(warehouse: Warehouse, report: LoadReport) -> int:
@@ -214,15 +319,11 @@ def record_load(warehouse: Warehouse, report: LoadReport) -> int:
 
 def _bronze_stream(
     ref: TableRef, batches: Iterator[pa.RecordBatch], run_id: str, ingested_at: datetime
-) -> pa.RecordBatchReader:
+) -> pa.RecordBatchReader | None:
     """The extracted batches plus load columns, checked against the mapping before anything is written."""
-    first = next(batches, None)
+    first = next((batch for batch in batches if batch.num_rows), None)
     if first is None:
-        raise SourceSchemaError(
-            ref.source.name,
-            f"table '{ref.table.table or ref.table.name}' returned no schema",
-            "Check the table or query in the catalogue.",
-        )
+        return None
     missing = [c for c in ref.table.source_columns if c not in first.schema.names]
     if missing:
         raise SourceSchemaError(
@@ -264,9 +365,18 @@ def _normalise_and_validate(
     suite = load_suite(ref.entity.suite)
     compiled = compile_suite(suite, today=today)
     source_columns = [c for c in raw.columns if c not in LOAD_COLUMNS]
+    soft_delete = ref.table.soft_delete
+    deleted = (
+        pl.col(soft_delete.column).cast(pl.String).is_in(soft_delete.values).fill_null(False)
+        if soft_delete
+        else pl.lit(False)
+    )
     canonical = classify_duplicates(
         raw.lazy().select(
-            *canonical_columns(ref.table, ref.entity), ROW, pl.struct(source_columns).alias("_raw")
+            *canonical_columns(ref.table, ref.entity),
+            ROW,
+            deleted.alias(DELETED),
+            pl.struct(source_columns).alias("_raw"),
         ),
         keys=ref.entity.primary_key,
         raw_columns=["_raw"],
@@ -274,14 +384,20 @@ def _normalise_and_validate(
     ).drop("_raw")
     canonical = link_people(canonical, ref.entity, people).collect()
     # The suite judges one version per key: duplicates were decided above by the declared rule,
-    # and judging them again would make the winning version "not unique".
-    is_duplicate = pl.col(DUPLICATE).is_not_null()
-    judged = flag_rows(canonical.filter(~is_duplicate), compiled)
+    # and judging them again would make the winning version "not unique". A tombstone needs
+    # only its key: the row is gone at the source, its other values no longer matter.
+    decided_already = pl.col(DUPLICATE).is_not_null() | pl.col(DELETED)
+    judged = flag_rows(canonical.filter(~decided_already), compiled)
     no_rules = pl.lit([], pl.List(pl.String))
-    decided = canonical.filter(is_duplicate).with_columns(
+    key_missing = pl.any_horizontal(pl.col(k).is_null() for k in ref.entity.primary_key)
+    decided = canonical.filter(decided_already).with_columns(
         pl.when(pl.col(DUPLICATE) == EXACT)
         .then(no_rules)
-        .otherwise(pl.concat_list(pl.col(DUPLICATE)))
+        .when(pl.col(DUPLICATE).is_not_null())
+        .then(pl.concat_list(pl.col(DUPLICATE)))
+        .when(key_missing)
+        .then(pl.lit(["tombstone_without_key"]))
+        .otherwise(no_rules)
         .alias(ERRORS),
         no_rules.alias(WARNINGS),
     )

@@ -152,6 +152,36 @@ class Warehouse:
 
         return with_commit_retry(upsert)
 
+    def tombstone(
+        self, name: TableName, keys: pl.DataFrame, key_columns: Sequence[str], run_id: str, at: datetime
+    ) -> int:
+        """Mark rows deleted at the source (`_deleted`, `_deleted_at`), keeping their history."""
+        stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+        def mark() -> int:
+            predicate = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in key_columns)
+            (
+                self.table(name)
+                .merge(
+                    keys.to_arrow(),
+                    predicate=predicate,
+                    source_alias="s",
+                    target_alias="t",
+                    commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
+                )
+                .when_matched_update(
+                    {
+                        "_deleted": "true",
+                        "_deleted_at": f"CAST('{stamp}' AS TIMESTAMP)",
+                        RUN_ID: f"'{_sql_string(run_id)}'",
+                    }
+                )
+                .execute()
+            )
+            return self.table(name).version()
+
+        return with_commit_retry(mark)
+
     def overwrite(self, name: TableName, data: pa.Table, *, description: str = "") -> int:
         """Replace a whole table in one commit (gold tables are rebuilt from silver each run)."""
 
