@@ -1,6 +1,9 @@
 """Connectors: each source kind yields bounded Arrow record batches (see connectors.base).
 
 Kinds and their settings (docs/connectors.md has the details):
+- sql: `url` whose scheme picks the dialect (postgresql://, postgres://, mysql://, mariadb://,
+  sqlite://, mssql://, oracle://); when `url` is empty or absent, the SQLite file at `path`.
+  Optional `timeout_s`, `partitions`.
 - sqlite, postgres, mysql, mariadb, mssql, oracle: `url` (connectorx form), optional `timeout_s`,
   `partitions`.
 - file_drop: `path` or `s3_uri` (+ `endpoint_url`, `region`), optional `formats`.
@@ -26,7 +29,7 @@ from connectors.errors import (
 )
 from connectors.files import FILE_COLUMN, FileDropConnector, csv_folder, file_drop_from_settings
 from connectors.rest import RestConnector, rest_from_settings
-from connectors.sql import SqlConnector
+from connectors.sql import SqlConnector, sql_target
 
 SQL_KINDS = ("sqlite", "postgres", "mysql", "mariadb", "mssql", "oracle")
 
@@ -49,7 +52,28 @@ def _sql(kind: str) -> Callable[[str, Mapping[str, Any]], Connector]:
     return factory
 
 
+def sql_from_settings(source: str, settings: Mapping[str, Any]) -> SqlConnector:
+    """Kind `sql`: the dialect from the URL's scheme, or the SQLite file at `path` when `url` is
+    empty, so one catalogue entry serves a real server (URL in the environment) and the embedded
+    default (no URL set)."""
+    try:
+        dialect, url = sql_target(settings.get("url"), settings.get("path"))
+    except ValueError as error:
+        raise SourceError(
+            source, f"cannot open the sql connection: {error}",
+            "Set the source's URL variable (e.g. postgresql://user:${PASSWORD}@host:5432/db) or give "
+            "`path` to a SQLite file in the source catalogue.",
+        ) from None
+    timeout = settings.get("timeout_s")
+    return SqlConnector(
+        source, url, dialect,
+        timeout_s=float(timeout) if timeout is not None else None,
+        partitions=int(settings.get("partitions", 1)),
+    )
+
+
 _FACTORIES: dict[str, Callable[[str, Mapping[str, Any]], Connector]] = {
+    "sql": sql_from_settings,
     **{kind: _sql(kind) for kind in SQL_KINDS},
     "file_drop": file_drop_from_settings,
     "csv_folder": lambda source, s: csv_folder(source, Path(s["path"])),
@@ -87,4 +111,5 @@ __all__ = [
     "SqlConnector",
     "open_connector",
     "redact_url",
+    "sql_from_settings",
 ]

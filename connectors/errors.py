@@ -53,7 +53,8 @@ class MalformedFile(SourceError):
         )
 
 
-_USERINFO_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/:@\s]*:)[^@\s]*@")
+# The password runs to the last '@' before the path: an unencoded '@' inside it stays hidden too.
+_USERINFO_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/:@\s]*:)[^/\s]*@")
 
 
 def redact_url(url: str) -> str:
@@ -74,8 +75,8 @@ def url_secrets(url: str) -> tuple[str, ...]:
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every URL password and every given secret replaced by `***`."""
-    cleaned = redact_url(text)
+    cleaned = text
     for secret in sorted(secrets, key=len, reverse=True):
         if secret:
             cleaned = cleaned.replace(secret, "***")
-    return cleaned
+    return redact_url(cleaned)

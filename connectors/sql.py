@@ -8,10 +8,12 @@ message, and never repeat the password.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -41,6 +43,17 @@ _SCHEMES: dict[str, Dialect] = {
     "mssql": "mssql",
     "oracle": "oracle",
 }
+# URL scheme of a `sql` connection -> (dialect, the scheme connectorx is given). MariaDB speaks the
+# MySQL protocol but cancels slow queries with its own setting, so its URLs are told apart here.
+_SQL_URL_SCHEMES: dict[str, tuple[Dialect, str]] = {
+    "postgresql": ("postgres", "postgresql"),
+    "postgres": ("postgres", "postgres"),
+    "mysql": ("mysql", "mysql"),
+    "mariadb": ("mariadb", "mysql"),
+    "sqlite": ("sqlite", "sqlite"),
+    "mssql": ("mssql", "mssql"),
+    "oracle": ("oracle", "oracle"),
+}
 _DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433, "oracle": 1521}
 CONNECT_TIMEOUT_S = 5.0
 
@@ -56,6 +69,26 @@ def dialect_of(url: str, kind: str | None = None) -> Dialect:
     if kind is not None and kind != dialect:
         raise ValueError(f"connector kind '{kind}' does not match the URL scheme '{scheme}'")
     return dialect
+
+
+def sql_target(url: str | None, path: str | os.PathLike[str] | None = None) -> tuple[Dialect, str]:
+    """The dialect and connectorx URL of a `sql` connection: the dialect follows the URL's scheme
+    (`mariadb://` is handed to connectorx as `mysql://`); an empty or absent URL means the SQLite
+    file at `path`, made absolute. Raises ValueError, never repeating a password."""
+    url = (url or "").strip()
+    if not url:
+        if path is None or not str(path).strip():
+            raise ValueError("the connection has neither a `url` nor a SQLite `path`")
+        return "sqlite", f"sqlite://{Path(path).resolve()}"
+    scheme, separator, rest = url.partition("://")
+    target = _SQL_URL_SCHEMES.get(scheme.split("+", 1)[0].lower()) if separator else None
+    if target is None:
+        raise ValueError(
+            f"URL {redact(url, url_secrets(url)) if separator else '(without a scheme)'} does not start with one of "
+            f"{', '.join(f'{name}://' for name in _SQL_URL_SCHEMES)}"
+        )
+    dialect, connectorx_scheme = target
+    return dialect, (f"{connectorx_scheme}://{rest}" if dialect == "mariadb" else url)
 
 
 def quote_identifier(name: str, dialect: Dialect) -> str:
@@ -125,11 +158,15 @@ class SqlConnector:
     """One database. `timeout_s` is the default query limit, `partitions` the default parallelism."""
 
     source: str
-    url: str
+    url: str = field(repr=False)  # may carry a password: never printed (see `redacted_url`)
     kind: str | None = None
     timeout_s: float | None = None
     partitions: int = 1
     connect_timeout_s: float = CONNECT_TIMEOUT_S
+
+    @property
+    def redacted_url(self) -> str:
+        return redact(self.url, url_secrets(self.url))
 
     @property
     def dialect(self) -> Dialect:
