@@ -119,5 +119,10 @@ def test_connection_settings_come_from_the_environment(catalogue_copy):
 
 def test_defaults_apply_when_the_variable_is_unset(catalogue_copy):
     source = load_catalogue(*catalogue_copy).sources["population"]
-    assert resolve_settings(source, {})["path"] == ".ndc/demo/population.sqlite"
+    assert source.connection.kind == "sql"
+    embedded = resolve_settings(source, {})
+    assert embedded["path"] == ".ndc/demo/population.sqlite"
+    assert embedded["url"] == ""  # no server URL: the connector falls back to the SQLite path
     assert resolve_settings(source, {"NDC_DEMO_DIR": "/data"})["path"] == "/data/population.sqlite"
+    served = resolve_settings(source, {"NDC_POPULATION_URL": "postgresql://ndc:pw@127.0.0.1:5432/population"})
+    assert served["url"] == "postgresql://ndc:pw@127.0.0.1:5432/population"
