@@ -73,7 +73,10 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
 
 def live_rows(warehouse: Warehouse, name: TableName) -> pl.DataFrame:
     """Silver without tombstones: what the sources hold today."""
-    return warehouse.scan(name).filter(~pl.col(DELETED).fill_null(False)).collect()
+    rows = warehouse.scan(name)
+    if DELETED not in rows.collect_schema():  # silver written before tombstones existed
+        return rows.collect()
+    return rows.filter(~pl.col(DELETED).fill_null(False)).collect()
 
 
 def _result(table: pl.DataFrame, uri: str, version: int) -> dg.MaterializeResult:

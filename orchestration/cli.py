@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,10 @@ def use_local_defaults() -> None:
     state = local_state()
     os.environ.setdefault("NDC_DEMO_DIR", str(state / "demo"))
     os.environ.setdefault("DAGSTER_HOME", str(state / "dagster"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():  # pool limits and settings for the local instance
+        shutil.copyfile(project_root() / "dagster.yaml", home / "dagster.yaml")
 
 
 @click.group()
@@ -128,9 +132,12 @@ def summary(run_id: str, result) -> None:
                 f"{sum(passed)}/{len(passed)}",
             )
     out.print(table)
-    failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
-    for step in failed:
-        out.print(f"[red]step failed:[/] {step}")
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            cause = error.cause or error
+            message = (cause.message or error.message).strip().splitlines()[0]
+            out.print(f"[red]step failed:[/] {event.step_key}: {message}")
     out.print(f"warehouse: {warehouse.settings.warehouse_uri}")
     out.print(
         'next: [bold]uv run ndc tables[/] · [bold]uv run ndc sql "SELECT * FROM gold.kpi.linkage_by_province LIMIT 10"[/]'

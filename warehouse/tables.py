@@ -92,7 +92,7 @@ class Warehouse:
                 data,
                 mode="overwrite" if exists else "append",
                 predicate=predicate if exists else None,
-                schema_mode=None,
+                schema_mode="merge",  # our own tables gain columns over releases
                 storage_options=self._options,
                 description=description or None,
                 commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
