@@ -1,0 +1,57 @@
+"""The one Definitions: loads, has an asset set per catalogue table, jobs, schedules, resources."""
+
+import dagster as dg
+
+from catalogue import load_catalogue
+from orchestration.definitions import defs
+from orchestration.resources import resources_for
+
+
+def test_definitions_load_and_validate():
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_every_catalogue_table_has_bronze_quarantine_and_silver_with_checks():
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    catalogue = load_catalogue()
+    for ref in catalogue.tables:
+        for layer in ("bronze", "quarantine", "silver"):
+            assert f"{layer}/{ref.domain}/{ref.table.name}" in keys
+    assert {"gold/people/citizen_360", "gold/kpi/linkage_by_province"} <= keys
+    checks = {(c.asset_key.to_user_string(), c.name) for c in defs.resolve_asset_graph().asset_check_keys}
+    for ref in catalogue.tables:
+        assert (f"silver/{ref.domain}/{ref.table.name}", "conservation") in checks
+    assert len(checks) > 100  # one per suite rule and table as well
+
+
+def test_conservation_check_is_blocking_and_loads_use_a_pool_per_source():
+    graph = defs.resolve_asset_graph()
+    node = graph.get(dg.AssetKey(["silver", "population", "citizens"]))
+    assert node.pools == {"source_population"}
+    specs = {spec.name: spec for spec in defs.resolve_assets_def(dg.AssetKey(["silver", "population", "citizens"])).check_specs}
+    assert specs["conservation"].blocking
+
+
+def test_nightly_schedule_runs_at_one_in_vietnam():
+    schedule = defs.resolve_schedule_def("nightly_sync_0100")
+    assert schedule.cron_schedule == "0 1 * * *"
+    assert schedule.execution_timezone == "Asia/Ho_Chi_Minh"
+    assert schedule.job_name == "nightly_sync"
+    assert defs.resolve_job_def("warehouse_maintenance") is not None
+
+
+def test_production_takes_every_setting_from_the_environment():
+    resources = resources_for("production")
+    warehouse = resources["warehouse"]
+    for field in ("warehouse_uri", "s3_endpoint", "aws_access_key_id", "aws_secret_access_key"):
+        assert isinstance(getattr(warehouse, field), dg.EnvVar), field
+    assert isinstance(resources["pseudonym_key"].key, dg.EnvVar)
+
+
+def test_unknown_environment_is_refused_with_the_choices():
+    try:
+        resources_for("staging")
+    except ValueError as error:
+        assert "local" in str(error) and "production" in str(error)
+    else:
+        raise AssertionError("an unknown NDC_ENV must be refused")
