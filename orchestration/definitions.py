@@ -9,6 +9,7 @@ from assets.maintenance import maintenance_definitions
 from assets.ministries import ministry_assets
 from catalogue import load_catalogue
 from orchestration.resources import environment, resources_for
+from orchestration.sensors import file_drop_sensors
 from warehouse.catalog import table_names
 from warehouse.storage import StorageSettings
 
@@ -49,6 +50,7 @@ def build_definitions() -> dg.Definitions:
             assets=[*ministry_assets(catalogue), *gold_assets(catalogue)],
             jobs=[nightly_sync],
             schedules=[nightly_schedule],
+            sensors=file_drop_sensors(catalogue),
             resources=resources_for(environment()),
         ),
         maintenance_definitions(warehouse_table_uris, zorder_by=ZORDER_BY),

@@ -11,12 +11,14 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
 from catalogue import TableRef, resolve_settings
-from connectors import Connector, ExtractRequest, SourceSchemaError, open_connector
+from connectors import Connector, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
+from connectors.files import FileDropConnector
 from normalise import normaliser
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.link import LINK_METHOD, PERSON_ID, PeopleRegister, link_people
@@ -60,6 +62,7 @@ class LoadReport:
     warned: int
     linked: int
     deleted: int
+    files_quarantined: int
     rule_counts: dict[str, int]
     watermark_from: str | None
     watermark_to: str | None
@@ -92,6 +95,7 @@ class LoadReport:
             "warned": self.warned,
             "linked": self.linked,
             "deleted": self.deleted,
+            "files_quarantined": self.files_quarantined,
             "balanced": self.balanced,
             "watermark_from": self.watermark_from,
             "watermark_to": self.watermark_to,
@@ -131,6 +135,7 @@ def load_table(
     names = LoadNames.of(ref)
     connector = open_connector(ref.source.name, ref.source.connection.kind, resolve_settings(ref.source))
     connector.check()
+    explicit_since = since is not None
     if since is None and not full_refresh:
         since = incremental_since(ref, warehouse)
     request = ExtractRequest(
@@ -142,10 +147,17 @@ def load_table(
         until=until,
     )
     say(f"{ref.key}: extracting" + (f" from {ref.table.watermark} >= {since}" if since else " everything"))
-    stream = _bronze_stream(ref, connector.extract(request), run_id, started)
+    malformed: list[MalformedFile] = []
+    batches = (
+        _file_batches(connector, request, malformed, inclusive=explicit_since)
+        if isinstance(connector, FileDropConnector)
+        else connector.extract(request)
+    )
+    stream = _bronze_stream(ref, batches, run_id, started)
     if stream is None:
+        files = _quarantine_files(ref, connector, malformed, warehouse, run_id, say)
         say(f"{ref.key}: nothing new")
-        report = _empty_report(ref, run_id, started)
+        report = _empty_report(ref, run_id, started, files)
         record_load(warehouse, report)
         return report
     bronze_version = warehouse.replace_run(
@@ -155,6 +167,7 @@ def load_table(
         description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
     )
     raw = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id).sort(ROW).collect()
+    files_quarantined = _quarantine_files(ref, connector, malformed, warehouse, run_id, say)
     say(f"{ref.key}: {raw.height:,} rows extracted; normalising and validating")
 
     flagged, compiled, suite = _normalise_and_validate(ref, raw, today, people)
@@ -219,6 +232,7 @@ def load_table(
         warned=int(silver.select((pl.col(WARNINGS).list.len() > 0).sum()).item()),
         linked=int(silver.select(pl.col(PERSON_ID).is_not_null().sum()).item()) if ref.entity.person else 0,
         deleted=deleted,
+        files_quarantined=files_quarantined,
         rule_counts=counts,
         watermark_from=stamps.min() if stamps is not None else None,  # type: ignore[arg-type]
         watermark_to=stamps.max() if stamps is not None else None,  # type: ignore[arg-type]
@@ -255,7 +269,7 @@ def incremental_since(ref: TableRef, warehouse: Warehouse) -> str | None:
     return (stamp - ref.table.lookback).isoformat(sep=" ")
 
 
-def _empty_report(ref: TableRef, run_id: str, started: datetime) -> LoadReport:
+def _empty_report(ref: TableRef, run_id: str, started: datetime, files_quarantined: int = 0) -> LoadReport:
     return LoadReport(
         run_id=run_id,
         source=ref.source.name,
@@ -268,6 +282,7 @@ def _empty_report(ref: TableRef, run_id: str, started: datetime) -> LoadReport:
         warned=0,
         linked=0,
         deleted=0,
+        files_quarantined=files_quarantined,
         rule_counts={},
         watermark_from=None,
         watermark_to=None,
@@ -277,6 +292,62 @@ def _empty_report(ref: TableRef, run_id: str, started: datetime) -> LoadReport:
         started_at=started,
         finished_at=utc_now(),
     )
+
+
+def _file_batches(
+    connector: FileDropConnector, request: ExtractRequest, malformed: list[MalformedFile], *, inclusive: bool
+) -> Iterator[pa.RecordBatch]:
+    """A file drop's files in the window, one at a time; a malformed file is set aside, not fatal.
+
+    The incremental cursor is exclusive (a file is read once); an explicit window includes `since`.
+    """
+    for name in connector.list_files(table=request.table):
+        label = connector.file_label(name)
+        if request.since is not None and (
+            label < request.since or (label == request.since and not inclusive)
+        ):
+            continue
+        if request.until is not None and label >= request.until:
+            continue
+        try:
+            yield from connector.read_file(name, request)
+        except MalformedFile as error:
+            malformed.append(error)
+
+
+def _quarantine_files(
+    ref: TableRef,
+    connector: Connector,
+    malformed: list[MalformedFile],
+    warehouse: Warehouse,
+    run_id: str,
+    say: Progress,
+) -> int:
+    """Whole files that could not be parsed, kept byte for byte with the reason."""
+    if not malformed:
+        return 0
+    rows = []
+    for error in malformed:
+        with connector.store.local_copy(ref.table.table or "", error.file) as path:  # type: ignore[attr-defined]
+            content = Path(path).read_bytes()
+        rows.append(
+            {
+                "file": error.file,
+                "reason": error.reason,
+                "bytes": len(content),
+                "content": content,
+                RUN_ID: run_id,
+                "_quarantined_at": utc_now(),
+            }
+        )
+        say(f"{ref.key}: file {error.file} quarantined whole: {error.reason}")
+    warehouse.replace_run(
+        TableName("quarantine", ref.domain, f"{ref.table.name}__files"),
+        pa.Table.from_pylist(rows),
+        run_id,
+        description=f"files of {ref.key} that could not be parsed, byte for byte, with the reason",
+    )
+    return len(rows)
 
 
 def _vanished_keys(
