@@ -1,0 +1,98 @@
+"""Data Docs of a load land beside the warehouse: a local folder, or the bucket on a real SeaweedFS."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import polars as pl
+import pytest
+
+from quality.compile import compile_suite, flag_rows, rule_counts, validation_result
+from quality.publish import data_docs_location, drop_unused_files, publish_data_docs
+from warehouse.s3 import list_objects, read_bytes
+from warehouse.storage import StorageSettings, split_s3_uri
+
+pytest_plugins = ("tests.fixtures.seaweedfs",)
+
+SUITE = "welfare_payment"
+
+
+@pytest.fixture(scope="module")
+def payment_result():
+    from quality.suites import load_suite
+
+    suite = load_suite(SUITE)
+    compiled = compile_suite(suite, today=dt.date(2026, 1, 1))
+    frame = pl.DataFrame(
+        {
+            "payment_id": ["p1", "p2", "p3"],
+            "beneficiary_id": ["b1", None, "b3"],
+            "period": [dt.date(2025, 1, 1)] * 3,
+            "amount_vnd": [500_000, 0, 750_000],
+            "paid_on": [dt.date(2025, 1, 5), dt.date(2027, 1, 1), None],
+            "updated_at": [dt.datetime(2025, 1, 6)] * 3,
+        }
+    )
+    counts = rule_counts(flag_rows(frame, compiled), compiled)
+    return validation_result(compiled, suite, counts, frame.height, "run-docs")
+
+
+def test_local_warehouse_gets_a_file_url_beside_it(tmp_path, payment_result):
+    settings = StorageSettings(warehouse_uri=str(tmp_path / "warehouse"))
+    url = publish_data_docs([payment_result], settings, "run-docs", name="welfare.payments")
+
+    assert url.startswith("file://")
+    index = Path(url2pathname(urlparse(url).path))
+    assert index == tmp_path / "data_docs" / "run-docs" / "welfare.payments" / "index.html"
+    assert SUITE in index.read_text()
+    pages = list((index.parent / "validations" / SUITE).rglob("*.html"))
+    assert len(pages) == 1 and "amount_vnd" in pages[0].read_text()
+    # GE's unused static assets (MBs of GIFs and fonts) are not copied; what pages use is.
+    assert not list(index.parent.rglob("*.gif")) and not list(index.parent.rglob("*.otf"))
+    assert (index.parent / "static" / "images" / "favicon.ico").is_file()
+
+
+def test_each_load_of_a_run_keeps_its_own_index(tmp_path, payment_result):
+    settings = StorageSettings(warehouse_uri=str(tmp_path / "warehouse"))
+    first = publish_data_docs([payment_result], settings, "run-1", name="welfare.payments")
+    empty = publish_data_docs([None], settings, "run-1", name="welfare.beneficiaries")
+    assert first != empty
+    assert SUITE in Path(url2pathname(urlparse(first).path)).read_text()
+    assert SUITE not in Path(url2pathname(urlparse(empty).path)).read_text()
+
+
+def test_s3_warehouse_gets_the_site_under_docs(seaweedfs, payment_result):
+    settings = replace(seaweedfs, warehouse_uri=f"{seaweedfs.warehouse_uri}/warehouse")
+    uri = publish_data_docs([payment_result], settings, "run-s3", name="welfare.payments")
+
+    bucket, _ = split_s3_uri(settings.warehouse_uri)
+    assert uri == f"s3://{bucket}/warehouse/docs/data_docs/run-s3/welfare.payments/index.html"
+    assert SUITE in read_bytes(settings, uri).decode()
+    keys = [o.uri for o in list_objects(settings, uri.rsplit("/", 1)[0])]
+    pages = [k for k in keys if f"/validations/{SUITE}/" in k and k.endswith(".html")]
+    assert len(pages) == 1 and "amount_vnd" in read_bytes(settings, pages[0]).decode()
+    assert all(not k.endswith((".gif", ".otf")) for k in keys)
+
+
+def test_location_rejects_names_that_would_leave_the_docs_folder(tmp_path):
+    settings = StorageSettings(warehouse_uri="s3://bucket/wh")
+    assert data_docs_location(settings, "r1", "a.b") == "s3://bucket/wh/docs/data_docs/r1/a.b"
+    for bad in ("..", "a/b", ""):
+        with pytest.raises(ValueError):
+            data_docs_location(settings, bad)
+
+
+def test_drop_unused_files_keeps_pages_and_what_they_reference(tmp_path):
+    (tmp_path / "static" / "images").mkdir(parents=True)
+    (tmp_path / "static" / "images" / "used.png").write_bytes(b"x")
+    (tmp_path / "static" / "images" / "unused.gif").write_bytes(b"x")
+    (tmp_path / "deep" / "page").mkdir(parents=True)
+    (tmp_path / "deep" / "page" / "p.html").write_text('<img src="../../static/images/used.png">')
+    (tmp_path / "index.html").write_text('<a href="https://example.org/x.gif">x</a><a href="#top">t</a>')
+    drop_unused_files(tmp_path)
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["deep/page/p.html", "index.html", "static/images/used.png"]
