@@ -45,6 +45,7 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 _SOCKET_PATH_MAX = 107  # sun_path is 108 bytes on Linux, NUL included
 _SERVICE_USER: dict[ServerKind, str] = {"postgres": "postgres", "mariadb": "mysql"}
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # MariaDB servers this process started
 
 
 class ServerError(RuntimeError):
@@ -168,6 +169,8 @@ def stop(kind: ServerKind, state_dir: Path | None = None) -> bool:
             os.kill(current.pid, signal.SIGKILL)
             break
         time.sleep(0.1)
+    if (child := _CHILDREN.pop(current.pid, None)) is not None:
+        child.wait(timeout=STOP_TIMEOUT_S)
     return True
 
 
@@ -232,7 +235,7 @@ def _start_postgres(state: Path, port: int, durable: bool) -> None:
     options = f"-p {port} -k {state / 'run'} -c listen_addresses={HOST}" + ("" if durable else " -c fsync=off")
     _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", str(int(START_TIMEOUT_S)),
           "start", "-o", options], user, f"starting PostgreSQL (log: {log})")
-    _wait_for_port(port, None, log)
+    _wait_for_port(port, None, log)  # pg_ctl -w has waited already; this only confirms TCP
 
 
 # ---- MariaDB -----------------------------------------------------------------------------------
@@ -248,13 +251,15 @@ def _start_mariadb(state: Path, port: int, durable: bool) -> None:
     pid_file = run / "mysqld.pid"
     pid_file.unlink(missing_ok=True)
     tuning = [] if durable else ["--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0"]
-    # setsid -f: the server is nobody's child here, so it outlives this process (like pg_ctl start).
-    _run(["setsid", "-f", server, "--no-defaults", f"--datadir={data}", f"--socket={run / 'mysqld.sock'}",
-          f"--port={port}", f"--bind-address={HOST}", "--skip-networking=0", f"--log-error={log}",
-          f"--pid-file={pid_file}", f"--user={name}", "--skip-log-bin", "--local-infile=1",
-          "--character-set-server=utf8mb4", "--innodb-buffer-pool-size=128M", *tuning],
-         {}, "starting MariaDB")
-    _wait_for_port(port, pid_file, log)
+    # Its own session: the server outlives this process (like pg_ctl start) and a Ctrl-C here.
+    command = [server, "--no-defaults", f"--datadir={data}", f"--socket={run / 'mysqld.sock'}",
+               f"--port={port}", f"--bind-address={HOST}", "--skip-networking=0", f"--log-error={log}",
+               f"--pid-file={pid_file}", f"--user={name}", "--skip-log-bin", "--local-infile=1",
+               "--character-set-server=utf8mb4", "--innodb-buffer-pool-size=128M", *tuning]
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    _CHILDREN[child.pid] = child  # reaped by stop() if this process is still the parent then
+    _wait_for_port(port, child, log)
 
 
 def _mariadb_admin(sock: Path, password: str, database: str | None) -> Any:
@@ -392,13 +397,12 @@ def _run(command: list[str], as_user: dict[str, Any], what: str) -> None:
         raise ServerError(f"{what} failed ({done.returncode}): {(done.stderr or done.stdout)[-2000:]}")
 
 
-def _wait_for_port(port: int, pid_file: Path | None, log: Path) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        if pid_file is not None and (pid := _pid_from(pid_file)) is not None and not _alive(pid):
-            raise ServerError(f"the server exited while starting: {_tail(log)}")
-        if pid_file is not None and "[ERROR] Aborting" in _tail(log):
-            raise ServerError(f"the server aborted while starting: {_tail(log)}")
+        if process is not None and process.poll() is not None:
+            _CHILDREN.pop(process.pid, None)
+            raise ServerError(f"the server exited with {process.returncode} while starting: {_tail(log)}")
         if _listening(port):
             return
         time.sleep(0.2)
