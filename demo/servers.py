@@ -7,6 +7,7 @@ A server lives in a state dir (default `.ndc/servers/<kind>`):
     log/        server.log
     port        the port it listens on (127.0.0.1 only), reused on the next start while free
     password    generated once, 0600: the password of the demo's read user `ndc` (and MariaDB's root)
+    root-secured  (MariaDB) the fresh install's password-less root accounts have been closed
 
 Run as root, the server runs as the non-root `postgres` / `mysql` user (the servers refuse root);
 run as anyone else, as that user. Administration goes through the Unix socket: PostgreSQL trusts
