@@ -30,6 +30,10 @@ def use_local_defaults() -> None:
     """Embedded defaults: every setting has a local value unless the environment gives one."""
     state = local_state()
     os.environ.setdefault("NDC_DEMO_DIR", str(state / "demo"))
+    if os.environ.get("NDC_ENV", "local") == "local":
+        from orchestration.resources import DEMO_PSEUDONYM_KEY
+
+        os.environ.setdefault("NDC_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY)
     os.environ.setdefault("DAGSTER_HOME", str(state / "dagster"))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
@@ -48,11 +52,19 @@ def main() -> None:
 )
 @click.option("--seed", default=6, show_default=True, help="Seed of the deterministic generator.")
 @click.option("--reuse-sources", is_flag=True, help="Keep already generated sources instead of regenerating.")
-def demo(citizens: int, seed: int, reuse_sources: bool) -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(["embedded", "postgres", "mariadb"]),
+    default="embedded",
+    show_default=True,
+    help="Where the SQL sources live: the embedded SQLite files, or a local PostgreSQL / MariaDB server loaded with them.",
+)
+def demo(citizens: int, seed: int, reuse_sources: bool, backend: str) -> None:
     """Generate five demo ministries and run the nightly_sync job on them, in-process."""
     use_local_defaults()
     demo_dir = Path(os.environ["NDC_DEMO_DIR"])
     started = time.perf_counter()
+    reset_demo_warehouse_if_changed(citizens, seed)
     if not (reuse_sources and (demo_dir / "population.sqlite").exists()):
         from demo.generator import generate
 
@@ -62,6 +74,17 @@ def demo(citizens: int, seed: int, reuse_sources: bool) -> None:
             f"[green]✓[/] generated {sum(generated.tables.values()):,} source rows for {generated.people:,} people "
             f"in {demo_dir} ({time.perf_counter() - started:.1f}s)"
         )
+    if backend != "embedded":
+        from demo.backends import prepare_backend
+        from demo.servers import ServerError
+
+        try:
+            with console.status(f"loading the demo sources into {backend}…"):
+                source_urls = prepare_backend(backend, demo_dir, local_state() / "servers" / backend)
+        except ServerError as error:
+            raise click.ClickException(str(error)) from None
+        os.environ.update(source_urls)  # NDC_<SOURCE>_URL: the values hold the password, never print them
+        console.print(f"[green]✓[/] SQL sources served by local {backend} ({', '.join(sorted(source_urls))})")
     result, run_id = run_job("nightly_sync")
     summary(run_id, result)
     console.print(f"done in {time.perf_counter() - started:.0f}s")
@@ -93,6 +116,28 @@ def sync(since: str | None, until: str | None, full_refresh: bool, tables: tuple
     console.print(f"done in {time.perf_counter() - started:.0f}s")
     if not result.success:
         sys.exit(1)
+
+
+def reset_demo_warehouse_if_changed(citizens: int, seed: int) -> None:
+    """A local demo warehouse holds one demo population: another size or seed starts it afresh.
+
+    Only the embedded default warehouse is ever reset; one named by NDC_WAREHOUSE_URI is left alone.
+    """
+    from warehouse.storage import StorageSettings, default_warehouse_uri
+
+    stamp, wanted = local_state() / "demo-warehouse.json", {"citizens": citizens, "seed": seed}
+    settings = StorageSettings.from_env()
+    if settings.warehouse_uri != default_warehouse_uri():
+        return
+    previous = json.loads(stamp.read_text()) if stamp.exists() else None
+    warehouse = Path(settings.warehouse_uri)
+    if previous != wanted and warehouse.exists():
+        console.print(
+            f"[yellow]the demo changed ({previous} → {wanted}): starting a fresh warehouse in {warehouse}[/]"
+        )
+        shutil.rmtree(warehouse)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(wanted))
 
 
 def run_job(name: str, *, run_config: dict | None = None, only: list[str] | None = None):
@@ -282,6 +327,8 @@ def score(as_json: bool) -> None:
         "linked right",
         "linked WRONG",
         "unlinked",
+        "values = truth",
+        "split wards flagged",
     ):
         table.add_column(column, justify="left" if column == "table" else "right")
     for s in scores:
@@ -296,8 +343,14 @@ def score(as_json: bool) -> None:
             f"{s.linked_right:,}",
             f"[red]{s.linked_wrong:,}[/]" if s.linked_wrong else "0",
             f"{s.unlinked:,}",
+            f"{min(s.value_accuracy.values()):.2%}" if s.value_accuracy else "",
+            f"{s.split_wards_flagged:,}/{s.split_wards:,}" if s.split_wards else "",
         )
     out.print(table)
+    for s in scores:
+        for column, share in s.value_accuracy.items():
+            if share < 1:
+                out.print(f"  {s.table}: {column} equals the truth in {share:.2%} of landed rows")
     missed = {(s.table, d): r for s in scores for d, r in s.defect_recall.items() if r < 1}
     for (name, defect), rate in sorted(missed.items()):
         out.print(f"  {name}: defect {defect} quarantined in {rate:.1%} of rows that have it")
