@@ -12,9 +12,11 @@ import dagster as dg
 import polars as pl
 
 from assets.resources import WarehouseResource
-from catalogue import Catalogue, TableRef
+from catalogue import Catalogue, CatalogueError, TableRef
+from connectors import SourceError
 from pipeline.link import PeopleRegister
 from pipeline.load import LoadNames, LoadReport, load_table
+from quality.publish import publish_data_docs
 from quality.suites import SUITES_DIR
 from warehouse.tables import TableName
 
@@ -160,17 +162,24 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
     def load(context: dg.AssetExecutionContext, config: LoadConfig, warehouse: WarehouseResource):
         warehouse = warehouse.warehouse()
         people = _people_register(catalogue, warehouse) if register_keys else None
-        report = load_table(
-            ref,
-            warehouse,
-            run_id=context.run.run_id,
-            today=_today(),
-            since=config.since,
-            until=config.until,
-            full_refresh=config.full_refresh,
-            people=people,
-            progress=context.log.info,
-        )
+        try:
+            report = load_table(
+                ref,
+                warehouse,
+                run_id=context.run.run_id,
+                today=_today(),
+                since=config.since,
+                until=config.until,
+                full_refresh=config.full_refresh,
+                people=people,
+                progress=context.log.info,
+            )
+        except (SourceError, CatalogueError) as error:
+            # Transient trouble (a reset connection, a timeout) is worth the retry policy's
+            # backoff; a wrong password or a missing table is not: fail once, clearly.
+            if getattr(error, "retryable", False):
+                raise
+            raise dg.Failure(description=str(error), allow_retries=False) from None
         yield from _materializations(ref, names, report, warehouse)
         yield from _checks(ref, names, report, rules)
 
@@ -229,6 +238,9 @@ def _materializations(ref: TableRef, names: LoadNames, report: LoadReport, wareh
             "deduplicated": report.deduplicated,
             "warned": report.warned,
             "linked": report.linked,
+            "data_docs": dg.MetadataValue.url(
+                publish_data_docs([report.validation], warehouse.settings, report.run_id, name=ref.key)
+            ),
             "preview": dg.MetadataValue.md(
                 _masked_preview(ref, warehouse.scan(names.silver).head(5).collect())
             ),
