@@ -214,6 +214,14 @@ class SqlConnector:
         """Fail fast on a closed or unreachable port: connectorx's pool would retry for 30 s."""
         dialect = self.dialect
         if dialect == "sqlite":
+            # A missing file is a wrong path, not an outage: no retry will make it appear
+            # (and connectorx would spend 30 s retrying, then create an empty database).
+            database = Path(urlsplit(self.url).path)
+            if not database.is_file():
+                raise SourceSchemaError(
+                    self.source, f"SQLite file {database} does not exist",
+                    "Fix the connection path in the source catalogue (for the demo: run `ndc demo`).",
+                )
             return
         parts = urlsplit(self.url)
         try:
