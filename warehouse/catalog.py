@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from warehouse.s3 import list_objects
-from warehouse.storage import LAYERS, StorageSettings, is_s3_uri
+from warehouse.storage import LAYERS, StorageSettings, is_s3_uri, split_s3_uri
 from warehouse.tables import TableInfo, TableName, Warehouse
 
 
@@ -15,8 +15,11 @@ def table_names(settings: StorageSettings) -> list[TableName]:
     for layer in LAYERS:
         root = settings.layer_root(layer)
         if is_s3_uri(root):
+            # Listed objects come back as s3://bucket/key whatever the root's spelling (s3a://).
+            bucket, prefix = split_s3_uri(root)
+            listed_root = f"s3://{bucket}/{prefix}".rstrip("/")
             logs = {
-                obj.uri[len(root) + 1 :].split("/_delta_log/")[0]
+                obj.uri[len(listed_root) + 1 :].split("/_delta_log/")[0]
                 for obj in list_objects(settings, root)
                 if "/_delta_log/" in obj.uri
             }
