@@ -167,22 +167,28 @@ def s3_run(s3_demo: str) -> dg.ExecuteInProcessResult:
     return result
 
 
-def test_job_lands_every_table_on_s3(s3_demo, s3_run):
-    listed = ndc_tables()
+@pytest.fixture(scope="module")
+def s3_listed(s3_run: dg.ExecuteInProcessResult) -> dict[str, dict]:
+    """`ndc tables --json` after the first run."""
+    return ndc_tables()
+
+
+def test_job_lands_every_table_on_s3(s3_demo, s3_listed):
+    listed = s3_listed
     assert expected_tables() <= set(listed)
     assert all(entry["uri"].startswith(f"{s3_demo}/") for entry in listed.values())
     assert [info.name for info in warehouse_tables()] == list(listed)
     assert all(rows > 0 for rows in silver_rows(listed).values())
 
 
-def test_duckdb_reads_exactly_the_rows_ndc_tables_reports_on_s3(s3_demo, s3_run):
-    listed = ndc_tables()
+def test_duckdb_reads_exactly_the_rows_ndc_tables_reports_on_s3(s3_listed):
+    listed = s3_listed
     read = duckdb_counts(StorageSettings.from_env(), {name: e["uri"] for name, e in listed.items()})
     assert read == {name: entry["rows"] for name, entry in listed.items()}
 
 
-def test_ndc_sql_counts_citizens_on_s3(s3_demo, s3_run):
-    listed = ndc_tables()
+def test_ndc_sql_counts_citizens_on_s3(s3_listed):
+    listed = s3_listed
     output = ndc("sql", "SELECT count(*) AS n FROM silver.population.citizens", "--format", "json")
     assert json.loads(output) == [{"n": listed["silver.population.citizens"]["rows"]}]
     # Quoted parts and two tables in one query: every view the query names is there.
@@ -211,8 +217,8 @@ def test_silver_links_to_data_docs_in_the_bucket(s3_demo, s3_run):
     assert "citizen" in read_bytes(StorageSettings.from_env(), citizens).decode()
 
 
-def test_rerun_leaves_silver_unchanged_on_s3(s3_demo, s3_run):
-    before = silver_rows(ndc_tables())
+def test_rerun_leaves_silver_unchanged_on_s3(s3_listed):
+    before = silver_rows(s3_listed)
     second = run_nightly_sync()
     assert second.success, failures(second)
     after = ndc_tables()
@@ -221,7 +227,7 @@ def test_rerun_leaves_silver_unchanged_on_s3(s3_demo, s3_run):
     assert read == {name: entry["rows"] for name, entry in after.items()}
 
 
-def test_s3a_roots_and_gold_in_its_own_bucket(seaweedfs, s3_demo):
+def test_s3a_roots_and_gold_in_its_own_bucket(seaweedfs):
     """Discovery, `info` and SQL views agree however the roots are spelt: s3a://, a bucket root."""
     raw_bucket, _ = split_s3_uri(seaweedfs.warehouse_uri)
     gold_bucket, _ = split_s3_uri(seaweedfs.gold_uri or "")
