@@ -14,26 +14,32 @@ import polars as pl
 
 DUPLICATE = "_duplicate"  # null, or "exact" / "superseded" / "conflicting_versions"
 EXACT, SUPERSEDED, CONFLICTING = "exact", "superseded", "conflicting_versions"
+_CANDIDATE, _STAMP, _LATEST = "_dup_candidate", "_dup_stamp", "_dup_latest"
 
 
 def classify_duplicates(
     frame: pl.LazyFrame, *, keys: Sequence[str], raw_columns: Sequence[str], watermark: str | None
 ) -> pl.LazyFrame:
     """Add the `_duplicate` column; rows are otherwise unchanged and in the same order."""
-    raw = pl.struct(list(raw_columns))
-    exact = ~raw.is_first_distinct()
-    has_key = pl.all_horizontal(pl.col(k).is_not_null() for k in keys)
     key_cols = list(keys)
-    # Among rows that are not exact copies, rank the versions of each key by watermark.
-    candidate = has_key & ~exact
-    stamp = pl.col(watermark) if watermark else pl.lit(0)
-    stamp = pl.when(candidate).then(stamp)
-    latest = stamp.max().over(key_cols)
+    exact = ~pl.struct(list(raw_columns)).is_first_distinct()
+    has_key = pl.all_horizontal(pl.col(k).is_not_null() for k in keys)
+    # Materialise the row-wise parts first: inside a window every expression is evaluated per
+    # group, and `is_first_distinct` per group turns a linear pass into a quadratic one.
+    frame = frame.with_columns(exact.alias(DUPLICATE)).with_columns(
+        (has_key & ~pl.col(DUPLICATE)).alias(_CANDIDATE)
+    )
+    frame = frame.with_columns(
+        pl.when(pl.col(_CANDIDATE)).then(pl.col(watermark) if watermark else pl.lit(0)).alias(_STAMP)
+    )
+    candidate, stamp = pl.col(_CANDIDATE), pl.col(_STAMP)
+    # Likewise a window nested in a window: the latest-version flag becomes a column first.
+    frame = frame.with_columns((stamp == stamp.max().over(key_cols)).fill_null(False).alias(_LATEST))
     versions = candidate.sum().over(key_cols)
-    at_latest = (stamp == latest).fill_null(False)
+    at_latest = pl.col(_LATEST)
     tied = (at_latest & candidate).sum().over(key_cols) > 1
     return frame.with_columns(
-        pl.when(exact)
+        pl.when(pl.col(DUPLICATE))
         .then(pl.lit(EXACT))
         .when(candidate & (versions > 1) & ~at_latest)
         .then(pl.lit(SUPERSEDED))
@@ -41,4 +47,4 @@ def classify_duplicates(
         .then(pl.lit(CONFLICTING))
         .otherwise(pl.lit(None, pl.String))
         .alias(DUPLICATE)
-    )
+    ).drop(_CANDIDATE, _STAMP, _LATEST)
