@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as pads
 
 from catalogue import TableRef, resolve_settings
 from connectors import Connector, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
@@ -22,7 +25,7 @@ from connectors.files import FileDropConnector
 from normalise import normaliser
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.link import LINK_METHOD, PERSON_ID, PeopleRegister, link_people
-from pipeline.mapping import canonical_columns, entity_schema, watermark_column
+from pipeline.mapping import canonical_columns, canonical_expressions, entity_schema, watermark_column
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
 
 ROW = "_row"  # position of the row within its load: ties bronze, quarantine and silver together
@@ -30,6 +33,7 @@ INGESTED_AT, SOURCE_TABLE = "_ingested_at", "_source_table"
 ERRORS, WARNINGS, RULES = "_errors", "_warnings", "_rules"
 DELETED, DELETED_AT = "_deleted", "_deleted_at"  # tombstones: deletes are history, not holes
 LOAD_COLUMNS = (ROW, RUN_ID, INGESTED_AT, SOURCE_TABLE)
+CHUNK_ROWS = 250_000  # rows judged at a time: bounds a load's memory whatever the table's size
 LOADS = TableName("ops", "pipeline", "loads")
 
 Progress = Callable[[str], None]
@@ -166,50 +170,61 @@ def load_table(
         run_id,
         description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
     )
-    raw = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id).sort(ROW).collect()
     files_quarantined = _quarantine_files(ref, connector, malformed, warehouse, run_id, say)
-    say(f"{ref.key}: {raw.height:,} rows extracted; normalising and validating")
+    this_run = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id)
+    extracted, watermark_from, watermark_to = _extent(ref, this_run)
+    say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
 
-    flagged, compiled, suite = _normalise_and_validate(ref, raw, today, people)
-    exact = pl.col(DUPLICATE) == EXACT
-    rejected = ~exact.fill_null(False) & (pl.col(ERRORS).list.len() > 0)
-    landed_mask = ~exact.fill_null(False) & ~rejected
+    from quality.compile import compile_suite
+    from quality.suites import load_suite
 
-    quarantine = (
-        raw.with_columns(flagged.select(ERRORS, WARNINGS, exact.alias("_exact"), rejected.alias("_rejected")))
-        .filter(pl.col("_rejected"))
-        .drop("_exact", "_rejected")
-        .rename({ERRORS: RULES})
-        .with_columns(pl.lit(utc_now()).alias("_quarantined_at"))
-    )
-    entity_columns = ref.entity.column_names
-    silver = flagged.filter(landed_mask).select(
-        *entity_columns,
-        PERSON_ID,
-        LINK_METHOD,
-        WARNINGS,
-        ROW,
-        DELETED,
-        pl.when(pl.col(DELETED)).then(pl.lit(started)).alias(DELETED_AT),
-        pl.lit(run_id).alias(RUN_ID),
-        pl.lit(utc_now()).alias("_loaded_at"),
-    )
-    quarantine_version = warehouse.replace_run(
-        names.quarantine,
-        quarantine.to_arrow(),
-        run_id,
-        description=f"rows of {ref.key} that broke an error rule, with their original values",
-    )
-    say(f"{ref.key}: merging {silver.height:,} rows into silver")
-    silver_version = warehouse.merge(
-        names.silver,
-        silver.to_arrow(),
-        ref.entity.primary_key,
-        run_id,
-        newer_wins_on=watermark_column(ref.table),
-        description=ref.entity.description,
-    )
-    deleted = int(silver[DELETED].sum())
+    suite = load_suite(ref.entity.suite)
+    compiled = compile_suite(suite, today=today)
+    decisions = _duplicate_decisions(ref, this_run)
+    outcome = Outcome()
+    with tempfile.TemporaryDirectory(prefix="ndc-load-") as staging:
+        # Bounded memory: the load is judged in slices of rows; only the narrow duplicate
+        # decisions (row, verdict) span the whole load. Slices are staged as Parquet and committed
+        # to quarantine and silver once each, so the load stays one transaction per table.
+        for number, first in enumerate(range(0, extracted, CHUNK_ROWS)):
+            raw = this_run.filter(pl.col(ROW).is_between(first, first + CHUNK_ROWS - 1)).sort(ROW).collect()
+            flagged = _judge(ref, raw, decisions, compiled, people)
+            outcome.add(flagged)
+            exact = (pl.col(DUPLICATE) == EXACT).fill_null(False)
+            rejected = ~exact & (pl.col(ERRORS).list.len() > 0)
+            raw.with_columns(flagged.select(ERRORS, WARNINGS, rejected.alias("_rejected"))).filter(
+                pl.col("_rejected")
+            ).drop("_rejected").rename({ERRORS: RULES}).with_columns(
+                pl.lit(utc_now()).alias("_quarantined_at")
+            ).write_parquet(Path(staging) / f"quarantine-{number:05d}.parquet")
+            flagged.filter(~exact & ~rejected).select(
+                *ref.entity.column_names,
+                PERSON_ID,
+                LINK_METHOD,
+                WARNINGS,
+                ROW,
+                DELETED,
+                pl.when(pl.col(DELETED)).then(pl.lit(started)).alias(DELETED_AT),
+                pl.lit(run_id).alias(RUN_ID),
+                pl.lit(utc_now()).alias("_loaded_at"),
+            ).write_parquet(Path(staging) / f"silver-{number:05d}.parquet")
+            del raw, flagged
+        quarantine_version = warehouse.replace_run(
+            names.quarantine,
+            _staged(Path(staging), "quarantine"),
+            run_id,
+            description=f"rows of {ref.key} that broke an error rule, with their original values",
+        )
+        say(f"{ref.key}: merging {outcome.landed:,} rows into silver")
+        silver_version = warehouse.merge(
+            names.silver,
+            _staged(Path(staging), "silver"),
+            ref.entity.primary_key,
+            run_id,
+            newer_wins_on=watermark_column(ref.table),
+            description=ref.entity.description,
+        )
+    deleted = outcome.deleted
     if ref.table.reconcile_deletes:
         vanished = _vanished_keys(ref, connector, warehouse, names)
         if vanished.height:
@@ -218,30 +233,28 @@ def load_table(
                 names.silver, vanished, ref.entity.primary_key, run_id, started
             )
             deleted += vanished.height
-    counts = _rule_counts(flagged, compiled)
-    stamps = raw.get_column(ref.table.watermark).cast(pl.String) if ref.table.watermark else None
     report = LoadReport(
         run_id=run_id,
         source=ref.source.name,
         table=ref.table.name,
         entity=ref.entity.name,
-        extracted=raw.height,
-        landed=silver.height,
-        quarantined=quarantine.height,
-        deduplicated=int(flagged.select(exact.fill_null(False).sum()).item()),
-        warned=int(silver.select((pl.col(WARNINGS).list.len() > 0).sum()).item()),
-        linked=int(silver.select(pl.col(PERSON_ID).is_not_null().sum()).item()) if ref.entity.person else 0,
+        extracted=extracted,
+        landed=outcome.landed,
+        quarantined=outcome.quarantined,
+        deduplicated=outcome.deduplicated,
+        warned=outcome.warned,
+        linked=outcome.linked if ref.entity.person else 0,
         deleted=deleted,
         files_quarantined=files_quarantined,
-        rule_counts=counts,
-        watermark_from=stamps.min() if stamps is not None else None,  # type: ignore[arg-type]
-        watermark_to=stamps.max() if stamps is not None else None,  # type: ignore[arg-type]
+        rule_counts=dict(outcome.rule_counts),
+        watermark_from=watermark_from,
+        watermark_to=watermark_to,
         bronze_version=bronze_version,
         silver_version=silver_version,
         quarantine_version=quarantine_version,
         started_at=started,
         finished_at=utc_now(),
-        validation=_validation_result(compiled, suite, counts, raw.height, run_id),
+        validation=_validation_result(compiled, suite, dict(outcome.rule_counts), extracted, run_id),
     )
     record_load(warehouse, report)
     return report
@@ -427,36 +440,58 @@ def _bronze_stream(
     return pa.RecordBatchReader.from_batches(schema, with_load_columns())
 
 
-def _normalise_and_validate(
-    ref: TableRef, raw: pl.DataFrame, today: date, people: PeopleRegister | None
-) -> tuple[pl.DataFrame, object, object]:
-    from quality.compile import compile_suite, flag_rows
-    from quality.suites import load_suite
+def _extent(ref: TableRef, this_run: pl.LazyFrame) -> tuple[int, str | None, str | None]:
+    """Rows extracted by this run, and the range of their watermark."""
+    column = ref.table.watermark
+    stamp = pl.col(column).cast(pl.String) if column else pl.lit(None, pl.String)
+    rows, low, high = (
+        this_run.select(pl.len(), stamp.min().alias("low"), stamp.max().alias("high")).collect().row(0)
+    )
+    return int(rows), low, high
 
-    suite = load_suite(ref.entity.suite)
-    compiled = compile_suite(suite, today=today)
-    source_columns = [c for c in raw.columns if c not in LOAD_COLUMNS]
+
+def _duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame) -> pl.DataFrame:
+    """The duplicate rule over the whole load, on narrow columns: row, canonical key, watermark and
+    a hash of the row as extracted (exact copies share key, watermark and hash)."""
+    source_columns = [c for c in this_run.collect_schema().names() if c not in LOAD_COLUMNS]
+    wanted = set(ref.entity.primary_key) | {watermark_column(ref.table)}
+    narrow = this_run.select(
+        ROW,
+        *(expr for name, expr in canonical_expressions(ref.table, ref.entity).items() if name in wanted),
+        pl.struct(source_columns).hash(seed=0).alias("_row_hash"),
+    )
+    keys = ref.entity.primary_key
+    stamp = watermark_column(ref.table)
+    return (
+        classify_duplicates(
+            narrow, keys=keys, raw_columns=["_row_hash", *keys, *([stamp] if stamp else [])], watermark=stamp
+        )
+        .select(ROW, DUPLICATE)
+        .collect()
+    )
+
+
+def _judge(
+    ref: TableRef, raw: pl.DataFrame, decisions: pl.DataFrame, compiled: object, people: PeopleRegister | None
+) -> pl.DataFrame:
+    """One slice of the load: canonical columns, duplicate verdicts, links, and the rules each row breaks."""
+    from quality.compile import flag_rows
+
     soft_delete = ref.table.soft_delete
     deleted = (
         pl.col(soft_delete.column).cast(pl.String).is_in(soft_delete.values).fill_null(False)
         if soft_delete
         else pl.lit(False)
     )
-    canonical = classify_duplicates(
-        raw.lazy().select(
-            *canonical_columns(ref.table, ref.entity),
-            ROW,
-            deleted.alias(DELETED),
-            pl.struct(source_columns).alias("_raw"),
-        ),
-        keys=ref.entity.primary_key,
-        raw_columns=["_raw"],
-        watermark=watermark_column(ref.table),
-    ).drop("_raw")
+    canonical = (
+        raw.lazy()
+        .select(*canonical_columns(ref.table, ref.entity), ROW, deleted.alias(DELETED))
+        .join(decisions.lazy(), on=ROW, how="left", maintain_order="left")
+    )
     canonical = link_people(canonical, ref.entity, people).collect()
-    # The suite judges one version per key: duplicates were decided above by the declared rule,
-    # and judging them again would make the winning version "not unique". A tombstone needs
-    # only its key: the row is gone at the source, its other values no longer matter.
+    # The suite judges one version per key: duplicates were decided over the whole load by the
+    # declared rule, and judging them again would make the winning version "not unique". A
+    # tombstone needs only its key: the row is gone at the source, its other values no longer matter.
     decided_already = pl.col(DUPLICATE).is_not_null() | pl.col(DELETED)
     judged = flag_rows(canonical.filter(~decided_already), compiled)
     no_rules = pl.lit([], pl.List(pl.String))
@@ -472,24 +507,55 @@ def _normalise_and_validate(
         .alias(ERRORS),
         no_rules.alias(WARNINGS),
     )
-    flagged = (
+    return (
         pl.concat([judged, decided], how="vertical")
         .sort(ROW)
         .with_columns(pl.concat_list(ERRORS, "_link_errors").list.unique(maintain_order=True).alias(ERRORS))
         .drop("_link_errors")
     )
-    return flagged, compiled, suite
 
 
-def _rule_counts(flagged: pl.DataFrame, compiled: object) -> dict[str, int]:
-    counts = (
-        flagged.select(pl.concat_list(ERRORS, WARNINGS).alias("rule"))
-        .explode("rule")
-        .drop_nulls()
-        .group_by("rule")
-        .len()
-    )
-    return {row["rule"]: int(row["len"]) for row in counts.iter_rows(named=True)}
+@dataclass
+class Outcome:
+    """What the slices of one load came to, added up."""
+
+    landed: int = 0
+    quarantined: int = 0
+    deduplicated: int = 0
+    warned: int = 0
+    linked: int = 0
+    deleted: int = 0
+    rule_counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, flagged: pl.DataFrame) -> None:
+        exact = (pl.col(DUPLICATE) == EXACT).fill_null(False)
+        rejected = ~exact & (pl.col(ERRORS).list.len() > 0)
+        landed = ~exact & ~rejected
+        row = flagged.select(
+            landed.sum().alias("landed"),
+            rejected.sum().alias("quarantined"),
+            exact.sum().alias("deduplicated"),
+            (landed & (pl.col(WARNINGS).list.len() > 0)).sum().alias("warned"),
+            (landed & pl.col(PERSON_ID).is_not_null()).sum().alias("linked"),
+            (landed & pl.col(DELETED)).sum().alias("deleted"),
+        ).row(0, named=True)
+        for name, value in row.items():
+            setattr(self, name, getattr(self, name) + int(value))
+        broken = flagged.select(pl.concat_list(ERRORS, WARNINGS).alias("rule")).explode("rule").drop_nulls()
+        self.rule_counts.update(dict(broken.group_by("rule").len().iter_rows()))
+
+
+def _staged(folder: Path, kind: str) -> Callable[[], pa.RecordBatchReader]:
+    """A fresh reader over the staged slices each time it is called (a commit retry re-reads them)."""
+    files = sorted(folder.glob(f"{kind}-*.parquet"))
+
+    def reader() -> pa.RecordBatchReader:
+        dataset = pads.dataset([str(f) for f in files], format="parquet")
+        return pa.RecordBatchReader.from_batches(
+            dataset.schema, dataset.to_batches(batch_size=CHUNK_ROWS // 4)
+        )
+
+    return reader
 
 
 def _validation_result(

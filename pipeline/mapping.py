@@ -21,8 +21,8 @@ def entity_schema(entity: Entity) -> dict[str, pl.DataType]:
     return {column.name: POLARS_TYPES[column.type] for column in entity.columns}
 
 
-def canonical_columns(table: Table, entity: Entity) -> list[pl.Expr]:
-    """Every entity column, in the entity's order: mapped ones normalised, the rest null."""
+def canonical_expressions(table: Table, entity: Entity) -> dict[str, pl.Expr]:
+    """Every entity column by name, in the entity's order: mapped ones normalised, the rest null."""
     from normalise import normaliser
 
     schema = entity_schema(entity)
@@ -30,10 +30,14 @@ def canonical_columns(table: Table, entity: Entity) -> list[pl.Expr]:
         mapping.to: normaliser(mapping.parse)(pl.col(mapping.source), **mapping.options)
         for mapping in table.columns
     }
-    return [
-        (mapped[name] if name in mapped else pl.lit(None)).cast(dtype, strict=False).alias(name)
+    return {
+        name: (mapped[name] if name in mapped else pl.lit(None)).cast(dtype, strict=False).alias(name)
         for name, dtype in schema.items()
-    ]
+    }
+
+
+def canonical_columns(table: Table, entity: Entity) -> list[pl.Expr]:
+    return list(canonical_expressions(table, entity).values())
 
 
 def watermark_column(table: Table) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,7 +13,11 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from warehouse.commit import with_commit_retry
 from warehouse.storage import Layer, StorageSettings
 
-RUN_ID = "_run_id"  # every warehouse row says which run wrote it: re-runs replace, never duplicate
+RUN_ID = "_run_id"
+# Rows to write: a table, a stream, or a function making a fresh stream (so a retried commit can re-read it).
+Rows = (
+    pa.Table | pa.RecordBatchReader | Callable[[], pa.RecordBatchReader]
+)  # every warehouse row says which run wrote it: re-runs replace, never duplicate
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class Warehouse:
     def replace_run(
         self,
         name: TableName,
-        data: pa.Table | pa.RecordBatchReader,
+        data: Rows,
         run_id: str,
         *,
         also_matching: dict[str, str] | None = None,
@@ -89,7 +93,7 @@ class Warehouse:
             exists = self.exists(name)
             write_deltalake(
                 uri,
-                data,
+                _rows(data),
                 mode="overwrite" if exists else "append",
                 predicate=predicate if exists else None,
                 schema_mode="merge",  # our own tables gain columns over releases
@@ -104,7 +108,7 @@ class Warehouse:
     def merge(
         self,
         name: TableName,
-        data: pa.Table,
+        data: Rows,
         keys: Sequence[str],
         run_id: str,
         *,
@@ -122,7 +126,7 @@ class Warehouse:
             if not self.exists(name):
                 write_deltalake(
                     uri,
-                    data,
+                    _rows(data),
                     mode="append",
                     storage_options=self._options,
                     description=description or None,
@@ -137,7 +141,7 @@ class Warehouse:
             (
                 self.table(name)
                 .merge(
-                    data,
+                    _rows(data),
                     predicate=predicate,
                     source_alias="s",
                     target_alias="t",
@@ -216,6 +220,10 @@ class Warehouse:
 
     def infos(self, names: Iterable[TableName]) -> list[TableInfo]:
         return [self.info(name) for name in names if self.exists(name)]
+
+
+def _rows(data: Rows) -> pa.Table | pa.RecordBatchReader:
+    return data() if callable(data) else data
 
 
 def _sql_string(value: str) -> str:
