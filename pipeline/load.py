@@ -180,14 +180,14 @@ def load_table(
 
     suite = load_suite(ref.entity.suite)
     compiled = compile_suite(suite, today=today)
-    decisions = _duplicate_decisions(ref, this_run)
+    decisions = _duplicate_decisions(ref, this_run, extracted)
     outcome = Outcome()
     with tempfile.TemporaryDirectory(prefix="ndc-load-") as staging:
         # Bounded memory: the load is judged in slices of rows; only the narrow duplicate
         # decisions (row, verdict) span the whole load. Slices are staged as Parquet and committed
         # to quarantine and silver once each, so the load stays one transaction per table.
         for number, first in enumerate(range(0, extracted, CHUNK_ROWS)):
-            raw = this_run.filter(pl.col(ROW).is_between(first, first + CHUNK_ROWS - 1)).sort(ROW).collect()
+            raw = _slice(this_run, first).sort(ROW).collect()
             flagged = _judge(ref, raw, decisions, compiled, people)
             outcome.add(flagged)
             exact = (pl.col(DUPLICATE) == EXACT).fill_null(False)
@@ -450,25 +450,48 @@ def _extent(ref: TableRef, this_run: pl.LazyFrame) -> tuple[int, str | None, str
     return int(rows), low, high
 
 
-def _duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame) -> pl.DataFrame:
+def _duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame, rows: int) -> pl.DataFrame:
     """The duplicate rule over the whole load, on narrow columns: row, canonical key, watermark and
-    a hash of the row as extracted (exact copies share key, watermark and hash)."""
+    a hash of the row as extracted (exact copies share key, watermark and hash). Only the rows
+    that are duplicates are returned, with their verdict."""
     source_columns = [c for c in this_run.collect_schema().names() if c not in LOAD_COLUMNS]
-    wanted = set(ref.entity.primary_key) | {watermark_column(ref.table)}
-    narrow = this_run.select(
-        ROW,
-        *(expr for name, expr in canonical_expressions(ref.table, ref.entity).items() if name in wanted),
-        pl.struct(source_columns).hash(seed=0).alias("_row_hash"),
-    )
     keys = ref.entity.primary_key
     stamp = watermark_column(ref.table)
+    wanted = set(keys) | {stamp}
+    narrow_columns = [
+        pl.col(ROW),
+        *(expr for name, expr in canonical_expressions(ref.table, ref.entity).items() if name in wanted),
+        pl.struct(source_columns).hash(seed=0).alias("_row_hash"),
+    ]
+    # Read in the same slices as the judging, so the wide rows never sit in memory all at once.
+    narrow = pl.concat(
+        [_slice(this_run, first).select(narrow_columns).collect() for first in range(0, rows, CHUNK_ROWS)]
+        or [this_run.select(narrow_columns).head(0).collect()]
+    )
+    # Only rows whose key occurs more than once (or is missing) can be duplicates: the rule's
+    # windows run on those few. Repeats are found on a sorted 64-bit hash of the key (grouping
+    # millions of text keys costs gigabytes); a collision only adds a suspect, judged on the real key.
+    key_hash = narrow.select(pl.struct(keys).hash(seed=1)).to_series()
+    ordered = key_hash.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    suspects = narrow.filter(
+        key_hash.is_in(repeated.implode()) | pl.any_horizontal(pl.col(k).is_null() for k in keys)
+    )
     return (
         classify_duplicates(
-            narrow, keys=keys, raw_columns=["_row_hash", *keys, *([stamp] if stamp else [])], watermark=stamp
+            suspects.lazy(),
+            keys=keys,
+            raw_columns=["_row_hash", *keys, *([stamp] if stamp else [])],
+            watermark=stamp,
         )
+        .filter(pl.col(DUPLICATE).is_not_null())
         .select(ROW, DUPLICATE)
         .collect()
     )
+
+
+def _slice(this_run: pl.LazyFrame, first: int) -> pl.LazyFrame:
+    return this_run.filter(pl.col(ROW).is_between(first, first + CHUNK_ROWS - 1))
 
 
 def _judge(
