@@ -14,9 +14,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from catalogue.models import Entity, Source, Table
+from quality.suites import SUITES_DIR, SUITES_ENV
+from quality.suites import suites_dir as configured_suites_dir
 
-CATALOGUE_DIR = Path(__file__).resolve().parent
-SUITES_DIR = CATALOGUE_DIR.parent / "quality" / "gx" / "expectations"
+CATALOGUE_DIR = Path(__file__).resolve().parent  # the default; see catalogue_dir()
+CATALOGUE_ENV = "NDC_CATALOGUE_DIR"
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 M = TypeVar("M", bound=BaseModel)
@@ -68,9 +70,28 @@ class Catalogue:
         raise KeyError(f"no table '{key}' in the catalogue; known: {', '.join(r.key for r in self.tables)}")
 
 
-def load_catalogue(root: Path = CATALOGUE_DIR, suites_dir: Path = SUITES_DIR) -> Catalogue:
-    """Read `<root>/entities/*.yml` and `<root>/sources/*.yml`; raise CatalogueError listing every problem."""
+def catalogue_dir() -> Path:
+    """The catalogue folder: `$NDC_CATALOGUE_DIR` when set (deployments keep the catalogue in a
+    separate configuration repository), else the package's own. Read at each call."""
+    configured = os.environ.get(CATALOGUE_ENV, "").strip()
+    return Path(configured).expanduser() if configured else CATALOGUE_DIR
+
+
+def load_catalogue(root: Path | None = None, suites_dir: Path | None = None) -> Catalogue:
+    """Read `<root>/entities/*.yml` and `<root>/sources/*.yml`; raise CatalogueError listing every problem.
+
+    `root` defaults to catalogue_dir() and `suites_dir` to quality.suites.suites_dir(), both
+    resolved at this call from NDC_CATALOGUE_DIR / NDC_SUITES_DIR.
+    """
     problems: list[str] = []
+    if root is None:
+        root = catalogue_dir()
+        if not root.is_dir():
+            problems.append(f"{root}: {CATALOGUE_ENV} names no folder (unset it to use {CATALOGUE_DIR})")
+    if suites_dir is None:
+        suites_dir = configured_suites_dir()
+        if not suites_dir.is_dir():
+            problems.append(f"{suites_dir}: {SUITES_ENV} names no folder (unset it to use {SUITES_DIR})")
     entities = _load_all(root / "entities", Entity, problems)
     sources = _load_all(root / "sources", Source, problems)
     for path, entity in entities.values():

@@ -1,6 +1,7 @@
 """The committed GE file data context (`quality/gx/`) and its expectation suites, one per entity.
 
-Suites are JSON files in `quality/gx/expectations/<suite>.json`, the source of truth for every rule:
+Suites are JSON files in `quality/gx/expectations/<suite>.json` (or `$NDC_SUITES_DIR/<suite>.json`
+where a deployment keeps its suites beside its catalogue), the source of truth for every rule:
 `meta.rule_id` names the rule (quarantine reasons cite it) and `meta.severity` says whether a broken
 row is quarantined (`error`) or lands flagged (`warning`).
 """
@@ -8,6 +9,7 @@ row is quarantined (`error`) or lands flagged (`warning`).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,20 +19,33 @@ if TYPE_CHECKING:
 
 QUALITY_DIR = Path(__file__).resolve().parent
 GX_DIR = QUALITY_DIR / "gx"
-SUITES_DIR = GX_DIR / "expectations"
+SUITES_DIR = GX_DIR / "expectations"  # the default; see suites_dir()
+SUITES_ENV = "NDC_SUITES_DIR"
 
 
 class SuiteError(ValueError):
     """A suite file is missing or invalid; the message names the file."""
 
 
-def suite_names(suites_dir: Path = SUITES_DIR) -> list[str]:
-    """The names of the suites present, sorted."""
-    return sorted(path.stem for path in suites_dir.glob("*.json"))
+def suites_dir() -> Path:
+    """The suites folder: `$NDC_SUITES_DIR` when set, else SUITES_DIR. Read at each call, so a
+    deployment (or a test) that sets the variable after import is obeyed."""
+    configured = os.environ.get(SUITES_ENV, "").strip()
+    return Path(configured).expanduser() if configured else SUITES_DIR
 
 
-def load_suite(name: str, suites_dir: Path = SUITES_DIR) -> gx.ExpectationSuite:
-    """Read `<suites_dir>/<name>.json` as a GE suite (custom expectations registered first).
+def _folder(given: Path | None) -> Path:
+    return suites_dir() if given is None else Path(given)
+
+
+def suite_names(suites_dir: Path | None = None) -> list[str]:
+    """The names of the suites present (in suites_dir(), unless a folder is given), sorted."""
+    return sorted(path.stem for path in _folder(suites_dir).glob("*.json"))
+
+
+def load_suite(name: str, suites_dir: Path | None = None) -> gx.ExpectationSuite:
+    """Read `<suites_dir>/<name>.json` as a GE suite (custom expectations registered first); the
+    folder defaults to suites_dir(), resolved now.
 
     Raises SuiteError naming the file when it is missing, not JSON, or holds an expectation GE
     rejects (GE itself would only log and drop it).
@@ -40,9 +55,10 @@ def load_suite(name: str, suites_dir: Path = SUITES_DIR) -> gx.ExpectationSuite:
 
     import quality.expectations  # noqa: F401  registers the custom expectation types with GE
 
-    path = suites_dir / f"{name}.json"
+    folder = _folder(suites_dir)
+    path = folder / f"{name}.json"
     if not path.is_file():
-        known = ", ".join(suite_names(suites_dir)) or "none"
+        known = ", ".join(suite_names(folder)) or "none"
         raise SuiteError(f"no suite '{name}': {path} does not exist (suites there: {known})")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
