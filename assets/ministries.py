@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
+from assets.partitions import DAILY, watermark_window
 from assets.resources import WarehouseResource
 from catalogue import Catalogue, CatalogueError, TableRef
 from connectors import SourceError
 from pipeline.link import PeopleRegister
 from pipeline.load import LoadNames, LoadReport, load_table
 from quality.publish import publish_data_docs
-from quality.suites import SUITES_DIR
+from quality.suites import suites_dir
 from warehouse.tables import TableName
 
 CONSERVATION = "conservation"
@@ -29,8 +30,9 @@ PIPELINE_RULES = {
 
 
 class LoadConfig(dg.Config):
-    """Which rows a load reads. The default is incremental from the table's high-water mark;
-    a backfill gives a window [since, until) of the source's watermark and runs as one run."""
+    """Which rows a load reads. By default: the run's days (partitioned tables, with the table's
+    look-back) or everything newer than the table's high-water mark (file drops). `since` /
+    `until` give an explicit watermark window; `full_refresh` reads every row."""
 
     since: str | None = None
     until: str | None = None
@@ -52,7 +54,7 @@ class SuiteRule:
 
 def suite_rules(suite: str) -> list[SuiteRule]:
     """The rules a suite declares, read from its JSON without importing Great Expectations."""
-    document = json.loads((SUITES_DIR / f"{suite}.json").read_text(encoding="utf-8"))
+    document = json.loads((suites_dir() / f"{suite}.json").read_text(encoding="utf-8"))
     rules = []
     for expectation in document.get("expectations", []):
         meta = expectation.get("meta") or {}
@@ -68,6 +70,11 @@ def suite_rules(suite: str) -> list[SuiteRule]:
             )
         )
     return rules
+
+
+def is_partitioned(ref: TableRef) -> bool:
+    """Tables with a timestamp watermark load by day; file drops load by file."""
+    return ref.table.watermark is not None and ref.source.connection.kind not in ("csv_folder", "file_drop")
 
 
 def needs_register(ref: TableRef) -> bool:
@@ -148,11 +155,15 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
         ),
     ]
 
+    partitioned = is_partitioned(ref)
+
     @dg.multi_asset(
         name=f"load_{ref.domain}__{ref.table.name}",
         specs=specs,
         check_specs=checks,
         can_subset=False,
+        partitions_def=DAILY if partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         pool=f"source_{ref.source.name}",
         retry_policy=dg.RetryPolicy(
             max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
@@ -162,14 +173,18 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
     def load(context: dg.AssetExecutionContext, config: LoadConfig, warehouse: WarehouseResource):
         warehouse = warehouse.warehouse()
         people = _people_register(catalogue, warehouse) if register_keys else None
+        since, until = config.since, config.until
+        window = watermark_window(context, ref.table.lookback) if partitioned else None
+        if window is not None and since is None and until is None and not config.full_refresh:
+            since, until = window
         try:
             report = load_table(
                 ref,
                 warehouse,
                 run_id=context.run.run_id,
                 today=_today(),
-                since=config.since,
-                until=config.until,
+                since=since,
+                until=until,
                 full_refresh=config.full_refresh,
                 people=people,
                 progress=context.log.info,

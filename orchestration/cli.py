@@ -85,7 +85,9 @@ def demo(citizens: int, seed: int, reuse_sources: bool, backend: str) -> None:
             raise click.ClickException(str(error)) from None
         os.environ.update(source_urls)  # NDC_<SOURCE>_URL: the values hold the password, never print them
         console.print(f"[green]✓[/] SQL sources served by local {backend} ({', '.join(sorted(source_urls))})")
-    result, run_id = run_job("nightly_sync")
+    from orchestration.runs import full_refresh_config, latest_partition_tags
+
+    result, run_id = run_job("nightly_sync", run_config=full_refresh_config(), tags=latest_partition_tags())
     summary(run_id, result)
     console.print(f"done in {time.perf_counter() - started:.0f}s")
     if not result.success:
@@ -93,24 +95,41 @@ def demo(citizens: int, seed: int, reuse_sources: bool, backend: str) -> None:
 
 
 @main.command()
-@click.option("--since", help="Backfill from this source watermark (inclusive), e.g. '2026-10-01'.")
-@click.option("--until", help="...up to this watermark (exclusive).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Backfill from this day (inclusive).")
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), help="...to this day (exclusive). Default: today."
+)
 @click.option(
     "--full-refresh", is_flag=True, help="Read every row again (MERGE keeps silver free of duplicates)."
 )
 @click.option("--table", "tables", multiple=True, help="Only these tables (source.table); repeatable.")
-def sync(since: str | None, until: str | None, full_refresh: bool, tables: tuple[str, ...]) -> None:
-    """Run nightly_sync now on the configured sources: incremental by default, or a backfill window."""
+def sync(since, until, full_refresh: bool, tables: tuple[str, ...]) -> None:
+    """Run nightly_sync now: yesterday's partition by default, or a backfill of days as one run."""
     use_local_defaults()
+    import datetime as dt
+
+    from assets.partitions import DAILY, range_tags
     from catalogue import load_catalogue
 
     catalogue = load_catalogue()
     chosen = [catalogue.table(t) for t in tables] if tables else catalogue.tables
-    config = {"since": since, "until": until, "full_refresh": full_refresh}
+    last = DAILY.get_last_partition_key()
+    if since is None and not full_refresh:
+        first = last
+    else:
+        first = since.date().isoformat() if since else None
+        if until is not None:
+            last = (until.date() - dt.timedelta(days=1)).isoformat()
+    if first is not None and first > last:
+        raise click.ClickException(f"--since {first} is not before --until: no day to load")
+    config = {"full_refresh": full_refresh}
     run_config = {"ops": {f"load_{ref.domain}__{ref.table.name}": {"config": config} for ref in chosen}}
     started = time.perf_counter()
     result, run_id = run_job(
-        "nightly_sync", run_config=run_config, only=[ref.key for ref in chosen] if tables else None
+        "nightly_sync",
+        run_config=run_config,
+        tags=range_tags(first, last),
+        only=[ref.key for ref in chosen] if tables else None,
     )
     summary(run_id, result)
     console.print(f"done in {time.perf_counter() - started:.0f}s")
@@ -140,7 +159,13 @@ def reset_demo_warehouse_if_changed(citizens: int, seed: int) -> None:
     stamp.write_text(json.dumps(wanted))
 
 
-def run_job(name: str, *, run_config: dict | None = None, only: list[str] | None = None):
+def run_job(
+    name: str,
+    *,
+    run_config: dict | None = None,
+    tags: dict[str, str] | None = None,
+    only: list[str] | None = None,
+):
     """Run a job of the Definitions in this process, on the persistent Dagster instance."""
     import dagster as dg
 
@@ -165,6 +190,7 @@ def run_job(name: str, *, run_config: dict | None = None, only: list[str] | None
             instance=instance,
             raise_on_error=False,
             asset_selection=selection,
+            tags=tags,
             run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     pipeline_log.removeHandler(handler)

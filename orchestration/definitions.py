@@ -13,8 +13,6 @@ from orchestration.sensors import file_drop_sensors
 from warehouse.catalog import table_names
 from warehouse.storage import StorageSettings
 
-TIMEZONE = "Asia/Ho_Chi_Minh"
-
 catalogue = load_catalogue()
 
 nightly_sync = dg.define_asset_job(
@@ -23,13 +21,13 @@ nightly_sync = dg.define_asset_job(
     description="Every ministry table through bronze, validation, quarantine and silver, then gold.",
 )
 
-nightly_schedule = dg.ScheduleDefinition(
+nightly_schedule = dg.build_schedule_from_partitioned_job(
+    nightly_sync,
     name="nightly_sync_0100",
-    job=nightly_sync,
-    cron_schedule="0 1 * * *",
-    execution_timezone=TIMEZONE,
+    hour_of_day=1,
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Sync every ministry at 01:00 Vietnam time, after the ministries' own nightly batches.",
+    description="Each night at 01:00 Vietnam time, load yesterday's partition of every ministry table "
+    "(after the ministries' own nightly batches), the file drops' new files, and gold.",
 )
 
 

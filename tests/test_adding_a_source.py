@@ -110,11 +110,6 @@ def test_the_folders_are_read_when_called_not_when_imported(tmp_path, monkeypatc
         load_catalogue()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="assets.ministries.suite_rules reads quality.suites.SUITES_DIR, not suites_dir(): "
-    "NDC_SUITES_DIR is ignored there (assets/ is outside this change)",
-)
 def test_assets_are_built_for_the_new_table(configured):
     from assets.ministries import asset_key, ministry_assets
 

@@ -28,8 +28,19 @@ def test_conservation_check_is_blocking_and_loads_use_a_pool_per_source():
     graph = defs.resolve_asset_graph()
     node = graph.get(dg.AssetKey(["silver", "population", "citizens"]))
     assert node.pools == {"source_population"}
-    specs = {spec.name: spec for spec in defs.resolve_assets_def(dg.AssetKey(["silver", "population", "citizens"])).check_specs}
+    specs = {
+        spec.name: spec
+        for spec in defs.resolve_assets_def(dg.AssetKey(["silver", "population", "citizens"])).check_specs
+    }
     assert specs["conservation"].blocking
+
+
+def test_sql_tables_are_daily_partitions_in_vietnam_time_and_file_drops_are_not():
+    graph = defs.resolve_asset_graph()
+    citizens = graph.get(dg.AssetKey(["silver", "population", "citizens"])).partitions_def
+    assert isinstance(citizens, dg.DailyPartitionsDefinition) and citizens.timezone == "Asia/Ho_Chi_Minh"
+    assert graph.get(dg.AssetKey(["silver", "civil_status", "births"])).partitions_def is None
+    assert graph.get(dg.AssetKey(["gold", "people", "citizen_360"])).partitions_def is None
 
 
 def test_nightly_schedule_runs_at_one_in_vietnam():

@@ -21,6 +21,7 @@ from connectors import ExtractRequest, open_connector
 from demo import servers
 from demo.backends import SOURCES, copy_text, load_demo_into, sqlite_tables, url_variable
 from demo.generator import generate
+from orchestration.runs import full_refresh_config, latest_partition_tags
 from pipeline.load import LOADS, LoadNames
 from tests.fixtures.servers import DatabaseServer, mariadb_server, postgres_server
 from warehouse.tables import Warehouse
@@ -74,13 +75,21 @@ def run_nightly_sync(demo_dir: Path, warehouse_dir: Path, urls: Mapping[str, str
         from orchestration.definitions import defs
 
         result = defs.resolve_job_def("nightly_sync").execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config=full_refresh_config(),
+            tags=latest_partition_tags(),
         )
         warehouse = Warehouse.from_env()
-        loads = warehouse.read(LOADS).filter(pl.col("_run_id") == result.run_id) if result.success else pl.DataFrame()
+        loads = (
+            warehouse.read(LOADS).filter(pl.col("_run_id") == result.run_id)
+            if result.success
+            else pl.DataFrame()
+        )
         silver = (
             {ref.key: warehouse.read(LoadNames.of(ref).silver).height for ref in load_catalogue().tables}
-            if result.success else {}
+            if result.success
+            else {}
         )
     return SyncRun(result.success, loads, silver)
 
@@ -124,21 +133,35 @@ def test_nightly_sync_on_a_server_lands_what_the_embedded_default_lands(
     assert run.success
     assert run.loads.height == 10
     assert run.loads["balanced"].all()
-    assert (run.loads["extracted"] == run.loads["landed"] + run.loads["quarantined"]
-            + run.loads["deduplicated"]).all()
+    assert (
+        run.loads["extracted"] == run.loads["landed"] + run.loads["quarantined"] + run.loads["deduplicated"]
+    ).all()
     assert (run.loads["quarantined"] > 0).any()
     assert run.silver == embedded_run.silver
     assert sum(run.silver.values()) > CITIZENS
     per_table = ["source", "table", "extracted", "landed", "quarantined", "deduplicated"]
-    assert run.loads.select(per_table).sort("source", "table").equals(
-        embedded_run.loads.select(per_table).sort("source", "table")
+    assert (
+        run.loads.select(per_table)
+        .sort("source", "table")
+        .equals(embedded_run.loads.select(per_table).sort("source", "table"))
     )
 
 
 # ---- the copy itself: values that need escaping, types, the reader's rights --------------------
 
-AWKWARD = ["tab\there", "new\nline", "cr\rhere", "back\\slash", "\\N", "", None, "Nguyễn Thị Hoà",
-           "Hoa\u0300 NFD", "quote ' \" `", "x" * 5_000]
+AWKWARD = [
+    "tab\there",
+    "new\nline",
+    "cr\rhere",
+    "back\\slash",
+    "\\N",
+    "",
+    None,
+    "Nguyễn Thị Hoà",
+    "Hoa\u0300 NFD",
+    "quote ' \" `",
+    "x" * 5_000,
+]
 
 
 def awkward_demo(folder: Path) -> Path:
@@ -149,8 +172,11 @@ def awkward_demo(folder: Path) -> Path:
             connection.execute("CREATE TABLE kho (ma INTEGER, gia_tri TEXT, so REAL, ngay_cap_nhat TEXT)")
             connection.executemany(
                 "INSERT INTO kho VALUES (?, ?, ?, ?)",
-                [(i, value, i / 4 if i % 3 else None, f"2026-01-{i + 1:02d} 00:00:00")
-                 for i, value in enumerate(AWKWARD)] + [(None, "no key", 1.5, None)],
+                [
+                    (i, value, i / 4 if i % 3 else None, f"2026-01-{i + 1:02d} 00:00:00")
+                    for i, value in enumerate(AWKWARD)
+                ]
+                + [(None, "no key", 1.5, None)],
             )
     return folder
 
@@ -164,12 +190,20 @@ def test_awkward_values_and_types_survive_the_copy_and_the_reader_only_reads(
     folder = awkward_demo(tmp_path / "awkward")
     urls = load_demo_into(backend, folder, server.local)  # type: ignore[arg-type]
     for source in SOURCES:
-        read = pa.Table.from_batches(list(
-            open_connector(source, "sql", {"url": urls[url_variable(source)]}).extract(
-                ExtractRequest(source=source, table="kho"))))
-        expected = pa.Table.from_batches(list(
-            open_connector(source, "sql", {"path": str(folder / f"{source}.sqlite")}).extract(
-                ExtractRequest(source=source, table="kho"))))
+        read = pa.Table.from_batches(
+            list(
+                open_connector(source, "sql", {"url": urls[url_variable(source)]}).extract(
+                    ExtractRequest(source=source, table="kho")
+                )
+            )
+        )
+        expected = pa.Table.from_batches(
+            list(
+                open_connector(source, "sql", {"path": str(folder / f"{source}.sqlite")}).extract(
+                    ExtractRequest(source=source, table="kho")
+                )
+            )
+        )
         assert read.schema.field("ma").type == pa.int64()
         assert read.schema.field("so").type == pa.float64()
         assert read.sort_by("ngay_cap_nhat").to_pylist() == expected.sort_by("ngay_cap_nhat").to_pylist()
@@ -209,10 +243,16 @@ def test_every_sql_source_of_the_catalogue_reads_its_url_variable() -> None:
 def test_sqlite_tables_reads_declared_types(tmp_path: Path) -> None:
     folder = awkward_demo(tmp_path / "awkward")
     [table] = sqlite_tables(folder / "population.sqlite")
-    assert table.columns == (("ma", "BIGINT"), ("gia_tri", "TEXT"), ("so", "DOUBLE"), ("ngay_cap_nhat", "TEXT"))
+    assert table.columns == (
+        ("ma", "BIGINT"),
+        ("gia_tri", "TEXT"),
+        ("so", "DOUBLE"),
+        ("ngay_cap_nhat", "TEXT"),
+    )
 
 
 # ---- the server's life: password, port and data across restarts -------------------------------
+
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_server_keeps_port_password_and_data_across_restarts(kind: servers.ServerKind) -> None:

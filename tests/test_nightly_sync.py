@@ -11,6 +11,7 @@ import pytest
 from catalogue import load_catalogue
 from demo.generator import generate
 from demo.score import score
+from orchestration.runs import full_refresh_config, latest_partition_tags
 from pipeline.load import LOADS, LoadNames
 from warehouse.tables import Warehouse
 
@@ -40,7 +41,12 @@ def demo_env(tmp_path_factory):
 def run_nightly_sync() -> dg.ExecuteInProcessResult:
     from orchestration.definitions import defs
 
-    return defs.resolve_job_def("nightly_sync").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    # As `ndc demo` does: the latest day's partition, every load reading its whole source.
+    return defs.resolve_job_def("nightly_sync").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config=full_refresh_config(),
+        tags=latest_partition_tags(),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +136,29 @@ def warehouse_name(dotted: str):
     from warehouse.tables import TableName
 
     return TableName.parse(dotted)
+
+
+def test_a_backfill_of_days_is_one_run_and_idempotent(first_run):
+    from assets.partitions import range_tags
+    from orchestration.definitions import defs
+
+    warehouse = Warehouse.from_env()
+    before = silver_counts(warehouse)
+    result = defs.resolve_job_def("nightly_sync").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), tags=range_tags("2026-10-01", "2026-10-31")
+    )
+    assert result.success
+    days = {
+        e.partition
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+        and e.asset_key.path == ["silver", "population", "citizens"]
+    }
+    assert len(days) == 31 and min(days) == "2026-10-01"
+    loads = warehouse.read(LOADS).filter(pl.col("_run_id") == result.run_id)
+    citizens = loads.filter(pl.col("table") == "citizens").row(0, named=True)
+    # Only October's rows (and the look-back before it) were read, not the whole register.
+    assert 0 < citizens["extracted"] < 102_000 * CITIZENS / 100_000
+    assert citizens["watermark_from"] >= "2026-09-30" and citizens["watermark_to"] < "2026-11-01"
+    assert loads["balanced"].all()
+    assert silver_counts(warehouse) == before

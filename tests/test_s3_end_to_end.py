@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import load_catalogue
 from demo.generator import generate
+from orchestration.runs import full_refresh_config, latest_partition_tags
 from pipeline.load import LOADS, LoadNames
 from warehouse.catalog import warehouse_tables
 from warehouse.s3 import read_bytes
@@ -82,6 +83,8 @@ def run_nightly_sync() -> dg.ExecuteInProcessResult:
         instance=dg.DagsterInstance.ephemeral(),
         resources={"warehouse": WarehouseResource(), "pseudonym_key": PseudonymKeyResource(key="test-key")},
         raise_on_error=False,
+        run_config=full_refresh_config(),
+        tags=latest_partition_tags(),
     )
 
 
