@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from orchestration.storage_cli import storage
 from warehouse.s3 import list_objects, upload_bytes
-from warehouse.seaweedfs import SeaweedServer, free_loopback_ports
+from warehouse.seaweedfs import SeaweedServer, free_loopback_ports, pid_alive
 from warehouse.storage import StorageSettings
 
 pytestmark = pytest.mark.slow
@@ -47,8 +47,8 @@ def test_up_status_down_and_data_survives_a_restart(tmp_path: Path, monkeypatch)
 
         pid = SeaweedServer.load(state).running_pid()
         assert runner.invoke(storage, ["down", *args]).exit_code == 0
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+        # Gone, or a zombie waiting for a parent that is not ours to reap (PID 1 in some sandboxes).
+        assert pid is not None and not pid_alive(pid)
         assert runner.invoke(storage, ["status", *args]).exit_code == 1
 
         # Same credentials from the environment now; same ports and data after a restart.

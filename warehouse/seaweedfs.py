@@ -378,14 +378,14 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _reap(pid)
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             _reap(pid)  # it may have turned into a zombie just after the first reap
             return True
         time.sleep(0.05)
     return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -401,7 +401,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _is_weed_process(pid: int, state_dir: Path) -> bool:
     """Guard against a recycled pid: the process must be alive and be `weed` for this state dir."""
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
