@@ -36,6 +36,12 @@ LOAD_COLUMNS = (ROW, RUN_ID, INGESTED_AT, SOURCE_TABLE)
 CHUNK_ROWS = 250_000  # rows judged at a time: bounds a load's memory whatever the table's size
 LOADS = TableName("ops", "pipeline", "loads")
 
+# Where each judged row goes: exact copies are counted and dropped, rows breaking an error rule
+# go to quarantine, the rest land in silver. Every row is in exactly one of the three.
+IS_EXACT_COPY = (pl.col(DUPLICATE) == EXACT).fill_null(False)
+IS_REJECTED = ~IS_EXACT_COPY & (pl.col(ERRORS).list.len() > 0)
+IS_LANDING = ~IS_EXACT_COPY & ~IS_REJECTED
+
 Progress = Callable[[str], None]
 log = logging.getLogger("ndc.pipeline")
 
@@ -190,25 +196,7 @@ def load_table(
             raw = _slice(this_run, first).sort(ROW).collect()
             flagged = _judge(ref, raw, decisions, compiled, people)
             outcome.add(flagged)
-            exact = (pl.col(DUPLICATE) == EXACT).fill_null(False)
-            rejected = ~exact & (pl.col(ERRORS).list.len() > 0)
-            raw.with_columns(flagged.select(ERRORS, WARNINGS, rejected.alias("_rejected"))).filter(
-                pl.col("_rejected")
-            ).drop("_rejected").rename({ERRORS: RULES}).with_columns(
-                pl.lit(utc_now()).alias("_quarantined_at")
-            ).write_parquet(Path(staging) / f"quarantine-{number:05d}.parquet")
-            flagged.filter(~exact & ~rejected).select(
-                *ref.entity.column_names,
-                PERSON_ID,
-                LINK_METHOD,
-                WARNINGS,
-                ROW,
-                DELETED,
-                pl.when(pl.col(DELETED)).then(pl.lit(started)).alias(DELETED_AT),
-                pl.lit(run_id).alias(RUN_ID),
-                pl.lit(utc_now()).alias("_loaded_at"),
-            ).write_parquet(Path(staging) / f"silver-{number:05d}.parquet")
-            del raw, flagged
+            _stage(ref, raw, flagged, Path(staging), number, run_id, started)
         quarantine_version = warehouse.replace_run(
             names.quarantine,
             _staged(Path(staging), "quarantine"),
@@ -551,21 +539,51 @@ class Outcome:
     rule_counts: Counter[str] = field(default_factory=Counter)
 
     def add(self, flagged: pl.DataFrame) -> None:
-        exact = (pl.col(DUPLICATE) == EXACT).fill_null(False)
-        rejected = ~exact & (pl.col(ERRORS).list.len() > 0)
-        landed = ~exact & ~rejected
         row = flagged.select(
-            landed.sum().alias("landed"),
-            rejected.sum().alias("quarantined"),
-            exact.sum().alias("deduplicated"),
-            (landed & (pl.col(WARNINGS).list.len() > 0)).sum().alias("warned"),
-            (landed & pl.col(PERSON_ID).is_not_null()).sum().alias("linked"),
-            (landed & pl.col(DELETED)).sum().alias("deleted"),
+            IS_LANDING.sum().alias("landed"),
+            IS_REJECTED.sum().alias("quarantined"),
+            IS_EXACT_COPY.sum().alias("deduplicated"),
+            (IS_LANDING & (pl.col(WARNINGS).list.len() > 0)).sum().alias("warned"),
+            (IS_LANDING & pl.col(PERSON_ID).is_not_null()).sum().alias("linked"),
+            (IS_LANDING & pl.col(DELETED)).sum().alias("deleted"),
         ).row(0, named=True)
         for name, value in row.items():
             setattr(self, name, getattr(self, name) + int(value))
         broken = flagged.select(pl.concat_list(ERRORS, WARNINGS).alias("rule")).explode("rule").drop_nulls()
         self.rule_counts.update(dict(broken.group_by("rule").len().iter_rows()))
+
+
+def _stage(
+    ref: TableRef,
+    raw: pl.DataFrame,
+    flagged: pl.DataFrame,
+    folder: Path,
+    number: int,
+    run_id: str,
+    started: datetime,
+) -> None:
+    """One slice, staged: rejected rows with their original values and the rules they broke; landing
+    rows in canonical form with their warnings, links and provenance. Exact copies go nowhere."""
+    quarantine = (
+        raw.with_columns(flagged.select(ERRORS, WARNINGS, IS_REJECTED.alias("_rejected")))
+        .filter(pl.col("_rejected"))
+        .drop("_rejected")
+        .rename({ERRORS: RULES})
+        .with_columns(pl.lit(utc_now()).alias("_quarantined_at"))
+    )
+    landing = flagged.filter(IS_LANDING).select(
+        *ref.entity.column_names,
+        PERSON_ID,
+        LINK_METHOD,
+        WARNINGS,
+        ROW,
+        DELETED,
+        pl.when(pl.col(DELETED)).then(pl.lit(started)).alias(DELETED_AT),
+        pl.lit(run_id).alias(RUN_ID),
+        pl.lit(utc_now()).alias("_loaded_at"),
+    )
+    quarantine.write_parquet(folder / f"quarantine-{number:05d}.parquet")
+    landing.write_parquet(folder / f"silver-{number:05d}.parquet")
 
 
 def _staged(folder: Path, kind: str) -> Callable[[], pa.RecordBatchReader]:
