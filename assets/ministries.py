@@ -93,44 +93,38 @@ def column_schema(ref: TableRef) -> dg.TableSchema:
 
 def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
     names = LoadNames.of(ref)
-    group = ref.domain
-    tags = {"ministry": ref.source.ministry.lower().replace(" ", "_").replace(",", "")[:63]}
     register_keys = [
         asset_key(LoadNames.of(other).silver)
         for other in catalogue.tables
         if other.entity.population_register and needs_register(ref)
     ]
-    owners = [ref.source.owner] if "@" in ref.source.owner else []
+    common = {
+        "group_name": ref.domain,
+        "owners": [ref.source.owner] if "@" in ref.source.owner else [],
+        "kinds": {"polars", "delta"},
+        "tags": {"ministry": ref.source.ministry.lower().replace(" ", "_").replace(",", "")[:63]},
+        "skippable": True,
+    }
+    bronze = asset_key(names.bronze)
     specs = [
         dg.AssetSpec(
-            asset_key(names.bronze),
-            group_name=group,
-            owners=owners,
-            kinds={"polars", "delta"},
-            tags=tags,
+            bronze,
             description=f"{ref.table.table or 'query'} from {ref.source.ministry}, rows as extracted plus load columns.",
-            skippable=True,
+            **common,
         ),
         dg.AssetSpec(
             asset_key(names.quarantine),
-            group_name=group,
-            owners=owners,
-            kinds={"polars", "delta"},
-            tags=tags,
-            deps=[asset_key(names.bronze)],
+            deps=[bronze],
             description=f"Rows of {ref.key} that broke an error rule: original values, the rules broken, the run.",
-            skippable=True,
+            **common,
         ),
         dg.AssetSpec(
             asset_key(names.silver),
-            group_name=group,
-            owners=owners,
-            kinds={"polars", "delta"},
-            tags=tags,
-            deps=[asset_key(names.bronze), *register_keys],
-            description=f"{ref.entity.description} Canonical, validated and normalised; MERGEd by {', '.join(ref.entity.primary_key)}.",
+            deps=[bronze, *register_keys],
+            description=f"{ref.entity.description} Canonical, validated and normalised; "
+            f"MERGEd by {', '.join(ref.entity.primary_key)}.",
             metadata={"dagster/column_schema": column_schema(ref)},
-            skippable=True,
+            **common,
         ),
     ]
     rules = suite_rules(ref.entity.suite) + [
