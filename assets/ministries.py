@@ -26,6 +26,7 @@ PIPELINE_RULES = {
     "superseded": "an older version of a key delivered in the same load",
     "conflicting_versions": "several versions of a key with the same watermark: no honest winner",
     "cmnd_unresolved": "a legacy CMND the population register does not know",
+    "cmnd_ambiguous": "a legacy CMND several citizens hold in the register: never guessed",
 }
 
 
@@ -247,6 +248,7 @@ def _materializations(ref: TableRef, names: LoadNames, report: LoadReport, wareh
             "deduplicated": report.deduplicated,
             "warned": report.warned,
             "linked": report.linked,
+            "ambiguous_matches": report.ambiguous,
             "data_docs": dg.MetadataValue.url(
                 publish_data_docs([report.validation], warehouse.settings, report.run_id, name=ref.key)
             ),

@@ -14,6 +14,7 @@ import polars as pl
 from catalogue import Entity
 
 PERSON_ID, LINK_METHOD, LINK_ERRORS = "_person_id", "_link_method", "_link_errors"
+AMBIGUOUS = "ambiguous"  # the link method of a record several citizens fit
 _FOUR = ("name_key", "date_of_birth", "sex", "birth_province")
 _TWELVE_DIGITS, _NINE_DIGITS = r"^\d{12}$", r"^\d{9}$"
 
@@ -23,8 +24,10 @@ class PeopleRegister:
     """What the register knows, narrowed to the columns linking needs."""
 
     ids: pl.DataFrame  # personal_id
-    cmnd: pl.DataFrame  # cmnd, personal_id (CMNDs held by exactly one citizen)
-    four_fields: pl.DataFrame  # name_key, date_of_birth, sex, birth_province, personal_id (unique combos)
+    # cmnd, personal_id, ambiguous: a CMND held by several citizens has no personal_id and is ambiguous
+    cmnd: pl.DataFrame
+    # name_key, date_of_birth, sex, birth_province, personal_id, ambiguous: likewise for the four fields
+    four_fields: pl.DataFrame
 
     @classmethod
     def from_citizens(cls, citizens: pl.DataFrame, entity: Entity) -> PeopleRegister:
@@ -33,25 +36,40 @@ class PeopleRegister:
         people = citizens.filter(pl.col(keys.personal_id).str.contains(_TWELVE_DIGITS))
         ids = people.select(pl.col(keys.personal_id).alias("personal_id")).unique()
         cmnd = (
-            people.select(pl.col("cmnd"), pl.col(keys.personal_id).alias("personal_id"))
-            .drop_nulls()
-            .filter(pl.len().over("cmnd") == 1)
+            _unique_holders(
+                people.select(pl.col("cmnd"), pl.col(keys.personal_id).alias("personal_id")), ["cmnd"]
+            )
             if "cmnd" in people.columns
-            else pl.DataFrame(schema={"cmnd": pl.String, "personal_id": pl.String})
+            else pl.DataFrame(schema={"cmnd": pl.String, "personal_id": pl.String, "ambiguous": pl.Boolean})
         )
         columns = {name: getattr(keys, name) for name in _FOUR}
         if all(columns.values()):
-            four = (
+            four = _unique_holders(
                 people.select(
                     *(pl.col(c).alias(n) for n, c in columns.items()),
                     pl.col(keys.personal_id).alias("personal_id"),
-                )
-                .drop_nulls()
-                .filter(pl.len().over(list(_FOUR)) == 1)
+                ),
+                list(_FOUR),
             )
         else:
-            four = pl.DataFrame(schema={**dict.fromkeys(_FOUR, pl.String), "personal_id": pl.String})
+            four = pl.DataFrame(
+                schema={**dict.fromkeys(_FOUR, pl.String), "personal_id": pl.String, "ambiguous": pl.Boolean}
+            )
         return cls(ids=ids, cmnd=cmnd, four_fields=four)
+
+
+def _unique_holders(pairs: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """One row per value of `by`: its holder's ID when exactly one citizen holds it, else ambiguous."""
+    return (
+        pairs.drop_nulls()
+        .group_by(by)
+        .agg(pl.col("personal_id").first(), pl.len().alias("_holders"))
+        .select(
+            *by,
+            pl.when(pl.col("_holders") == 1).then(pl.col("personal_id")).alias("personal_id"),
+            (pl.col("_holders") > 1).alias("ambiguous"),
+        )
+    )
 
 
 def link_people(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister | None) -> pl.LazyFrame:
@@ -71,7 +89,7 @@ def resolve_cmnds(
     """Replace 9-digit CMNDs in `columns` by the IDs the register holds for them; the expressions
     returned give `cmnd_unresolved` for the ones it does not know."""
     lookup = (
-        register.cmnd
+        register.cmnd.select("cmnd", "personal_id")
         if register is not None
         else pl.DataFrame(schema={"cmnd": pl.String, "personal_id": pl.String})
     )
@@ -133,7 +151,7 @@ def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister 
         how="left",
         maintain_order="left",
     ).join(
-        register.cmnd.lazy().rename({"personal_id": "_via_cmnd"}),
+        register.cmnd.lazy().rename({"personal_id": "_via_cmnd", "ambiguous": "_cmnd_ambiguous"}),
         left_on=keys.personal_id,
         right_on="cmnd",
         how="left",
@@ -142,15 +160,18 @@ def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister 
     four_columns = [getattr(keys, name) for name in _FOUR]
     if all(four_columns):
         linked = linked.join(
-            register.four_fields.lazy().rename({"personal_id": "_via_four"}),
+            register.four_fields.lazy().rename({"personal_id": "_via_four", "ambiguous": "_four_ambiguous"}),
             left_on=four_columns,
             right_on=list(_FOUR),
             how="left",
             maintain_order="left",
         )
     else:
-        linked = linked.with_columns(pl.lit(None, pl.String).alias("_via_four"))
+        linked = linked.with_columns(
+            pl.lit(None, pl.String).alias("_via_four"), pl.lit(None, pl.Boolean).alias("_four_ambiguous")
+        )
     known = pl.col("_known").fill_null(False)
+    cmnd_ambiguous = pl.col("_cmnd_ambiguous").fill_null(False)
     return linked.with_columns(
         pl.when(twelve & known)
         .then(pid)
@@ -166,9 +187,14 @@ def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister 
         .then(pl.lit("cmnd"))
         .when(pid.is_null() & pl.col("_via_four").is_not_null())
         .then(pl.lit("four_fields"))
+        # Several citizens fit: never a guess. The record stays unlinked, counted as ambiguous.
+        .when((nine & cmnd_ambiguous) | (pid.is_null() & pl.col("_four_ambiguous").fill_null(False)))
+        .then(pl.lit(AMBIGUOUS))
         .otherwise(pl.lit("unlinked"))
         .alias(LINK_METHOD),
-        pl.when(nine & pl.col("_via_cmnd").is_null())
+        pl.when(nine & cmnd_ambiguous)
+        .then(pl.lit(["cmnd_ambiguous"]))
+        .when(nine & pl.col("_via_cmnd").is_null())
         .then(pl.lit(["cmnd_unresolved"]))
         .otherwise(pl.lit([], pl.List(pl.String)))
         .alias(LINK_ERRORS),
@@ -177,4 +203,4 @@ def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister 
         .then(pl.col("_via_cmnd"))
         .otherwise(pid)
         .alias(keys.personal_id),
-    ).drop("_known", "_via_cmnd", "_via_four")
+    ).drop("_known", "_via_cmnd", "_via_four", "_cmnd_ambiguous", "_four_ambiguous")

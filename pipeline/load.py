@@ -24,7 +24,7 @@ from connectors import Connector, ExtractRequest, MalformedFile, SourceSchemaErr
 from connectors.files import FileDropConnector
 from normalise import normaliser
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
-from pipeline.link import LINK_METHOD, PERSON_ID, PeopleRegister, link_people
+from pipeline.link import AMBIGUOUS, LINK_METHOD, PERSON_ID, PeopleRegister, link_people
 from pipeline.mapping import canonical_columns, canonical_expressions, entity_schema, watermark_column
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
 
@@ -71,6 +71,7 @@ class LoadReport:
     deduplicated: int
     warned: int
     linked: int
+    ambiguous: int  # landed unlinked because several citizens fit
     deleted: int
     files_quarantined: int
     rule_counts: dict[str, int]
@@ -104,6 +105,7 @@ class LoadReport:
             "deduplicated": self.deduplicated,
             "warned": self.warned,
             "linked": self.linked,
+            "ambiguous": self.ambiguous,
             "deleted": self.deleted,
             "files_quarantined": self.files_quarantined,
             "balanced": self.balanced,
@@ -232,6 +234,7 @@ def load_table(
         deduplicated=outcome.deduplicated,
         warned=outcome.warned,
         linked=outcome.linked if ref.entity.person else 0,
+        ambiguous=outcome.ambiguous,
         deleted=deleted,
         files_quarantined=files_quarantined,
         rule_counts=dict(outcome.rule_counts),
@@ -282,6 +285,7 @@ def _empty_report(ref: TableRef, run_id: str, started: datetime, files_quarantin
         deduplicated=0,
         warned=0,
         linked=0,
+        ambiguous=0,
         deleted=0,
         files_quarantined=files_quarantined,
         rule_counts={},
@@ -535,6 +539,7 @@ class Outcome:
     deduplicated: int = 0
     warned: int = 0
     linked: int = 0
+    ambiguous: int = 0
     deleted: int = 0
     rule_counts: Counter[str] = field(default_factory=Counter)
 
@@ -545,6 +550,7 @@ class Outcome:
             IS_EXACT_COPY.sum().alias("deduplicated"),
             (IS_LANDING & (pl.col(WARNINGS).list.len() > 0)).sum().alias("warned"),
             (IS_LANDING & pl.col(PERSON_ID).is_not_null()).sum().alias("linked"),
+            (IS_LANDING & (pl.col(LINK_METHOD) == AMBIGUOUS)).sum().alias("ambiguous"),
             (IS_LANDING & pl.col(DELETED)).sum().alias("deleted"),
         ).row(0, named=True)
         for name, value in row.items():

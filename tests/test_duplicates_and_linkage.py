@@ -71,11 +71,13 @@ def test_linkage_by_id_cmnd_and_four_fields_never_guesses():
         "personal_id",
         "cmnd",  # resolved through the register's own CMND column
         "unlinked",  # a CMND the register does not know
-        "unlinked",  # a CMND two citizens share: ambiguous, never guessed
+        "ambiguous",  # a CMND two citizens share: never guessed, counted
         "four_fields",
-        "unlinked",  # two citizens share the four fields: ambiguous
+        "ambiguous",  # two citizens share the four fields: never guessed, counted
         "unlinked",  # an ID the register does not know is not matched on names
     ]
     assert linked[PERSON_ID].to_list()[:2] == ["001090000001", "001090000001"]
     assert linked["personal_id"][1] == "001090000001"  # the CMND was replaced by the ID it stands for
     assert linked[LINK_ERRORS].to_list()[2] == ["cmnd_unresolved"]
+    assert linked[LINK_ERRORS].to_list()[3] == ["cmnd_ambiguous"]  # quarantined with that reason
+    assert linked[PERSON_ID].to_list()[3:6] == [None, "001090000002", None]
