@@ -75,6 +75,17 @@ def free_loopback_ports(count: int) -> list[int]:
             sock.close()
 
 
+def _busy_ports(ports: list[int], *, wait: float) -> list[int]:
+    """Ports still taken after up to `wait` seconds: a server stopped a moment ago may still be
+    closing its listeners."""
+    deadline = time.monotonic() + wait
+    while True:
+        busy = [port for port in ports if not port_is_free(port)]
+        if not busy or time.monotonic() >= deadline:
+            return busy
+        time.sleep(0.2)
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Like weed's own listeners: a port left in TIME_WAIT by our last run counts as free.
@@ -306,7 +317,7 @@ class SeaweedServer:
         if (pid := self.running_pid()) is not None:
             self.wait_ready(timeout=timeout)
             return pid
-        busy = [port for port in asdict(self.ports).values() if not port_is_free(port)]
+        busy = _busy_ports(list(asdict(self.ports).values()), wait=10.0)
         if busy:
             raise SeaweedError(
                 f"ports already in use on 127.0.0.1: {busy}; stop what holds them or "
