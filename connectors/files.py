@@ -162,14 +162,19 @@ class FileDropConnector:
         )
         return [name for name in found if since is None or self.file_label(name) > since]
 
+    def files_in(self, request: ExtractRequest, *, include_since: bool = True) -> list[str]:
+        """The files whose label is in [since, until), oldest first; with `include_since=False` the
+        window is (since, until): `since` is then a cursor, the newest file already read."""
+        names = self.list_files(since=None if include_since else request.since, table=request.table)
+        return [
+            name for name in names
+            if (request.since is None or self.file_label(name) >= request.since)
+            and (request.until is None or self.file_label(name) < request.until)
+        ]
+
     def extract(self, request: ExtractRequest) -> Iterator[pa.RecordBatch]:
         """Every file in [since, until) by name, oldest first; raises MalformedFile on a bad one."""
-        for name in self.list_files(table=request.table):
-            label = self.file_label(name)
-            if request.since is not None and label < request.since:
-                continue
-            if request.until is not None and label >= request.until:
-                continue
+        for name in self.files_in(request):
             yield from self.read_file(name, request)
 
     def read_file(self, name: str, request: ExtractRequest) -> Iterator[pa.RecordBatch]:
@@ -260,12 +265,6 @@ def file_drop_from_settings(source: str, settings: Mapping[str, Any]) -> FileDro
                                 "Add one of them to the connection in the source catalogue.")
     formats = tuple(settings.get("formats", FileDropConnector.formats))
     return FileDropConnector(source, store, formats)
-
-
-def read_csv_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """Kept for callers of the first version: one CSV file, `_file` = its stem."""
-    connector = FileDropConnector("csv", LocalStore(path.parent, "csv"), ("csv",), "stem")
-    yield from connector.read_file(path.name, ExtractRequest(source="csv", batch_rows=batch_rows))
 
 
 def csv_folder(source: str, root: Path) -> FileDropConnector:

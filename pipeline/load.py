@@ -306,14 +306,7 @@ def _file_batches(
 
     The incremental cursor is exclusive (a file is read once); an explicit window includes `since`.
     """
-    for name in connector.list_files(table=request.table):
-        label = connector.file_label(name)
-        if request.since is not None and (
-            label < request.since or (label == request.since and not inclusive)
-        ):
-            continue
-        if request.until is not None and label >= request.until:
-            continue
+    for name in connector.files_in(request, include_since=inclusive):
         try:
             yield from connector.read_file(name, request)
         except MalformedFile as error:
