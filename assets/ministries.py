@@ -209,7 +209,11 @@ def _people_register(catalogue: Catalogue, warehouse) -> PeopleRegister | None:
         if ref.entity.population_register:
             silver = LoadNames.of(ref).silver
             if warehouse.exists(silver):
-                return PeopleRegister.from_citizens(warehouse.read(silver), ref.entity)
+                # Only the identifying columns: every linked table reads the register again.
+                keys = [c for c in ref.entity.person.model_dump().values() if c] if ref.entity.person else []
+                schema = warehouse.scan(silver).collect_schema()
+                columns = [c for c in dict.fromkeys([*keys, "cmnd"]) if c in schema]
+                return PeopleRegister.from_citizens(warehouse.scan(silver).select(columns).collect(), ref.entity)
     return None
 
 
