@@ -133,6 +133,9 @@ def start(kind: ServerKind, state_dir: Path | None = None, *, durable: bool = Tr
     `durable=False` trades crash safety for speed (fsync off): for throw-away test servers only.
     """
     _check_kind(kind)
+    # Binaries first: without the package there is no service user either, and the one line to
+    # show is what to install (tests turn it into a skip).
+    _require_postgres_bin() if kind == "postgres" else _require_mariadb_binaries()
     state = (state_dir or default_state_dir(kind)).resolve()
     password = _password(state)
     current = status(kind, state)
