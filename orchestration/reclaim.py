@@ -1,0 +1,121 @@
+"""Pool slots held by runs that can no longer free them.
+
+Each ministry database is a concurrency pool (`source_<name>`): a step claims a slot before it
+reads the source and frees it when it ends. A run killed mid-step (SIGKILL, OOM, a lost machine)
+never frees its slot, and after `limit` such crashes every later run of that source waits for ever
+("Step still blocked by limit for pool …"). Two mechanisms free them:
+
+- runs launched by the daemon: Dagster's own run monitoring (`run_monitoring.enabled` and
+  `free_slots_after_run_end_seconds` in dagster.yaml) marks dead run workers failed and frees
+  their slots;
+- runs started by `ndc sync` / `ndc demo` (in this process, no daemon): each is tagged with the
+  host and pid that runs it, and before the next run starts, `reclaim_pool_slots` marks a run
+  whose process is gone as failed and frees its slots. A slot held by a run that has already ended
+  is freed too, whoever started it.
+
+A slot held by a live run elsewhere is a real wait, not a leak: `blocking_runs` names it so that
+the CLI can say which run holds which pool instead of hanging silently.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.storage.dagster_run import DagsterRunStatus
+
+PID_TAG = "ndc/pid"
+HOST_TAG = "ndc/host"
+
+_ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that let a later run tell whether this one's process is still alive."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+@dataclass(frozen=True)
+class ReclaimedRun:
+    run_id: str
+    pools: tuple[str, ...]
+    reason: str  # "process gone" | "run ended"
+
+
+@dataclass(frozen=True)
+class BlockingRun:
+    run_id: str
+    pool: str
+    status: str
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    try:  # a zombie has exited; only its parent has not reaped it yet
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _process_gone(run: dg.DagsterRun) -> bool:
+    """True only for a run started on this host by a process that no longer exists."""
+    tags = run.tags
+    if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+        return False
+    pid = int(tags[PID_TAG])
+    return pid != os.getpid() and not _pid_alive(pid)
+
+
+def _holders(instance: dg.DagsterInstance, pools: Iterable[str]) -> dict[str, set[str]]:
+    """run id → the pools in which it holds or awaits a slot."""
+    holders: dict[str, set[str]] = {}
+    for pool in pools:
+        info = instance.event_log_storage.get_concurrency_info(pool)
+        for run_id in info.active_run_ids | {step.run_id for step in info.pending_steps}:
+            holders.setdefault(run_id, set()).add(pool)
+    return holders
+
+
+def reclaim_pool_slots(instance: dg.DagsterInstance) -> list[ReclaimedRun]:
+    """Free the slots of runs that cannot free them: ended runs, and local runs whose process died."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    reclaimed: list[ReclaimedRun] = []
+    for run_id, pools in sorted(_holders(instance, storage.get_concurrency_keys()).items()):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.status in _ENDED:
+            reason = "run ended"
+        elif _process_gone(run):
+            reason = "process gone"
+            instance.report_run_failed(
+                run, f"the process that ran this run (pid {run.tags[PID_TAG]}) is gone: killed or crashed"
+            )
+        else:
+            continue
+        storage.free_concurrency_slots_for_run(run_id)
+        reclaimed.append(ReclaimedRun(run_id, tuple(sorted(pools)), reason))
+    return reclaimed
+
+
+def blocking_runs(instance: dg.DagsterInstance, pools: Iterable[str], *, except_run: str | None = None) -> list[BlockingRun]:
+    """Live runs holding slots of `pools` (other than `except_run`): what a waiting step waits for."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    blocking = []
+    for pool in pools:
+        for run_id in sorted(storage.get_concurrency_info(pool).active_run_ids - {except_run}):
+            run = instance.get_run_by_id(run_id)
+            status = run.status.value if run else "unknown"
+            blocking.append(BlockingRun(run_id, pool, status))
+    return blocking
