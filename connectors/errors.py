@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 
 class SourceError(RuntimeError):
@@ -53,8 +53,9 @@ class MalformedFile(SourceError):
         )
 
 
-# The password runs to the last '@' before the path: an unencoded '@' inside it stays hidden too.
-_USERINFO_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/:@\s]*:)[^/\s]*@")
+# The password runs to the last '@' of the URL: an unencoded '@' or '/' inside it stays hidden too
+# (hiding a little too much of a malformed URL is better than showing a password).
+_USERINFO_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/:@\s]*:)\S*@")
 
 
 def redact_url(url: str) -> str:
@@ -62,15 +63,24 @@ def redact_url(url: str) -> str:
     return _USERINFO_PASSWORD.sub(lambda match: match.group("head") + "***@", url)
 
 
+def url_password(url: str) -> str:
+    """The password of a URL as written (percent-encoding kept), '' when it has none.
+
+    Read by hand, not with urlsplit: a password holding an unencoded '/' would end urlsplit's
+    netloc early and come back cut, leaving the rest of it in every message.
+    """
+    _, scheme_separator, rest = url.partition("://")
+    words = rest.split()
+    userinfo, at, _ = words[0].rpartition("@") if words else ("", "", "")
+    if not scheme_separator or not at or ":" not in userinfo:
+        return ""
+    return userinfo.split(":", 1)[1]
+
+
 def url_secrets(url: str) -> tuple[str, ...]:
     """The password of a URL as written and as decoded, for scrubbing server messages."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return ()
-    if not password:
-        return ()
-    return tuple({password, unquote(password)})
+    password = url_password(url)
+    return tuple({password, unquote(password)}) if password else ()
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

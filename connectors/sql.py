@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import connectorx as cx
 import pyarrow as pa
@@ -29,6 +29,7 @@ from connectors.errors import (
     SourceUnreachable,
     redact,
     redact_url,
+    url_password,
     url_secrets,
 )
 
@@ -229,7 +230,7 @@ class SqlConnector:
                     "Fix the connection path in the source catalogue (for the demo: run `ndc demo`).",
                 )
             return
-        parts = urlsplit(self.url)
+        parts = self._url_parts()
         try:
             port = parts.port or _DEFAULT_PORTS[dialect]
         except ValueError:
@@ -247,7 +248,19 @@ class SqlConnector:
             ) from None
         self._login(dialect, parts)
 
-    def _login(self, dialect: str, parts) -> None:
+    def _url_parts(self) -> SplitResult:
+        """The URL's parts; a password holding an unencoded '/', '?' or '#' would split it in the
+        wrong place (host taken from the password), so it is refused, without showing it."""
+        if any(mark in url_password(self.url) for mark in "/?#"):
+            raise SourceError(
+                self.source,
+                f"the password in the connection URL ({redact_url(self.url)}) holds '/', '?' or '#'",
+                "Percent-encode it in the environment variable (/ -> %2F, ? -> %3F, # -> %23), e.g. "
+                "python -c \"import urllib.parse, getpass; print(urllib.parse.quote(getpass.getpass(), safe=''))\"",
+            )
+        return urlsplit(self.url)
+
+    def _login(self, dialect: str, parts: SplitResult) -> None:
         """Log in once with the server's own driver: a refused login fails now, with the server's
         reason, instead of after connectorx's 30 s of retries (which could also lock the account)."""
         user, password = unquote(parts.username or ""), unquote(parts.password or "")
