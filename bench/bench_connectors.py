@@ -5,7 +5,10 @@ with generate_series (ministry-like text columns), then measures each reader in 
 subprocess so that ru_maxrss is that reader's peak alone:
 
 - `psql \\copy ... TO /dev/null`: the baseline (the server's own COPY, no Arrow at all);
-- `connector`: open_connector(...).extract() in 50,000-row batches, each batch dropped;
+- `connector`: open_connector(...).extract() in 50,000-row batches, each batch dropped (the read
+  runs in a child process, connectors/isolated.py: its peak RSS is added to the parent's);
+- `cx stream in-process`: connectorx's arrow stream read in this process, as the connector read
+  before the child process: the cost of the isolation is the difference;
 - `connector x4`: the same, partitioned on `id` over 4 parallel connections;
 - `cx arrow (whole table)`: connectorx materialising the table, for contrast.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import subprocess
 import sys
@@ -26,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-READERS = ("psql_copy", "connector", "connector_x4", "cx_arrow_whole")
+READERS = ("psql_copy", "connector", "connector_x4", "cx_stream_in_process", "cx_arrow_whole")
 
 
 def child(reader: str, url: str, table: str, psql: str) -> dict[str, float]:
@@ -47,7 +51,20 @@ def child(reader: str, url: str, table: str, psql: str) -> dict[str, float]:
         partitions = 4 if reader == "connector_x4" else 1
         request = ExtractRequest(source="bench", table=table, batch_rows=50_000,
                                  partition_on="id" if partitions > 1 else None, partitions=partitions)
+        child_peaks: list[int] = []
+
+        class ChildPeak(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                child_peaks.append(getattr(record, "child_peak_rss_kib", 0))
+
+        connectors_log = logging.getLogger("ndc.connectors")
+        connectors_log.setLevel(logging.DEBUG)
+        connectors_log.addHandler(ChildPeak())
         for batch in open_connector("bench", "postgres", {"url": url}).extract(request):
+            rows += batch.num_rows
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + max(child_peaks, default=0)
+    elif reader == "cx_stream_in_process":
+        for batch in cx.read_sql(url, f"SELECT * FROM {table}", return_type="arrow_stream", batch_size=50_000):
             rows += batch.num_rows
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     else:
@@ -95,7 +112,7 @@ def main() -> None:
     psql = str(bindir / "psql")
     with run_postgres() as server:
         print(f"PostgreSQL {server.execute('SHOW server_version')[0][0]} on 127.0.0.1:{server.port}")
-        print(f"{'table rows':>11} {'reader':<16} {'rows/s':>12} {'seconds':>8} {'peak RSS MB':>12}")
+        print(f"{'table rows':>11} {'reader':<21} {'rows/s':>12} {'seconds':>8} {'peak RSS MB':>12}")
         for size in args.sizes:
             table = f"cong_dan_{size}"
             started = time.perf_counter()
@@ -104,7 +121,7 @@ def main() -> None:
             for reader in args.readers:
                 result = measure(reader, server.url, table, psql)
                 assert result["rows"] == size, (reader, result)
-                print(f"{size:>11,} {reader:<16} {result['rows'] / result['seconds']:>12,.0f} "
+                print(f"{size:>11,} {reader:<21} {result['rows'] / result['seconds']:>12,.0f} "
                       f"{result['seconds']:>8.2f} {result['peak_rss_mb']:>12.0f}", flush=True)
             server.execute(f"DROP TABLE {table}")
 

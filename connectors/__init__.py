@@ -3,7 +3,8 @@
 Kinds and their settings (docs/connectors.md has the details):
 - sql: `url` whose scheme picks the dialect (postgresql://, postgres://, mysql://, mariadb://,
   sqlite://, mssql://, oracle://); when `url` is empty or absent, the SQLite file at `path`.
-  Optional `timeout_s`, `partitions`.
+  Optional `timeout_s` (server-side statement limit), `stall_timeout_s` (client-side: the most
+  seconds without a batch before the read fails as a timeout; default 600), `partitions`.
 - sqlite, postgres, mysql, mariadb, mssql, oracle: `url` (connectorx form), optional `timeout_s`,
   `partitions`.
 - file_drop: `path` or `s3_uri` (+ `endpoint_url`, `region`), optional `formats`.
@@ -29,7 +30,7 @@ from connectors.errors import (
 )
 from connectors.files import FILE_COLUMN, FileDropConnector, csv_folder, file_drop_from_settings
 from connectors.rest import RestConnector, rest_from_settings
-from connectors.sql import SqlConnector, sql_target
+from connectors.sql import STALL_TIMEOUT_S, SqlConnector, sql_target
 
 SQL_KINDS = ("sqlite", "postgres", "mysql", "mariadb", "mssql", "oracle")
 
@@ -42,14 +43,24 @@ def _sql(kind: str) -> Callable[[str, Mapping[str, Any]], Connector]:
         if "url" not in settings:
             raise SourceError(source, f"a {kind} connection needs a `url`",
                               "Add `url: ${SOME_ENV_VAR}` to the connection in the source catalogue.")
-        timeout = settings.get("timeout_s")
-        return SqlConnector(
-            source, str(settings["url"]), kind,
-            timeout_s=float(timeout) if timeout is not None else None,
-            partitions=int(settings.get("partitions", 1)),
-        )
+        return _sql_connector(source, str(settings["url"]), kind, settings)
 
     return factory
+
+
+def _sql_connector(source: str, url: str, kind: str, settings: Mapping[str, Any]) -> SqlConnector:
+    """The optional limits every SQL connection may declare (see docs/connectors.md)."""
+
+    def seconds(name: str, default: float | None) -> float | None:
+        value = settings.get(name, default)
+        return float(value) if value is not None else None
+
+    return SqlConnector(
+        source, url, kind,
+        timeout_s=seconds("timeout_s", None),
+        stall_timeout_s=seconds("stall_timeout_s", STALL_TIMEOUT_S),
+        partitions=int(settings.get("partitions", 1)),
+    )
 
 
 def sql_from_settings(source: str, settings: Mapping[str, Any]) -> SqlConnector:
@@ -64,12 +75,7 @@ def sql_from_settings(source: str, settings: Mapping[str, Any]) -> SqlConnector:
             "Set the source's URL variable (e.g. postgresql://user:${PASSWORD}@host:5432/db) or give "
             "`path` to a SQLite file in the source catalogue.",
         ) from None
-    timeout = settings.get("timeout_s")
-    return SqlConnector(
-        source, url, dialect,
-        timeout_s=float(timeout) if timeout is not None else None,
-        partitions=int(settings.get("partitions", 1)),
-    )
+    return _sql_connector(source, url, dialect, settings)
 
 
 _FACTORIES: dict[str, Callable[[str, Mapping[str, Any]], Connector]] = {

@@ -50,3 +50,4 @@ def bounded(batches: Iterable[pa.RecordBatch], batch_rows: int) -> Iterator[pa.R
     for batch in batches:
         for offset in range(0, batch.num_rows, batch_rows):
             yield batch.slice(offset, batch_rows)
+

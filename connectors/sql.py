@@ -32,6 +32,7 @@ from connectors.errors import (
     url_password,
     url_secrets,
 )
+from connectors.isolated import SqlRead, Stalled, read_batches
 
 Dialect = Literal["sqlite", "postgres", "mysql", "mariadb", "mssql", "oracle"]
 
@@ -57,6 +58,9 @@ _SQL_URL_SCHEMES: dict[str, tuple[Dialect, str]] = {
 }
 _DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433, "oracle": 1521}
 CONNECT_TIMEOUT_S = 5.0
+# A frozen server or a silently dropped connection sends nothing and fires no statement timeout:
+# after this long without a batch the read fails (retryable) and frees its pool slot.
+STALL_TIMEOUT_S = 600.0
 
 
 def dialect_of(url: str, kind: str | None = None) -> Dialect:
@@ -154,7 +158,9 @@ def timeout_statements(dialect: Dialect, timeout_s: float | None) -> list[str]:
 
 @dataclass(frozen=True)
 class SqlConnector:
-    """One database. `timeout_s` is the default query limit, `partitions` the default parallelism."""
+    """One database. `timeout_s` is the default (server-side) query limit, `stall_timeout_s` the most
+    seconds to wait for the next rows (client-side: see connectors/isolated.py), `partitions` the
+    default parallelism."""
 
     source: str
     url: str = field(repr=False)  # may carry a password: never printed (see `redacted_url`)
@@ -162,6 +168,7 @@ class SqlConnector:
     timeout_s: float | None = None
     partitions: int = 1
     connect_timeout_s: float = CONNECT_TIMEOUT_S
+    stall_timeout_s: float | None = STALL_TIMEOUT_S
 
     @property
     def redacted_url(self) -> str:
@@ -190,18 +197,25 @@ class SqlConnector:
         timeout_s = request.timeout_s if request.timeout_s is not None else self.timeout_s
         partitions = request.partitions if request.partitions > 1 else self.partitions
         partitioned = request.partition_on is not None and partitions > 1
+
+        read = SqlRead(
+            url=self.url,
+            query=query,
+            batch_rows=request.batch_rows,
+            pre_execution_query=timeout_statements(dialect, timeout_s) or None,
+            partition_on=request.partition_on if partitioned else None,
+            partition_num=partitions if partitioned else None,
+        )
         try:
-            reader = cx.read_sql(
-                self.url,
-                query,
-                return_type="arrow_stream",
-                batch_size=request.batch_rows,
-                pre_execution_query=timeout_statements(dialect, timeout_s) or None,
-                partition_on=request.partition_on if partitioned else None,
-                partition_num=partitions if partitioned else None,
-            )
             # Errors met mid-stream (a timeout, a dropped connection) surface while iterating.
-            yield from bounded(reader, request.batch_rows)
+            yield from bounded(read_batches(read, self.stall_timeout_s), request.batch_rows)
+        except Stalled as stalled:
+            raise SourceTimeout(
+                self.source,
+                f"{stalled} (frozen server or silently dropped connection) reading {redact_url(self.url)}",
+                "Check the database server; the load will be retried. Raise `stall_timeout_s` in the "
+                "connection if the server legitimately needs longer before its first rows.",
+            ) from None
         except BaseException as error:
             if not is_driver_failure(error):
                 raise

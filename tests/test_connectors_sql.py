@@ -239,6 +239,15 @@ class SqlServerCases:
             list(self.connect(server, timeout_s=0.3).extract(ExtractRequest(source="bo_cong_an", query=slow)))
         assert caught.value.retryable and time.monotonic() - started < 10
 
+    def test_a_server_that_sends_nothing_fails_as_a_timeout(self, server: DatabaseServer) -> None:
+        # No statement timeout is set, so only the client-side stall limit can end this read.
+        sleep = "SELECT 1 AS x FROM pg_sleep(20)" if self.kind == "postgres" else "SELECT SLEEP(20) AS x"
+        started = time.monotonic()
+        with pytest.raises(SourceTimeout, match="no data from the source for 1 s") as caught:
+            list(self.connect(server, stall_timeout_s=1).extract(ExtractRequest(source="bo_cong_an", query=sleep)))
+        assert caught.value.retryable and time.monotonic() - started < 10
+        assert server.password not in str(caught.value)
+
     def test_wrong_password_is_an_auth_error(self, server: DatabaseServer) -> None:
         # connectorx's pool retries a refused login for about 30 s before giving up.
         wrong = "Sai-Mat-Khau-123"
@@ -247,3 +256,4 @@ class SqlServerCases:
         message = str(caught.value)
         assert not caught.value.retryable
         assert wrong not in message and server.password not in message and "***" in message
+

@@ -1,0 +1,159 @@
+"""SQL reads in a child process, so that a frozen server can be given up on.
+
+A server that stops answering (a frozen host, a connection silently dropped by a firewall) sends
+nothing and fires no statement timeout, since it is running nothing. connectorx holds the GIL
+while it waits for the next rows, so no thread of this process could even notice. The read
+therefore runs in a child process (this file, run as a script: it imports only pyarrow and
+connectorx) that writes one Arrow IPC stream to its stdout. This process waits for each message
+with a limit and, when none comes in time, kills the child and raises `Stalled`; killing the child
+also closes its connection, so the server's session ends too.
+
+The read's settings, URL included, go to the child on its stdin, never on its command line (which
+any user of the machine can list). The pipe gives back-pressure for free: the child blocks when
+this process reads slower than the server sends. Measured by `bench/bench_connectors.py`
+(readers `connector` and `cx_stream_in_process`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from select import select
+
+import pyarrow as pa
+
+# The child's closing word, on its own pipe: `END <peak RSS in KiB>` or the text of its error.
+_END = "END "
+
+log = logging.getLogger("ndc.connectors")
+
+
+class Stalled(Exception):
+    """No rows arrived within the stall limit: the source is frozen or the network silently lost."""
+
+
+@dataclass(frozen=True)
+class SqlRead:
+    """One connectorx read, as settings a child process can receive."""
+
+    url: str
+    query: str
+    batch_rows: int
+    pre_execution_query: list[str] | None = None
+    partition_on: str | None = None
+    partition_num: int | None = None
+
+
+def read_batches(read: SqlRead, stall_timeout_s: float | None) -> Iterator[pa.RecordBatch]:
+    """The read's record batches; `Stalled` when none arrives for `stall_timeout_s` seconds.
+
+    The child's errors come back as RuntimeError with its message (the caller classifies them).
+    """
+    word_fd, word_end = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, __file__, str(word_end)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(word_end,),
+    )
+    os.close(word_end)  # the child's end: EOF on ours when the child exits
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        child.stdin.write(json.dumps(asdict(read)).encode())
+        child.stdin.close()
+        data = child.stdout.fileno()
+        try:
+            _wait(data, stall_timeout_s)
+            stream = pa.ipc.open_stream(pa.PythonFile(_ExactReads(data), mode="r"))
+            while True:
+                _wait(data, stall_timeout_s)
+                try:
+                    yield stream.read_next_batch()
+                except StopIteration:
+                    break
+        except pa.ArrowInvalid as cut:  # the stream ended early: the child's word says why
+            raise RuntimeError(_closing_word(word_fd) or f"the read was cut off ({cut})") from None
+        word = _closing_word(word_fd)
+        if not word.startswith(_END):
+            raise RuntimeError(word or f"the reading process ended without a word (exit code {child.poll()})")
+        peak_kib = int(word.removeprefix(_END))
+        # Benchmarks add this to the parent's own peak: the two run at once.
+        log.debug("sql read child peak RSS %d MiB", peak_kib // 1024, extra={"child_peak_rss_kib": peak_kib})
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=10)
+        child.stdout.close()
+        os.close(word_fd)
+
+
+def _wait(fd: int, stall_timeout_s: float | None) -> None:
+    readable, _, _ = select([fd], [], [], stall_timeout_s)
+    if not readable:
+        raise Stalled(f"no data from the source for {stall_timeout_s:g} s")
+
+
+def _closing_word(fd: int) -> str:
+    """Everything the child wrote on its word pipe (it is written just before the child exits)."""
+    readable, _, _ = select([fd], [], [], 10)
+    return _ExactReads(fd).read().decode("utf-8", errors="replace").strip() if readable else ""
+
+
+class _ExactReads:
+    """A pipe's reading end as the file pyarrow wants: read(n) returns n bytes unless the pipe ends
+    (os.read may return fewer), and never reads ahead of what it is asked for, so when the pipe is
+    not readable no rows are waiting in a buffer either and the stall wait is exact."""
+
+    closed = False
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        chunks, missing = [], size if size >= 0 else sys.maxsize
+        while missing > 0 and (chunk := os.read(self._fd, min(missing, 1 << 20))):
+            chunks.append(chunk)
+            missing -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        self.closed = True  # the caller owns the descriptor
+
+
+def _child(word_fd: int) -> None:
+    """Run in the child: read the settings from stdin, stream the rows to stdout, then one word."""
+    import connectorx as cx
+
+    read = SqlRead(**json.loads(sys.stdin.buffer.read()))
+    with os.fdopen(word_fd, "w") as word:
+        try:
+            reader = cx.read_sql(
+                read.url,
+                read.query,
+                return_type="arrow_stream",
+                batch_size=read.batch_rows,
+                pre_execution_query=read.pre_execution_query,
+                partition_on=read.partition_on,
+                partition_num=read.partition_num,
+            )
+            with pa.ipc.new_stream(sys.stdout.buffer, reader.schema) as stream:
+                for batch in reader:
+                    stream.write_batch(batch)
+            sys.stdout.buffer.flush()
+            word.write(_END + str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        except BaseException as error:  # connectorx reports server errors as a Rust panic (BaseException)
+            word.write(f"{type(error).__name__}: {error}")
+
+
+if __name__ == "__main__":
+    _child(int(sys.argv[1]))
