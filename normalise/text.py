@@ -15,16 +15,21 @@ import polars as pl
 _ETH_TO_D_STROKE = {"\u00d0": "\u0110", "\u00f0": "\u0111"}
 # Invisible characters that survive copy/paste from web forms and Word (zero-width, BOM, soft hyphen).
 _INVISIBLE = r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]"
+# Control characters (C0 but tab/newline/return, DEL, C1): a NUL byte in a name breaks C readers
+# and exports, and none is ever part of a Vietnamese name or address. Tab/newline/return are
+# whitespace and collapse to one space below.
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 # Combining tone marks (NFD): grave, acute, tilde, hook above, dot below.
 _TONES = "[\u0300\u0301\u0303\u0309\u0323]"
 
 
 def text(expr: pl.Expr) -> pl.Expr:
-    """Strip, NFC, Ð→Đ, drop invisible characters, collapse inner whitespace; empty → null."""
+    """Strip, NFC, Ð→Đ, drop invisible and control characters, collapse inner whitespace; empty → null."""
     # NFC last: removing an invisible character can bring a letter and its combining mark together.
     cleaned = (
         expr.cast(pl.String)
         .str.replace_all(_INVISIBLE, "")
+        .str.replace_all(_CONTROL, "")
         # a combining mark with no letter before it (after a space, or first) is debris
         .str.replace_all(r"(^|\s)\p{M}+", "${1}")
         .str.replace_many(list(_ETH_TO_D_STROKE), list(_ETH_TO_D_STROKE.values()))

@@ -23,6 +23,13 @@ def test_text_strips_collapses_nfc_and_eth():
     assert run("text", ["ÐẶNG"])[0].startswith("\u0110")
 
 
+def test_control_characters_never_land_in_text_or_names():
+    # A NUL byte, an escape sequence, DEL and a C1 control, as hostile or broken exports carry them.
+    raw = ["Nguy\x00ễn Văn An", "Lê\x1b[31m Thị", "Trần\x7f\x85 Bình", "\x00\x01"]
+    assert run("text", raw) == ["Nguyễn Văn An", "Lê[31m Thị", "Trần Bình", None]
+    assert run("name", ["nguy\x00ễn văn an"]) == ["Nguyễn Văn An"]
+
+
 def test_text_output_is_nfc():
     out = run("text", [nfd("Nguyễn Thị Thuỷ")])[0]
     assert out == unicodedata.normalize("NFC", out)
