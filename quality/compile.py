@@ -443,7 +443,7 @@ def _condition(condition: Any) -> pl.Expr:
     """
     if hasattr(condition, "dict") and not isinstance(condition, Mapping):  # a GE Condition object
         condition = json.loads(condition.json())
-    if not isinstance(condition, Mapping):
+    if not isinstance(condition, Mapping) or condition.get("type") == "pass_through":
         raise ValueError(
             f"row_condition {condition!r} is a string (GE's deprecated condition_parser syntax); write it "
             'as a Condition object, e.g. {"type": "nullity", "column": {"name": "x"}, "is_null": false}'
@@ -467,11 +467,19 @@ def _condition(condition: Any) -> pl.Expr:
 
 
 def unsupported_reason(kind: str) -> str:
-    """Why an expectation type cannot be compiled, and what can be used instead (one line)."""
-    why = NOT_SUPPORTED.get(kind, "not a row-level expectation the compiler knows")
+    """Why an expectation type cannot be compiled, and where the supported ones are listed (one line)."""
+    import difflib
+
+    if kind in NOT_SUPPORTED:
+        return (
+            f"expectation type '{kind}' cannot be compiled: {NOT_SUPPORTED[kind]}; types the compiler "
+            f"does not take: {', '.join(sorted(NOT_SUPPORTED))} (the ones it takes: docs/adding-a-source.md)"
+        )
+    close = difflib.get_close_matches(kind, [*COMPILERS, *DATASET_LEVEL], n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
     return (
-        f"expectation type '{kind}' cannot be compiled ({why}); row-level types compiled: "
-        f"{', '.join(sorted(COMPILERS))}; see docs/adding-a-source.md"
+        f"expectation type '{kind}' is not one the compiler knows{hint}; the types it takes and the "
+        "ones it does not are listed in docs/adding-a-source.md"
     )
 
 
