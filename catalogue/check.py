@@ -72,7 +72,9 @@ def compiled_suite(
         raise CatalogueError([f"{_suite_path(entity)}: {error}"]) from None
     except SuiteCompileError as error:
         raise CatalogueError(
-            [f"{_suite_path(entity)}: {error}; fix or remove that expectation (`ndc check` lists every problem)"]
+            [
+                f"{_suite_path(entity)}: {error}; fix or remove that expectation (`ndc check` lists every problem)"
+            ]
         ) from None
 
 
