@@ -47,6 +47,7 @@ DATASET_LEVEL = frozenset(
         "expect_table_columns_to_match_set",
         "expect_column_to_exist",
         "expect_column_values_to_be_of_type",
+        "expect_column_type_to_be",
         "expect_column_values_to_be_in_type_list",
         "expect_column_distinct_values_to_be_in_set",
         "expect_column_distinct_values_to_contain_set",

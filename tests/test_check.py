@@ -196,3 +196,15 @@ def test_an_impossible_date_of_birth_is_invalid_and_a_missing_one_is_missing():
         set(),
     ]
     assert judged["date_of_birth_raw"].to_list()[0] == "31/02/1990"
+
+
+def test_the_docs_name_every_compiled_and_every_unsupported_expectation():
+    from quality.compile import COMPILERS, NOT_SUPPORTED
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "adding-a-source.md").read_text(encoding="utf-8")
+    named = [
+        kind
+        for kind in [*COMPILERS, *NOT_SUPPORTED]
+        if f"`{kind}`" not in page and f"`…{kind.removeprefix('expect_column_values')}`" not in page
+    ]
+    assert named == []
