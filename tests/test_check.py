@@ -208,3 +208,22 @@ def test_the_docs_name_every_compiled_and_every_unsupported_expectation():
         if f"`{kind}`" not in page and f"`…{kind.removeprefix('expect_column_values')}`" not in page
     ]
     assert named == []
+
+
+def test_check_connect_reaches_every_source_one_line_each(demo_dir, monkeypatch):
+    monkeypatch.setenv("NDC_DEMO_DIR", str(demo_dir))
+    result = CliRunner().invoke(main, ["check", "--connect"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert sorted(line.split("'")[1] for line in lines) == sorted(load_catalogue().sources)
+    assert all(line.startswith("ok source '") and "reachable" in line for line in lines)
+
+
+def test_check_connect_names_the_source_it_cannot_reach(tmp_path, monkeypatch):
+    monkeypatch.setenv("NDC_DEMO_DIR", str(tmp_path / "nowhere"))
+    result = CliRunner().invoke(main, ["check", "--connect", "--json"])
+    assert result.exit_code == 1
+    findings = {f["where"]: f for f in json.loads(result.stdout)}
+    assert findings["source 'population'"]["severity"] == "error"
+    assert "does not exist" in findings["source 'population'"]["message"]
+    assert len(findings) == len(load_catalogue().sources)
