@@ -69,7 +69,8 @@ def compiled_suite(
         suite = load_suite(entity.suite) if with_ge else suite_outline(entity.suite)
         return suite, compile_suite(suite, today=today)  # type: ignore[arg-type]
     except SuiteError as error:
-        raise CatalogueError([f"{_suite_path(entity)}: {error}"]) from None
+        where = str(_suite_path(entity))
+        raise CatalogueError([str(error) if str(error).startswith(where) else f"{where}: {error}"]) from None
     except SuiteCompileError as error:
         raise CatalogueError(
             [
@@ -147,10 +148,11 @@ def register_present(catalogue: Catalogue) -> Iterator[Finding]:
 
 
 OFFLINE_CHECKS: list[CatalogueCheck] = [suites_compile, register_present]
-# What Definitions run on load: the same, less GE's own argument checks (its import costs seconds).
-QUICK_CHECKS: list[CatalogueCheck] = [
-    suites_compile_quickly if check is suites_compile else check for check in OFFLINE_CHECKS
-]
+
+
+def quick_checks() -> list[CatalogueCheck]:
+    """What Definitions run on load: OFFLINE_CHECKS, less GE's own argument checks (its import costs seconds)."""
+    return [suites_compile_quickly if check is suites_compile else check for check in OFFLINE_CHECKS]
 
 
 def _from_problem(problem: str) -> Finding:
@@ -172,7 +174,7 @@ def check_catalogue(checks: Iterable[CatalogueCheck] | None = None) -> tuple[Cat
 
 def checked_catalogue() -> Catalogue:
     """The catalogue, refused with CatalogueError (every error, one line each) when a quick check fails."""
-    catalogue, findings = check_catalogue(QUICK_CHECKS)
+    catalogue, findings = check_catalogue(quick_checks())
     problems = [finding.line().removeprefix("error ") for finding in errors(findings)]
     if catalogue is None or problems:
         raise CatalogueError(problems)
