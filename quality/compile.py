@@ -339,6 +339,14 @@ def _multicolumn_sum(spec: _Spec) -> pl.Expr:
     return ~_multicolumn_ignored(columns, spec) & _fails(equal)
 
 
+def _multicolumn_equal(spec: _Spec) -> pl.Expr:
+    """Every listed column equals the first one in the row (two missing values are equal)."""
+    names = list(spec.kwargs["column_list"])
+    columns = [pl.col(name) for name in names]
+    equal = pl.all_horizontal([pl.col(name).eq_missing(pl.col(names[0])) for name in names])
+    return ~_multicolumn_ignored(columns, spec) & ~equal
+
+
 def _unique_within_record(spec: _Spec) -> pl.Expr:
     """No two of the listed columns hold the same value in a row (two missing values are the same)."""
     names = list(spec.kwargs["column_list"])
@@ -404,6 +412,7 @@ COMPILERS: dict[str, Callable[[_Spec], pl.Expr]] = {
     "expect_column_values_to_be_dateutil_parseable": _dateutil,
     "expect_column_pair_values_to_be_in_set": _pair_in_set,
     "expect_multicolumn_sum_to_equal": _multicolumn_sum,
+    "expect_multicolumn_values_to_be_equal": _multicolumn_equal,
     "expect_select_column_values_to_be_unique_within_record": _unique_within_record,
     # custom expectations (quality.expectations)
     "expect_column_values_to_be_valid_personal_id": _column_predicate("personal_id_well_formed"),
