@@ -382,6 +382,31 @@ def score(as_json: bool) -> None:
         out.print(f"  {name}: defect {defect} quarantined in {rate:.1%} of rows that have it")
 
 
+@main.command()
+@click.option("--connect", is_flag=True, help="Also reach every source: log in and read one row of each table.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: a list of findings.")
+def check(connect: bool, as_json: bool) -> None:
+    """Check the catalogue, mappings and suites (every rule compiles) before any load; exit 1 on an error."""
+    use_local_defaults()
+    from catalogue.check import check_catalogue, connection_findings, errors
+
+    with console.status("checking the catalogue and compiling every suite…"):
+        catalogue, findings = check_catalogue()
+    if connect and catalogue is not None:
+        with console.status("reaching every source…"):
+            findings += list(connection_findings(catalogue))
+    if as_json:
+        sys.stdout.write(json.dumps([finding.as_dict() for finding in findings], indent=2) + "\n")
+    else:
+        for finding in findings:
+            click.echo(finding.line())
+        tables = len(catalogue.tables) if catalogue is not None else 0
+        verdict = f"{len(errors(findings))} error(s)" if errors(findings) else "no errors"
+        console.print(f"{verdict}; {tables} table(s) checked" + ("" if connect else " (add --connect to reach the sources)"))
+    if errors(findings):
+        sys.exit(1)
+
+
 def _attach_storage() -> None:
     try:
         from orchestration.storage_cli import storage

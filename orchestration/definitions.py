@@ -7,13 +7,15 @@ import dagster as dg
 from assets.gold import gold_assets
 from assets.maintenance import maintenance_definitions
 from assets.ministries import ministry_assets
-from catalogue import load_catalogue
+from catalogue.check import checked_catalogue
 from orchestration.resources import environment, resources_for
 from orchestration.sensors import file_drop_sensors
 from warehouse.catalog import table_names
 from warehouse.storage import StorageSettings
 
-catalogue = load_catalogue()
+# The offline checks of `ndc check` (catalogue, mappings, suites compiled, register present): a
+# catalogue that would fail its loads half-way is refused here, one line per problem.
+catalogue = checked_catalogue()
 
 nightly_sync = dg.define_asset_job(
     "nightly_sync",

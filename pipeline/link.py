@@ -15,6 +15,10 @@ from catalogue import Entity
 
 PERSON_ID, LINK_METHOD, LINK_ERRORS = "_person_id", "_link_method", "_link_errors"
 AMBIGUOUS = "ambiguous"  # the link method of a record several citizens fit
+UNVERIFIED = "unverified"  # an ID taken as written: no register was there to confirm it
+# The link methods that tie a record to a register record: the register's own rows, and records
+# matched by personal ID, resolved CMND or the four fields. An `unverified` ID is not a link.
+LINKED_METHODS = ("register", "personal_id", "cmnd", "four_fields")
 _FOUR = ("name_key", "date_of_birth", "sex", "birth_province")
 _TWELVE_DIGITS, _NINE_DIGITS = r"^\d{12}$", r"^\d{9}$"
 
@@ -135,7 +139,7 @@ def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister 
     )
     if entity.population_register or register is None:
         # The register is its own reference; without one, an ID is taken as written, unverified.
-        method = "register" if entity.population_register else "unverified"
+        method = "register" if entity.population_register else UNVERIFIED
         return frame.with_columns(
             pl.when(twelve).then(pid).alias(PERSON_ID),
             pl.when(twelve).then(pl.lit(method)).otherwise(pl.lit("unlinked")).alias(LINK_METHOD),

@@ -20,11 +20,12 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from catalogue import TableRef, resolve_settings
+from catalogue.check import compiled_suite
 from connectors import Connector, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
 from connectors.files import FileDropConnector
 from normalise import normaliser
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
-from pipeline.link import AMBIGUOUS, LINK_METHOD, PERSON_ID, PeopleRegister, link_people
+from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
 from pipeline.mapping import canonical_columns, canonical_expressions, entity_schema, watermark_column
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
 
@@ -145,6 +146,9 @@ def load_table(
 
     started = utc_now()
     names = LoadNames.of(ref)
+    # The suite is compiled before the source is touched: a rule the engine cannot compile fails
+    # here, once, with nothing written (it used to fail after bronze, retried as if transient).
+    suite, compiled = compiled_suite(ref.entity, today)
     connector = open_connector(ref.source.name, ref.source.connection.kind, resolve_settings(ref.source))
     connector.check()
     explicit_since = since is not None
@@ -183,11 +187,6 @@ def load_table(
     extracted, watermark_from, watermark_to = _extent(ref, this_run)
     say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
 
-    from quality.compile import compile_suite
-    from quality.suites import load_suite
-
-    suite = load_suite(ref.entity.suite)
-    compiled = compile_suite(suite, today=today)
     decisions = _duplicate_decisions(ref, this_run, extracted)
     outcome = Outcome()
     with tempfile.TemporaryDirectory(prefix="ndc-load-") as staging:
@@ -542,7 +541,7 @@ class Outcome:
             IS_REJECTED.sum().alias("quarantined"),
             IS_EXACT_COPY.sum().alias("deduplicated"),
             (IS_LANDING & (pl.col(WARNINGS).list.len() > 0)).sum().alias("warned"),
-            (IS_LANDING & pl.col(PERSON_ID).is_not_null()).sum().alias("linked"),
+            (IS_LANDING & pl.col(LINK_METHOD).is_in(LINKED_METHODS)).sum().alias("linked"),
             (IS_LANDING & (pl.col(LINK_METHOD) == AMBIGUOUS)).sum().alias("ambiguous"),
             (IS_LANDING & pl.col(DELETED)).sum().alias("deleted"),
         ).row(0, named=True)

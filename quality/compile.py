@@ -13,6 +13,7 @@ and GE result classes are imported only by `validation_result`.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ DATASET_LEVEL = frozenset(
         "expect_table_columns_to_match_set",
         "expect_column_to_exist",
         "expect_column_values_to_be_of_type",
+        "expect_column_type_to_be",
         "expect_column_values_to_be_in_type_list",
         "expect_column_distinct_values_to_be_in_set",
         "expect_column_distinct_values_to_contain_set",
@@ -64,6 +66,27 @@ DATASET_LEVEL = frozenset(
         "expect_column_kl_divergence_to_be_less_than",
     }
 )
+
+
+# Core row-level expectations the compiler does not take, and why: a suite using one is refused
+# (`ndc check` lists them). Order-dependent and whole-column statistics have no meaning for one
+# row of a chunked load; the rest have no Polars counterpart that would agree with GE row for row.
+NOT_SUPPORTED: dict[str, str] = {
+    "expect_column_values_to_be_increasing": "depends on row order, which a load does not keep",
+    "expect_column_values_to_be_decreasing": "depends on row order, which a load does not keep",
+    "expect_column_value_z_scores_to_be_less_than": "a statistic of the whole column, not of one row",
+    "expect_column_values_to_not_be_outliers": "a statistic of the whole column, not of one row",
+    "expect_column_values_to_be_json_parseable": "no Polars parser agrees with Python's json row for row",
+    "expect_column_values_to_match_json_schema": "no JSON Schema validator in Polars",
+    "expect_column_values_to_match_like_pattern": "SQL LIKE: GE runs it only on SQL engines",
+    "expect_column_values_to_match_like_pattern_list": "SQL LIKE: GE runs it only on SQL engines",
+    "expect_column_values_to_not_match_like_pattern": "SQL LIKE: GE runs it only on SQL engines",
+    "expect_column_values_to_not_match_like_pattern_list": "SQL LIKE: GE runs it only on SQL engines",
+    "expect_column_pair_cramers_phi_value_to_be_less_than": "a statistic of two whole columns",
+    "expect_multicolumn_values_to_be_unique": "deprecated by GE: use expect_select_column_values_to_be_unique_within_record",
+    "expect_query_results_to_match_comparison": "runs SQL against the source",
+    "unexpected_rows_expectation": "runs SQL against the source",
+}
 
 
 class SuiteCompileError(ValueError):
@@ -231,6 +254,111 @@ def _multicolumn_ignored(columns: list[pl.Expr], spec: _Spec) -> pl.Expr:
     raise ValueError(f"unknown ignore_row_if {ignore!r}")
 
 
+def _regex_list(spec: _Spec) -> pl.Expr:
+    column = _column(spec)
+    text = column.cast(pl.String)
+    matches = [text.str.contains(regex) for regex in spec.kwargs["regex_list"]]
+    match_on = spec.arg("match_on", "any")
+    if match_on not in ("any", "all"):
+        raise ValueError("match_on must be 'any' or 'all'")
+    matched = pl.any_horizontal(matches) if match_on == "any" else pl.all_horizontal(matches)
+    return _present(column) & _fails(matched)
+
+
+def _not_regex_list(spec: _Spec) -> pl.Expr:
+    column = _column(spec)
+    text = column.cast(pl.String)
+    return _present(column) & pl.any_horizontal([text.str.contains(r) for r in spec.kwargs["regex_list"]])
+
+
+def _python_check(column: pl.Expr, parses: Callable[[str], bool]) -> pl.Expr:
+    """True where `parses(value)` is False, for the present values of a text column.
+
+    GE's meaning of these expectations is a Python parser (datetime.strptime, dateutil), which no
+    Polars parser matches value for value (chrono pads, widths and years differ). So the parser is
+    asked once per DISTINCT value (dates repeat: a date-of-birth column has a few tens of
+    thousands of them) and the verdicts are joined back by value, never once per row.
+    """
+
+    def verdicts(values: pl.Series) -> pl.Series:
+        distinct = values.drop_nulls().unique()
+        ok = pl.Series([parses(v) for v in distinct.to_list()], dtype=pl.Boolean)
+        lookup = pl.DataFrame({"v": distinct, "ok": ok})
+        return values.to_frame("v").join(lookup, on="v", how="left", maintain_order="left")["ok"]
+
+    text = column.cast(pl.String)
+    return _present(column) & _fails(text.map_batches(verdicts, return_dtype=pl.Boolean))
+
+
+def _strftime(spec: _Spec) -> pl.Expr:
+    pattern = spec.kwargs["strftime_format"]
+    if not isinstance(pattern, str) or "%" not in pattern:
+        raise ValueError(f"strftime_format must be a strftime pattern such as '%d/%m/%Y', not {pattern!r}")
+
+    def parses(value: str) -> bool:
+        try:
+            datetime.datetime.strptime(value, pattern)  # naive, as GE checks it
+        except ValueError:
+            return False
+        return True
+
+    return _python_check(_column(spec), parses)
+
+
+def _dateutil(spec: _Spec) -> pl.Expr:
+    from dateutil.parser import parse
+
+    def parses(value: str) -> bool:
+        try:
+            parse(value)
+        except (ValueError, OverflowError):
+            return False
+        return True
+
+    return _python_check(_column(spec), parses)
+
+
+def _pair_in_set(spec: _Spec) -> pl.Expr:
+    """GE compares (A, B) with the listed pairs, a missing value as None; no pairs: vacuously true."""
+    a, b = pl.col(spec.kwargs["column_A"]), pl.col(spec.kwargs["column_B"])
+    pairs = spec.kwargs.get("value_pairs_set")
+    if pairs is None:
+        return pl.lit(False)
+    allowed = pl.lit(False)
+    for left, right in pairs:
+        allowed = allowed | (a.eq_missing(pl.lit(left)) & b.eq_missing(pl.lit(right)))
+    return ~_pair_ignored(a, b, spec) & ~allowed
+
+
+def _multicolumn_sum(spec: _Spec) -> pl.Expr:
+    """The row's sum (null when any value is missing, as pandas' skipna=False) must equal sum_total."""
+    columns = [pl.col(name) for name in spec.kwargs["column_list"]]
+    total = pl.sum_horizontal(columns)
+    any_missing = pl.any_horizontal([c.is_null() for c in columns])
+    equal = pl.when(any_missing).then(pl.lit(False)).otherwise(total == spec.kwargs["sum_total"])
+    return ~_multicolumn_ignored(columns, spec) & _fails(equal)
+
+
+def _multicolumn_equal(spec: _Spec) -> pl.Expr:
+    """Every listed column equals the first one in the row (two missing values are equal)."""
+    names = list(spec.kwargs["column_list"])
+    columns = [pl.col(name) for name in names]
+    equal = pl.all_horizontal([pl.col(name).eq_missing(pl.col(names[0])) for name in names])
+    return ~_multicolumn_ignored(columns, spec) & ~equal
+
+
+def _unique_within_record(spec: _Spec) -> pl.Expr:
+    """No two of the listed columns hold the same value in a row (two missing values are the same)."""
+    names = list(spec.kwargs["column_list"])
+    columns = [pl.col(name) for name in names]
+    repeats = [
+        pl.col(names[i]).eq_missing(pl.col(names[j]))
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+    ]
+    return ~_multicolumn_ignored(columns, spec) & pl.any_horizontal(repeats or [pl.lit(False)])
+
+
 def _compound_unique(spec: _Spec) -> pl.Expr:
     columns = [pl.col(name) for name in spec.kwargs["column_list"]]
     return ~_multicolumn_ignored(columns, spec) & pl.struct(columns).is_duplicated()
@@ -278,6 +406,14 @@ COMPILERS: dict[str, Callable[[_Spec], pl.Expr]] = {
     "expect_column_pair_values_a_to_be_greater_than_b": _pair(_a_greater_than_b),
     "expect_column_pair_values_to_be_equal": _pair(lambda a, b, _: a == b),
     "expect_compound_columns_to_be_unique": _compound_unique,
+    "expect_column_values_to_match_regex_list": _regex_list,
+    "expect_column_values_to_not_match_regex_list": _not_regex_list,
+    "expect_column_values_to_match_strftime_format": _strftime,
+    "expect_column_values_to_be_dateutil_parseable": _dateutil,
+    "expect_column_pair_values_to_be_in_set": _pair_in_set,
+    "expect_multicolumn_sum_to_equal": _multicolumn_sum,
+    "expect_multicolumn_values_to_be_equal": _multicolumn_equal,
+    "expect_select_column_values_to_be_unique_within_record": _unique_within_record,
     # custom expectations (quality.expectations)
     "expect_column_values_to_be_valid_personal_id": _column_predicate("personal_id_well_formed"),
     "expect_personal_id_province_to_be_known": _column_predicate("personal_id_province_known"),
@@ -294,6 +430,67 @@ COMPILERS: dict[str, Callable[[_Spec], pl.Expr]] = {
     "expect_column_values_to_not_be_in_the_future": _not_in_future,
     "expect_personal_id_to_match_birth": _matches_birth,
 }
+
+
+_COMPARISONS: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
+    "==": lambda c, v: c == v,
+    "!=": lambda c, v: c != v,
+    "<": lambda c, v: c < v,
+    "<=": lambda c, v: c <= v,
+    ">": lambda c, v: c > v,
+    ">=": lambda c, v: c >= v,
+    "IN": lambda c, v: c.is_in(list(v)),
+    "NOT IN": lambda c, v: ~c.is_in(list(v)),
+}
+# Uniqueness looks at the other rows: under a condition GE compares only the rows it keeps.
+_WHOLE_FRAME = frozenset({"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"})
+
+
+def _condition(condition: Any) -> pl.Expr:
+    """A GE row condition (its Condition object as JSON) as a Polars predicate; True = the row is judged.
+
+    GE drops the rows the condition excludes before it judges, so they never break the rule.
+    """
+    if hasattr(condition, "dict") and not isinstance(condition, Mapping):  # a GE Condition object
+        condition = json.loads(condition.json())
+    if not isinstance(condition, Mapping) or condition.get("type") == "pass_through":
+        raise ValueError(
+            f"row_condition {condition!r} is a string (GE's deprecated condition_parser syntax); write it "
+            'as a Condition object, e.g. {"type": "nullity", "column": {"name": "x"}, "is_null": false}'
+        )
+    kind = condition.get("type")
+    if kind in ("and", "or"):
+        parts = [_condition(part) for part in condition["conditions"]]
+        return pl.all_horizontal(parts) if kind == "and" else pl.any_horizontal(parts)
+    if kind == "nullity":
+        column = pl.col(condition["column"]["name"])
+        return column.is_null() if condition["is_null"] else column.is_not_null()
+    if kind == "comparison":
+        operator = condition["operator"]
+        if operator not in _COMPARISONS:
+            raise ValueError(f"row_condition operator {operator!r} is not one of {', '.join(_COMPARISONS)}")
+        compare = _COMPARISONS[operator](
+            pl.col(condition["column"]["name"]), _literal(condition["parameter"])
+        )
+        return compare.fill_null(False)
+    raise ValueError(f"row_condition type {kind!r} is not one of and, or, nullity, comparison")
+
+
+def unsupported_reason(kind: str) -> str:
+    """Why an expectation type cannot be compiled, and where the supported ones are listed (one line)."""
+    import difflib
+
+    if kind in NOT_SUPPORTED:
+        return (
+            f"expectation type '{kind}' cannot be compiled: {NOT_SUPPORTED[kind]}; types the compiler "
+            f"does not take: {', '.join(sorted(NOT_SUPPORTED))} (the ones it takes: docs/adding-a-source.md)"
+        )
+    close = difflib.get_close_matches(kind, [*COMPILERS, *DATASET_LEVEL], n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return (
+        f"expectation type '{kind}' is not one the compiler knows{hint}; the types it takes and the "
+        "ones it does not are listed in docs/adding-a-source.md"
+    )
 
 
 def _columns_of(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
@@ -349,13 +546,14 @@ def compile_suite(suite: gx.ExpectationSuite, *, today: datetime.date) -> Compil
             continue
         compiler = COMPILERS.get(kind)
         if compiler is None:
-            raise SuiteCompileError(
-                f"suite '{suite.name}': expectation type '{kind}' (rule '{rule_id}') cannot be compiled; "
-                f"compiled types: {', '.join(sorted(COMPILERS))}; dataset-level: {', '.join(sorted(DATASET_LEVEL))}"
-            )
+            raise SuiteCompileError(f"suite '{suite.name}': rule '{rule_id}': {unsupported_reason(kind)}")
         kwargs = _resolve_parameters(config.kwargs, today, where)
         try:
             broken = compiler(_Spec(kind, kwargs, today))
+            if kwargs.get("row_condition") is not None:
+                if kind in _WHOLE_FRAME:
+                    raise ValueError("a row_condition on a uniqueness expectation is not compiled")
+                broken = _condition(kwargs["row_condition"]) & broken
         except (KeyError, ValueError, TypeError) as error:
             raise SuiteCompileError(f"{where} (rule '{rule_id}'): invalid arguments: {error}") from error
         rules.append(

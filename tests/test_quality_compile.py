@@ -398,3 +398,120 @@ def test_validation_result_is_a_ge_result_with_mostly_applied():
     assert result.meta["run_id"].run_name == "run-7"
     clean = validation_result(compiled, suite, dict.fromkeys(counts, 0), S.height, "run-8")
     assert clean.success is True
+
+
+RAW_DATES = pl.DataFrame({"raw": ["15/03/1990", "31/02/1990", "1/2/1990", "không rõ", None]})
+
+
+def test_strftime_format_is_pythons_strptime_and_ignores_nulls():
+    broken = _broken(
+        RAW_DATES, "expect_column_values_to_match_strftime_format", column="raw", strftime_format="%d/%m/%Y"
+    )
+    assert broken == [False, True, False, True, False]
+
+
+def test_strftime_format_must_be_a_pattern():
+    with pytest.raises(SuiteCompileError, match="strftime_format must be a strftime pattern"):
+        _broken(
+            RAW_DATES, "expect_column_values_to_match_strftime_format", column="raw", strftime_format="dd/mm"
+        )
+
+
+def test_dateutil_parseable_refuses_impossible_dates_and_text():
+    assert _broken(RAW_DATES, "expect_column_values_to_be_dateutil_parseable", column="raw") == [
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
+
+
+def test_regex_lists_match_any_or_all_and_not_match_any():
+    assert _broken(S, "expect_column_values_to_match_regex_list", column="s", regex_list=["^a", "D$"]) == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert _broken(
+        S, "expect_column_values_to_match_regex_list", column="s", regex_list=["^a", "c$"], match_on="all"
+    ) == [False, True, True, False, True]
+    assert _broken(S, "expect_column_values_to_not_match_regex_list", column="s", regex_list=["1", "^A"]) == [
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]
+
+
+def test_pair_in_set_multicolumn_sum_and_unique_within_record():
+    frame = pl.DataFrame({"a": ["x", "y", None, "x"], "b": ["x", "z", None, None], "n": [1, 2, None, 3]})
+    pairs = [["x", "x"], ["y", "y"]]
+    assert _broken(
+        frame, "expect_column_pair_values_to_be_in_set", column_A="a", column_B="b", value_pairs_set=pairs
+    ) == [
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert _broken(
+        frame.select(pl.col("n"), m=pl.lit(1)),
+        "expect_multicolumn_sum_to_equal",
+        column_list=["n", "m"],
+        sum_total=3,
+    ) == [True, False, True, True]
+    assert _broken(
+        frame, "expect_select_column_values_to_be_unique_within_record", column_list=["a", "b"]
+    ) == [
+        True,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_a_row_condition_limits_the_rows_judged():
+    frame = pl.DataFrame(
+        {"raw": ["15/03/1990", "31/02/1990", None], "parsed": [dt.date(1990, 3, 15), None, None]}
+    )
+    condition = {"type": "nullity", "column": {"name": "raw"}, "is_null": False}
+    assert _broken(
+        frame, "expect_column_values_to_not_be_null", column="parsed", row_condition=condition
+    ) == [
+        False,
+        True,
+        False,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "kwargs", "message"),
+    [
+        (
+            "expect_column_values_to_not_be_null",
+            {"column": "s", "row_condition": "s.notnull()", "condition_parser": "pandas"},
+            "write it as a Condition object",
+        ),
+        (
+            "expect_column_values_to_be_unique",
+            {"column": "s", "row_condition": {"type": "nullity", "column": {"name": "s"}, "is_null": False}},
+            "uniqueness expectation",
+        ),
+    ],
+)
+def test_row_conditions_the_compiler_cannot_honour_are_refused(kind, kwargs, message):
+    with pytest.raises(SuiteCompileError, match=message):
+        compile_suite(_suite((kind, kwargs, {"rule_id": "r"})), today=TODAY)
+
+
+def test_an_order_dependent_expectation_is_refused_with_the_reason_and_the_unsupported_list():
+    suite = _suite(("expect_column_values_to_be_increasing", {"column": "s"}, {"rule_id": "s.up"}))
+    with pytest.raises(SuiteCompileError) as raised:
+        compile_suite(suite, today=TODAY)
+    message = str(raised.value)
+    assert "rule 's.up'" in message and "row order" in message
+    assert "expect_column_values_to_be_json_parseable" in message and "\n" not in message
