@@ -200,7 +200,7 @@ def test_audit_trail_is_append_only(warehouse):
     assert cli(warehouse, "sql", "SELECT 1 AS one").exit_code == 0
     trail = DeltaTable(f"{warehouse.settings.warehouse_uri}/ops/audit/queries")
     assert trail.metadata().configuration.get("delta.appendOnly") == "true"
-    with pytest.raises(Exception, match="(?i)append"):  # noqa: B017 - delta-rs names the table property
+    with pytest.raises(Exception, match=r"(?i)append"):  # delta-rs names the table property
         trail.delete()
     assert read_audit(warehouse.settings).height == 1
 

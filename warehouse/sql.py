@@ -233,15 +233,20 @@ def run_sql(query: str, settings: StorageSettings | None = None, role: Role = "a
     found = discover(settings, ROLE_LAYERS[role])
     wanted = {(t.layer, t.domain, t.table) for t in references.tables}
     views = [n for n in found.names if (n.layer, n.domain.lower(), n.table.lower()) in wanted]
+    known = ", ".join(str(n) for n in found.names) or "none yet: run `ndc demo`"
+    known += f"; {found.note()}" if found.note() else ""
+    missing = sorted(
+        ".".join(t) for t in wanted - {(n.layer, n.domain.lower(), n.table.lower()) for n in views}
+    )
+    if missing:
+        raise SqlError(f"no table {', '.join(missing)}\n(tables: {known})")
     con = None
     try:
         con = _connect(settings, views, role)
         frame = con.sql(query).pl()
         columns = _plan_words(con, query)
     except duckdb.Error as error:
-        known = ", ".join(str(n) for n in found.names) or "none yet: run `ndc demo`"
-        skipped = f"; {found.note()}" if found.note() else ""
-        raise SqlError(f"{str(error).splitlines()[0]}\n(tables: {known}{skipped})") from None
+        raise SqlError(f"{str(error).splitlines()[0]}\n(tables: {known})") from None
     finally:
         if con is not None:
             con.close()
