@@ -25,6 +25,7 @@ KEY_ENV = "NDC_PSEUDONYM_KEY"
 # HMAC-SHA256 keys shorter than the hash's 32 bytes weaken it; IDs are only 12 digits, so a weak or
 # known key lets anyone hash every possible ID and reverse the pseudonyms by lookup.
 MIN_KEY_BYTES = 32
+BIRTH_YEAR_BAND = 5  # gold publishes the first year of a five-year band (1980 = born 1980–1984)
 _GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 # Personal-data class of gold's columns (raw zones take theirs from the catalogue entities). A
@@ -32,7 +33,7 @@ _GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 GOLD_PERSONAL_DATA: dict[str, dict[str, str]] = {
     "gold." + ".".join(CITIZEN_360): {
         "person_pseudonym": "basic",
-        "birth_year": "basic",
+        "birth_year_band": "basic",
         "sex": "basic",
         "birth_province": "basic",
         "vital_status_register": "basic",
@@ -95,7 +96,9 @@ def citizen_360(
     """
     people = citizens.filter(pl.col(PERSON_ID).is_not_null()).select(
         pl.col(PERSON_ID),
-        pl.col("date_of_birth").dt.year().alias("birth_year"),
+        # Five-year bands, not years: with sex and province a birth year leaves a 12-digit ID only
+        # 10^6 candidates, and narrows people down in linkage with outside data (docs/sql.md).
+        (pl.col("date_of_birth").dt.year() // BIRTH_YEAR_BAND * BIRTH_YEAR_BAND).alias("birth_year_band"),
         "sex",
         pl.col("birth_province_2025").alias("birth_province"),
         pl.col("vital_status").alias("vital_status_register"),

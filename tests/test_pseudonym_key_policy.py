@@ -92,3 +92,25 @@ def test_local_resources_leave_an_unset_key_to_the_policy(monkeypatch):
     import os
 
     assert "NDC_PSEUDONYM_KEY" not in os.environ  # no demo key slipped into the environment
+
+
+def test_gold_publishes_birth_year_bands_not_years():
+    import datetime as dt
+
+    import polars as pl
+
+    from pipeline.gold import citizen_360
+    from pipeline.link import PERSON_ID
+
+    citizens = pl.DataFrame(
+        {
+            PERSON_ID: ["001084000001", "001087000002", "001090000003"],
+            "date_of_birth": [dt.date(1984, 12, 31), dt.date(1987, 1, 1), dt.date(1990, 6, 1)],
+            "sex": ["male", "female", "male"],
+            "birth_province_2025": ["01", "01", "79"],
+            "vital_status": ["alive", "alive", "alive"],
+        }
+    )
+    people = citizen_360(citizens, {}, None, GOOD_KEY.encode())
+    assert "birth_year" not in people.columns
+    assert people["birth_year_band"].to_list() == [1980, 1985, 1990]

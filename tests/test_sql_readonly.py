@@ -50,7 +50,11 @@ def warehouse(tmp_path: Path) -> Warehouse:
     house.overwrite(
         PEOPLE,
         pa.table(
-            {"person_pseudonym": ["a" * 64, "b" * 64], "birth_year": [1980, 1990], "ministries_known": [1, 2]}
+            {
+                "person_pseudonym": ["a" * 64, "b" * 64],
+                "birth_year_band": [1980, 1990],
+                "ministries_known": [1, 2],
+            }
         ),
     )
     return house
@@ -169,7 +173,7 @@ def test_audit_records_who_what_and_the_personal_columns(warehouse):
     ok = cli(
         warehouse,
         "sql",
-        "SELECT birth_year, count(*) AS n FROM gold.people.citizen_360 GROUP BY ALL",
+        "SELECT birth_year_band, count(*) AS n FROM gold.people.citizen_360 GROUP BY ALL",
         NDC_ANALYST="nguyen.van.a",
     )
     assert ok.exit_code == 0, ok.output
@@ -181,7 +185,7 @@ def test_audit_records_who_what_and_the_personal_columns(warehouse):
     first, second, third = trail.iter_rows(named=True)
     assert first["analyst"] == "nguyen.van.a" and first["outcome"] == "ok" and first["rows"] == 2
     assert first["tables"] == ["gold.people.citizen_360"]
-    assert first["personal_columns"] == ["gold.people.citizen_360.birth_year:basic"]
+    assert first["personal_columns"] == ["gold.people.citizen_360.birth_year_band:basic"]
     assert second["personal_columns"] == [] and second["analyst"] is None  # count(*) reads no column
     assert third["outcome"] == "error" and "nothing" in third["reason"]
 
@@ -191,7 +195,7 @@ def test_audit_records_who_what_and_the_personal_columns(warehouse):
     later = cli(warehouse, "audit", "--json", "--since", "2999-01-01")
     assert json.loads(later.output) == []
     table = cli(warehouse, "audit")
-    assert "nguyen.van.a" in table.output and "birth_year" in table.output
+    assert "nguyen.van.a" in table.output and "birth_year_band" in table.output
 
 
 def test_audit_trail_is_append_only(warehouse):
