@@ -268,7 +268,10 @@ def test_sql_names_are_found_quoted_or_not():
     names = [TableName("silver", "population", "citizens"), TableName("gold", "kpi", "linkage")]
     assert tables_named_in("select 1", names) == []
     assert tables_named_in("FROM Silver . population.CITIZENS", names) == names[:1]
-    assert tables_named_in('JOIN "gold"."kpi"."linkage" USING (x)', names) == names[1:]
+    assert (
+        tables_named_in('WITH a AS (SELECT 1 AS x) FROM a JOIN "gold"."kpi"."linkage" USING (x)', names)
+        == names[1:]
+    )
     assert tables_named_in("FROM x.silver.population.citizens", names) == []
 
 
