@@ -96,3 +96,33 @@ def test_sql_on_gold_with_a_gold_only_key(gold_only, tmp_path: Path):
     )
     assert engineer_raw.exit_code == 0, engineer_raw.output
     assert json.loads(engineer_raw.output) == [{"n": 1}]
+
+
+def test_the_engine_keeps_s3_reads_inside_the_roles_zones(gold_only):
+    """Even with the pipeline's own key, an analyst session's DuckDB opens gold objects only."""
+    import duckdb
+
+    from warehouse.sql import connect
+    from warehouse.storage import StorageSettings
+
+    _, engineer = gold_only
+    settings = StorageSettings.from_env(engineer)
+    con = connect(settings, "analyst")
+    try:
+        assert con.sql("SELECT sum(rows_landed)::BIGINT FROM gold.kpi.linkage_by_province").fetchone() == (7,)
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(
+                "SELECT * FROM read_parquet('s3://ndc-raw/silver/population/citizens/*.parquet')"
+            ).fetchall()
+        with pytest.raises(duckdb.Error):
+            con.execute("SET allowed_directories = ['s3://ndc-raw/']")
+    finally:
+        con.close()
+    restricted = connect(settings, "restricted")
+    try:
+        rows = restricted.execute(
+            "SELECT count(*) FROM read_parquet('s3://ndc-raw/silver/population/citizens/*.parquet')"
+        )
+        assert rows.fetchone() == (1,)
+    finally:
+        restricted.close()
