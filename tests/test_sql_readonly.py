@@ -267,3 +267,19 @@ def test_csv_safe_covers_every_formula_start_and_leaves_numbers():
 def test_sql_format_has_help():
     result = CliRunner().invoke(main, ["sql", "--help"])
     assert "export every row" in result.output and "'|'" in result.output and "--role" in result.output
+
+
+def test_personal_data_classes_come_from_the_catalogue_and_gold():
+    from catalogue import load_catalogue
+    from pipeline.gold import GOLD_PERSONAL_DATA
+    from warehouse.audit import personal_columns_touched, personal_data_classes
+
+    classes = personal_data_classes(load_catalogue(), GOLD_PERSONAL_DATA)
+    assert classes["silver.population.citizens"]["personal_id"] == "basic"
+    assert classes["silver.welfare.payments"]["amount_vnd"] == "sensitive"
+    assert classes["quarantine.welfare.payments__files"]["content"] == "sensitive"
+    assert classes["gold.people.citizen_360"]["person_pseudonym"] == "basic"
+    touched = personal_columns_touched(
+        ["silver.population.citizens", "gold.kpi.linkage_by_province"], {"personal_id", "updated_at"}, classes
+    )
+    assert touched == ["silver.population.citizens.personal_id:basic"]  # updated_at is not personal

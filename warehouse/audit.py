@@ -146,6 +146,9 @@ def personal_data_classes(catalogue, gold: Classification) -> dict[str, dict[str
             classes[f"{layer}.{ref.domain}.{ref.table.name}"] = (
                 {**mapped, **canonical} if layer != "silver" else dict(canonical)
             )
+        # Files quarantined whole: their bytes hold every column of the table, at its highest class.
+        highest = "sensitive" if "sensitive" in canonical.values() else "basic"
+        classes[f"quarantine.{ref.domain}.{ref.table.name}__files"] = {"content": highest}
     for table, columns in gold.items():
         classes[table] = dict(columns)
     return classes
