@@ -375,6 +375,8 @@ def audit_trail(since: str | None, as_json: bool) -> None:
     credentials for that zone.
     """
     use_local_defaults()
+    from rich.markup import escape
+
     from warehouse import audit
     from warehouse.storage import StorageSettings
 
@@ -396,7 +398,8 @@ def audit_trail(since: str | None, as_json: bool) -> None:
         who = row["os_user"] + (f" ({row['analyst']})" if row["analyst"] else "")
         rows = "" if row["rows"] is None else f" · {row['rows']:,} rows"
         outcome = row["outcome"] if row["outcome"] == "ok" else f"[red]{row['outcome']}[/]"
-        out.print(f"{row['at']:%Y-%m-%d %H:%M:%S} UTC · {who} · {row['role']} · {row['output']} · {outcome}{rows}")
+        head = f"{row['at']:%Y-%m-%d %H:%M:%S} UTC · {escape(who)} · {row['role']} · {row['output']}"
+        out.print(f"{head} · {outcome}{rows}", highlight=False)
         for label, value in (
             ("tables", ", ".join(row["tables"] or [])),
             ("personal data", ", ".join(row["personal_columns"] or [])),
