@@ -89,8 +89,7 @@ def _walk(node: object):
 
 @dataclass(frozen=True)
 class References:
-    tables: list[TableName]  # layer.domain.table references to the warehouse
-    other_layers: list[str]  # three-part references whose layer the role may not read
+    tables: list[TableName]  # layer.domain.table references to the warehouse, in the role's zones
 
 
 def check_read_only(query: str, role: Role = "analyst") -> References:
@@ -138,7 +137,7 @@ def check_read_only(query: str, role: Role = "analyst") -> References:
             f"{refused_layers[0]} is in a restricted zone; role {role!r} reads "
             f"{', '.join(ROLE_LAYERS[role])} only (raw zones need --role restricted)"
         )
-    return References(list(dict.fromkeys(tables)), refused_layers)
+    return References(list(dict.fromkeys(tables)))
 
 
 def tables_named_in(query: str, names: Sequence[TableName]) -> list[TableName]:
