@@ -38,13 +38,15 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
         warehouse: WarehouseResource, pseudonym_key: PseudonymKeyResource
     ) -> dg.MaterializeResult:
         warehouse = warehouse.warehouse()
+        # Before anything is read: with a refused key gold is not written at all.
+        key = pseudonym_key.key_bytes_for(warehouse.settings.warehouse_uri)
         frames = {k: live_rows(warehouse, n) for k, n in people_tables.items() if warehouse.exists(n)}
         register_key = next(k for k, n in people_tables.items() if n == register)
         table = citizen_360(
             frames[register_key],
             {k: f for k, f in frames.items() if k != register_key},
             live_rows(warehouse, deaths) if deaths is not None and warehouse.exists(deaths) else None,
-            pseudonym_key.key_bytes(),
+            key,
         )
         version = warehouse.overwrite(citizen_key, table.to_arrow())
         return _result(table, warehouse.uri(citizen_key), version)

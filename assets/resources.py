@@ -9,6 +9,7 @@ from typing import Self
 
 import dagster as dg
 
+from pipeline.gold import pseudonym_key
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 
@@ -48,9 +49,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class PseudonymKeyResource(dg.ConfigurableResource):
-    """The key of the keyed hash that turns personal IDs into gold pseudonyms (kept outside the data)."""
+    """The key of the keyed hash that turns personal IDs into gold pseudonyms (kept outside the data).
 
-    key: str
+    Empty means none was given: only the demo's own warehouse may then build gold (with the demo key).
+    """
 
-    def key_bytes(self) -> bytes:
-        return self.key.encode()
+    key: str = ""
+
+    def key_bytes_for(self, warehouse_uri: str) -> bytes:
+        """The key, checked against the policy for this warehouse (PseudonymKeyError otherwise)."""
+        return pseudonym_key(self.key, warehouse_uri)

@@ -30,10 +30,8 @@ def use_local_defaults() -> None:
     """Embedded defaults: every setting has a local value unless the environment gives one."""
     state = local_state()
     os.environ.setdefault("NDC_DEMO_DIR", str(state / "demo"))
-    if os.environ.get("NDC_ENV", "local") == "local":
-        from orchestration.resources import DEMO_PSEUDONYM_KEY
-
-        os.environ.setdefault("NDC_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY)
+    # No pseudonym key is defaulted here: without one, gold uses the demo key only in the demo's
+    # own (marked, local) warehouse and refuses everywhere else (pipeline.gold.pseudonym_key).
     os.environ.setdefault("DAGSTER_HOME", str(state / "dagster"))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
@@ -253,11 +251,17 @@ def summary(run_id: str, result) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def tables(as_json: bool) -> None:
-    """List the warehouse's Delta tables: name, URI, rows, version, last update."""
-    use_local_defaults()
-    from warehouse.catalog import warehouse_tables
+    """List the warehouse's Delta tables: name, URI, rows, version, last update.
 
-    infos = warehouse_tables()
+    Zones the storage credentials cannot read (a gold-only key) are skipped with one line.
+    """
+    use_local_defaults()
+    from warehouse.catalog import table_infos
+
+    listing = table_infos()
+    infos = listing.infos
+    if note := listing.discovery.note():
+        console.print(f"[yellow]{note}[/]")
     if as_json:
         out.print_json(
             json.dumps(
@@ -291,20 +295,65 @@ def tables(as_json: bool) -> None:
 @main.command()
 @click.argument("query")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: print up to --limit rows. csv / json: export every row to stdout (audited as an export). "
+    "CSV joins lists with '|' and prefixes cells starting with = + - @ tab or CR with ' (no formulas in Excel).",
 )
 @click.option("--limit", default=1000, show_default=True, help="Most rows printed in table format.")
-def sql(query: str, fmt: str, limit: int) -> None:
-    """Run SQL over the warehouse, tables named layer.domain.table (DuckDB)."""
+@click.option(
+    "--role",
+    type=click.Choice(["analyst", "restricted"]),
+    envvar="NDC_SQL_ROLE",
+    default="analyst",
+    show_default=True,
+    help="analyst: gold only. restricted: also bronze, silver, quarantine and ops (raw personal data). "
+    "Env: NDC_SQL_ROLE.",
+)
+def sql(query: str, fmt: str, limit: int, role: str) -> None:
+    """Run one read-only SELECT over the warehouse, tables named layer.domain.table (DuckDB).
+
+    Every query, refused ones too, is recorded in the audit trail (`ndc audit`) before any
+    result is shown; NDC_ANALYST names the person when the OS account is shared.
+    """
     use_local_defaults()
-    from warehouse.sql import SqlError, run_sql
+    from catalogue import load_catalogue
+    from pipeline.gold import GOLD_PERSONAL_DATA
+    from warehouse import audit
+    from warehouse.sql import SqlError, SqlRefused, parse_role, run_sql, to_csv
+    from warehouse.storage import StorageSettings
+
+    settings = StorageSettings.from_env()
+    output = "table" if fmt == "table" else f"export:{fmt}"
+
+    def record(outcome: audit.Outcome, **facts) -> None:
+        try:
+            audit.append(
+                settings, audit.AuditRecord(query=query, role=role, output=output, outcome=outcome, **facts)
+            )
+        except audit.AuditError as error:
+            raise click.ClickException(str(error)) from None
 
     try:
-        frame = run_sql(query)
+        result = run_sql(query, settings, parse_role(role))
+    except SqlRefused as error:
+        record("refused", reason=str(error))
+        raise click.ClickException(f"refused: {error}") from None
     except SqlError as error:
+        record("error", reason=str(error).splitlines()[0])
         raise click.ClickException(str(error)) from None
+    touched = [str(t) for t in result.tables]
+    classes = audit.personal_data_classes(load_catalogue(), GOLD_PERSONAL_DATA)
+    personal = audit.personal_columns_touched(touched, result.columns_read, classes)
+    frame = result.frame
+    record("ok", tables=tuple(touched), personal_columns=tuple(personal), rows=frame.height)
+    if result.discovery is not None and (note := result.discovery.note()):
+        console.print(f"[yellow]{note}[/]")
     if fmt == "csv":
-        sys.stdout.write(frame.write_csv())
+        sys.stdout.write(to_csv(frame))
     elif fmt == "json":
         sys.stdout.write(frame.write_json() + "\n")
     else:
@@ -312,6 +361,53 @@ def sql(query: str, fmt: str, limit: int) -> None:
 
         with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
             out.print(str(frame), soft_wrap=True)
+
+
+@main.command(name="audit")
+@click.option(
+    "--since", help="Only records from then on: 7d, 12h, 30m, or a date/time (UTC) like 2026-11-01."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def audit_trail(since: str | None, as_json: bool) -> None:
+    """Show the audit trail of `ndc sql`: who ran what, when, on which tables and personal data.
+
+    The trail lives in the restricted zone (ops.audit.queries, or NDC_AUDIT_URI): reading it needs
+    credentials for that zone.
+    """
+    use_local_defaults()
+    from rich.markup import escape
+
+    from warehouse import audit
+    from warehouse.storage import StorageSettings
+
+    try:
+        start = audit.parse_since(since) if since else None
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        trail = audit.read_audit(StorageSettings.from_env(), since=start)
+    except Exception as error:  # storage refusals come in many types: one line each
+        raise click.ClickException(f"the audit trail cannot be read: {str(error).splitlines()[0]}") from None
+    if as_json:
+        rows = [{**row, "at": row["at"].isoformat()} for row in trail.iter_rows(named=True)]
+        out.print_json(json.dumps(rows))
+        return
+    # One block per record: queries are long, and a table would cut them at the terminal's width.
+    out.print(f"ndc sql audit trail: {trail.height:,} records", highlight=False)
+    for row in trail.iter_rows(named=True):
+        who = row["os_user"] + (f" ({row['analyst']})" if row["analyst"] else "")
+        rows = "" if row["rows"] is None else f" · {row['rows']:,} rows"
+        outcome = row["outcome"] if row["outcome"] == "ok" else f"[red]{row['outcome']}[/]"
+        head = f"{row['at']:%Y-%m-%d %H:%M:%S} UTC · {escape(who)} · {row['role']} · {row['output']}"
+        out.print(f"{head} · {outcome}{rows}", highlight=False)
+        for label, value in (
+            ("tables", ", ".join(row["tables"] or [])),
+            ("personal data", ", ".join(row["personal_columns"] or [])),
+            ("query", row["query"]),
+            ("reason", row["reason"] or ""),
+        ):
+            if value:
+                out.print(f"  {label}: {value}", markup=False, highlight=False, soft_wrap=True)
 
 
 @main.command()

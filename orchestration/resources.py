@@ -12,8 +12,9 @@ import os
 import dagster as dg
 
 from assets.resources import PseudonymKeyResource, WarehouseResource
+from pipeline.gold import DEMO_PSEUDONYM_KEY, KEY_ENV
 
-DEMO_PSEUDONYM_KEY = "ndc-demo-key-not-for-production"
+__all__ = ["DEMO_PSEUDONYM_KEY", "ENVIRONMENTS", "environment", "resources_for"]
 ENVIRONMENTS = ("local", "production")
 
 
@@ -24,10 +25,11 @@ def environment() -> str:
 def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
     if env not in ENVIRONMENTS:
         raise ValueError(f"NDC_ENV={env!r} is not an environment; use one of {', '.join(ENVIRONMENTS)}")
-    if env == "local":
-        # A laptop needs no setup: a demo key where none is given (never in production).
-        os.environ.setdefault("NDC_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY)
+    # Production requires the key (Dagster names the variable when it is missing). Locally an
+    # unset key stays empty: the gold asset then applies the key policy, which allows the demo
+    # key only in the demo's own warehouse (pipeline.gold.pseudonym_key), never on S3.
+    key = dg.EnvVar(KEY_ENV) if env == "production" or os.environ.get(KEY_ENV) else ""
     return {
         "warehouse": WarehouseResource.from_env_vars(required=env == "production"),
-        "pseudonym_key": PseudonymKeyResource(key=dg.EnvVar("NDC_PSEUDONYM_KEY")),
+        "pseudonym_key": PseudonymKeyResource(key=key),
     }

@@ -13,9 +13,66 @@ from collections.abc import Mapping
 import polars as pl
 
 from pipeline.link import PERSON_ID
+from warehouse.demo_marker import is_demo_warehouse
 
 CITIZEN_360 = ("people", "citizen_360")
 LINKAGE_KPIS = ("kpi", "linkage_by_province")
+
+# Public, in the source code: it protects nothing, so it may build gold only in the demo's own
+# warehouse (a local folder carrying the demo's mark), never anywhere real data could be.
+DEMO_PSEUDONYM_KEY = "ndc-demo-key-not-for-production"
+KEY_ENV = "NDC_PSEUDONYM_KEY"
+# HMAC-SHA256 keys shorter than the hash's 32 bytes weaken it; IDs are only 12 digits, so a weak or
+# known key lets anyone hash every possible ID and reverse the pseudonyms by lookup.
+MIN_KEY_BYTES = 32
+BIRTH_YEAR_BAND = 5  # gold publishes the first year of a five-year band (1980 = born 1980–1984)
+_GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+# Personal-data class of gold's columns (raw zones take theirs from the catalogue entities). A
+# pseudonym is still personal data under the law, and so are the quasi-identifiers beside it.
+GOLD_PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "gold." + ".".join(CITIZEN_360): {
+        "person_pseudonym": "basic",
+        "birth_year_band": "basic",
+        "sex": "basic",
+        "birth_province": "basic",
+        "vital_status_register": "basic",
+        "death_registered": "basic",
+        "vital_status_conflict": "basic",
+    },
+}
+
+
+class PseudonymKeyError(ValueError):
+    """The pseudonym key may not build gold here; the message says how to make one."""
+
+
+def pseudonym_key(configured: str | None, warehouse_uri: str) -> bytes:
+    """The key gold may be built with, or PseudonymKeyError (one line) when the policy refuses it.
+
+    No key in the demo's own warehouse means the demo key; anywhere else a key must be set, at
+    least MIN_KEY_BYTES long, and not the public demo key.
+    """
+    key = configured or ""
+    demo = is_demo_warehouse(warehouse_uri)
+    how = f"set {KEY_ENV} to a secret of at least {MIN_KEY_BYTES} bytes, e.g. from `{_GENERATE}`"
+    if not key.strip():
+        if demo:
+            return DEMO_PSEUDONYM_KEY.encode()
+        raise PseudonymKeyError(
+            f"{KEY_ENV} is not set or empty: gold is not built without a pseudonym key; {how}"
+        )
+    if key == DEMO_PSEUDONYM_KEY:
+        if demo:
+            return key.encode()
+        raise PseudonymKeyError(
+            f"{KEY_ENV} is the public demo key, allowed only in the demo's own warehouse, not {warehouse_uri}; {how}"
+        )
+    if len(key.encode()) < MIN_KEY_BYTES:
+        raise PseudonymKeyError(
+            f"{KEY_ENV} is {len(key.encode())} bytes, too short to protect 12-digit IDs; {how}"
+        )
+    return key.encode()
 
 
 def pseudonymise(ids: pl.Expr, key: bytes) -> pl.Expr:
@@ -39,7 +96,9 @@ def citizen_360(
     """
     people = citizens.filter(pl.col(PERSON_ID).is_not_null()).select(
         pl.col(PERSON_ID),
-        pl.col("date_of_birth").dt.year().alias("birth_year"),
+        # Five-year bands, not years: with sex and province a birth year leaves a 12-digit ID only
+        # 10^6 candidates, and narrows people down in linkage with outside data (docs/sql.md).
+        (pl.col("date_of_birth").dt.year() // BIRTH_YEAR_BAND * BIRTH_YEAR_BAND).alias("birth_year_band"),
         "sex",
         pl.col("birth_province_2025").alias("birth_province"),
         pl.col("vital_status").alias("vital_status_register"),

@@ -68,7 +68,7 @@ def run_nightly_sync(demo_dir: Path, warehouse_dir: Path, urls: Mapping[str, str
         "NDC_DEMO_DIR": str(demo_dir),
         "NDC_WAREHOUSE_URI": str(warehouse_dir),
         "NDC_TODAY": "2026-11-01",  # the generator's run date
-        "NDC_PSEUDONYM_KEY": "test-key",
+        "NDC_PSEUDONYM_KEY": "test-key-of-the-nightly-sync-tests-0123456789",
         **{name: urls.get(name) for name in URL_VARIABLES},
     }
     with environment(env):

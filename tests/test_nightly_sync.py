@@ -25,7 +25,7 @@ def demo_env(tmp_path_factory):
         "NDC_DEMO_DIR": str(root / "demo"),
         "NDC_WAREHOUSE_URI": str(root / "warehouse"),
         "NDC_TODAY": "2026-11-01",  # the generator's run date: "future" means after it
-        "NDC_PSEUDONYM_KEY": "test-key",
+        "NDC_PSEUDONYM_KEY": "test-key-of-the-nightly-sync-tests-0123456789",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

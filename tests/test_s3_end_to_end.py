@@ -81,7 +81,10 @@ def run_nightly_sync() -> dg.ExecuteInProcessResult:
     # taken from `defs`, whose EnvVar fields depend on what was set when another test imported it.
     return defs.resolve_job_def("nightly_sync").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
-        resources={"warehouse": WarehouseResource(), "pseudonym_key": PseudonymKeyResource(key="test-key")},
+        resources={
+            "warehouse": WarehouseResource(),
+            "pseudonym_key": PseudonymKeyResource(key="test-key-of-the-s3-end-to-end-tests-0123456789"),
+        },
         raise_on_error=False,
         run_config=full_refresh_config(),
         tags=latest_partition_tags(),
@@ -192,7 +195,14 @@ def test_duckdb_reads_exactly_the_rows_ndc_tables_reports_on_s3(s3_listed):
 
 def test_ndc_sql_counts_citizens_on_s3(s3_listed):
     listed = s3_listed
-    output = ndc("sql", "SELECT count(*) AS n FROM silver.population.citizens", "--format", "json")
+    output = ndc(
+        "sql",
+        "SELECT count(*) AS n FROM silver.population.citizens",
+        "--format",
+        "json",
+        "--role",
+        "restricted",
+    )
     assert json.loads(output) == [{"n": listed["silver.population.citizens"]["rows"]}]
     # Quoted parts and two tables in one query: every view the query names is there.
     both = ndc(
@@ -201,6 +211,8 @@ def test_ndc_sql_counts_citizens_on_s3(s3_listed):
         "(SELECT count(*) FROM gold.people.citizen_360) AS gold",
         "--format",
         "json",
+        "--role",
+        "restricted",
     )
     assert json.loads(both) == [
         {
@@ -245,16 +257,21 @@ def test_s3a_roots_and_gold_in_its_own_bucket(seaweedfs):
     assert {name: info.rows for name, info in infos.items()} == {"silver.d.t": 3, "gold.d.g": 2}
     assert infos["gold.d.g"].uri == f"s3a://{gold_bucket}/d/g"
     both = run_sql(
-        "SELECT (SELECT sum(x) FROM silver.d.t) AS s, (SELECT sum(x) FROM gold.d.g) AS g", settings
+        "SELECT (SELECT sum(x) FROM silver.d.t) AS s, (SELECT sum(x) FROM gold.d.g) AS g",
+        settings,
+        "restricted",
     )
-    assert both.row(0) == (6, 3)
+    assert both.frame.row(0) == (6, 3)
 
 
 def test_sql_names_are_found_quoted_or_not():
     names = [TableName("silver", "population", "citizens"), TableName("gold", "kpi", "linkage")]
     assert tables_named_in("select 1", names) == []
     assert tables_named_in("FROM Silver . population.CITIZENS", names) == names[:1]
-    assert tables_named_in('JOIN "gold"."kpi"."linkage" USING (x)', names) == names[1:]
+    assert (
+        tables_named_in('WITH a AS (SELECT 1 AS x) FROM a JOIN "gold"."kpi"."linkage" USING (x)', names)
+        == names[1:]
+    )
     assert tables_named_in("FROM x.silver.population.citizens", names) == []
 
 
@@ -271,7 +288,14 @@ def test_duckdb_reads_exactly_the_rows_ndc_tables_reports_locally(tmp_path):
         assert expected_tables() <= set(listed)
         read = duckdb_counts(StorageSettings.from_env(), {name: e["uri"] for name, e in listed.items()})
         assert read == {name: entry["rows"] for name, entry in listed.items()}
-        output = ndc("sql", "SELECT count(*) AS n FROM silver.population.citizens", "--format", "json")
+        output = ndc(
+            "sql",
+            "SELECT count(*) AS n FROM silver.population.citizens",
+            "--format",
+            "json",
+            "--role",
+            "restricted",
+        )
         assert json.loads(output) == [{"n": listed["silver.population.citizens"]["rows"]}]
 
         docs = Path(url2pathname(urlparse(data_docs_links(result)["silver.population.citizens"]).path))

@@ -1,50 +1,204 @@
-"""SQL for analysts: DuckDB over the Delta tables, each reachable as layer.domain.table."""
+"""SQL for analysts: read-only DuckDB over the Delta tables, each reachable as layer.domain.table.
+
+Three walls, each enough on its own for the attacks it names:
+
+1. The statement: exactly one SELECT (DuckDB's own parser says which), naming tables only as
+   layer.domain.table in the zones the role may read, and no table function that reads files.
+   `COPY … TO`, `ATTACH`, `INSTALL`/`LOAD`, `EXPORT`, `SET`, DDL and DML never reach the engine.
+2. The engine: external access off, with only the role's zone roots in `allowed_directories`
+   (so `read_csv('/etc/passwd')` and a silver file read as an analyst fail inside DuckDB), and
+   the configuration locked once the views exist, so no `SET` gives any of it back.
+3. The storage credentials: an analyst's S3 key that can read only the gold bucket.
+
+Roles: `analyst` (the default) sees gold; `restricted` also sees the raw zones (bronze, silver,
+quarantine, ops), for the data engineers who need them. Every query is audited either way.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import duckdb
 import polars as pl
 
-from warehouse.catalog import table_names
-from warehouse.storage import LAYERS, StorageSettings
+from warehouse.catalog import Discovery, discover
+from warehouse.storage import LAYERS, Layer, StorageSettings, is_s3_uri, split_s3_uri
 from warehouse.tables import TableName, Warehouse
 
-_PART = r'"?([A-Za-z_][A-Za-z0-9_]*)"?'
-# layer.domain.table as an analyst writes it: bare or "quoted" parts, any case, spaces around dots.
-_TABLE_NAME = re.compile(rf'(?<![\w."])"?({"|".join(LAYERS)})"?\s*\.\s*{_PART}\s*\.\s*{_PART}', re.IGNORECASE)
+Role = Literal["analyst", "restricted"]
+ROLES: tuple[Role, ...] = get_args(Role)
+ROLE_LAYERS: Mapping[Role, tuple[Layer, ...]] = {"analyst": ("gold",), "restricted": LAYERS}
+ROLE_ENV = "NDC_SQL_ROLE"
+
+# Table functions that make rows without touching a file or another database.
+_PURE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SqlError(ValueError):
     """The query failed; the message is DuckDB's, with the tables that exist."""
 
 
-def connect(settings: StorageSettings | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB session where every warehouse table is a view named layer.domain.table."""
-    settings = settings or StorageSettings.from_env()
-    return _connect(settings, table_names(settings))
+class SqlRefused(SqlError):
+    """The query is not a read of the role's tables: it never reached the engine."""
 
 
-def _connect(settings: StorageSettings, names: Sequence[TableName]) -> duckdb.DuckDBPyConnection:
-    warehouse = Warehouse(settings)
-    con = duckdb.connect()
+@dataclass(frozen=True)
+class SqlResult:
+    frame: pl.DataFrame
+    tables: list[TableName]  # the warehouse tables the query names
+    columns_read: frozenset[str] = field(default_factory=frozenset)  # column names in the plan
+    discovery: Discovery | None = None
+
+
+def parse_role(value: str | None) -> Role:
+    role = (value or "analyst").strip().lower()
+    if role not in ROLES:
+        raise SqlRefused(f"{ROLE_ENV}/--role {value!r} is not a role; use one of {', '.join(ROLES)}")
+    return role  # type: ignore[return-value]
+
+
+# -- the statement ----------------------------------------------------------------------------
+
+
+def _syntax_tree(query: str) -> dict:
+    """DuckDB's parse of one SELECT, as JSON: parsing only, nothing is bound or read."""
+    con = duckdb.connect(config={"enable_external_access": False})
     try:
-        settings.duckdb_setup(con)
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+    finally:
+        con.close()
+    if tree.get("error"):
+        raise SqlError(tree.get("error_message") or "the query does not parse")
+    return tree
+
+
+def _walk(node: object):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+@dataclass(frozen=True)
+class References:
+    tables: list[TableName]  # layer.domain.table references to the warehouse, in the role's zones
+
+
+def check_read_only(query: str, role: Role = "analyst") -> References:
+    """Refuse (SqlRefused, one line) anything but one SELECT over the role's tables."""
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as error:
+        raise SqlError(str(error)) from None
+    if len(statements) != 1:
+        raise SqlRefused(f"one statement at a time, got {len(statements)}")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        raise SqlRefused(
+            f"only SELECT is allowed here, not {kind.name} (the warehouse is read-only: "
+            "no COPY, ATTACH, INSTALL/LOAD, EXPORT, SET or writes)"
+        )
+    tables: list[TableName] = []
+    refused_layers: list[str] = []
+    for node in _walk(_syntax_tree(query)):
+        if node.get("type") == "TABLE_FUNCTION":
+            name = str((node.get("function") or {}).get("function_name", "")).lower()
+            if name not in _PURE_TABLE_FUNCTIONS:
+                raise SqlRefused(
+                    f"{name}() reads outside the warehouse tables: name tables as layer.domain.table"
+                )
+        elif node.get("type") == "BASE_TABLE":
+            catalog, schema, table = (
+                str(node.get(k) or "") for k in ("catalog_name", "schema_name", "table_name")
+            )
+            if not catalog and not schema:
+                if not _IDENTIFIER.match(table):  # FROM '/some/file.csv' is a file read
+                    raise SqlRefused(f"{table!r} is not a table: name tables as layer.domain.table")
+                continue  # a WITH name
+            if catalog.lower() not in LAYERS:
+                raise SqlRefused(
+                    f"{'.'.join(p for p in (catalog, schema, table) if p)}: name tables as layer.domain.table"
+                )
+            layer = catalog.lower()
+            if layer not in ROLE_LAYERS[role]:
+                refused_layers.append(f"{layer}.{schema}.{table}")
+                continue
+            tables.append(TableName(layer, schema.lower(), table.lower()))  # type: ignore[arg-type]
+    if refused_layers:
+        raise SqlRefused(
+            f"{refused_layers[0]} is in a restricted zone; role {role!r} reads "
+            f"{', '.join(ROLE_LAYERS[role])} only (raw zones need --role restricted)"
+        )
+    return References(list(dict.fromkeys(tables)))
+
+
+def tables_named_in(query: str, names: Sequence[TableName]) -> list[TableName]:
+    """The tables of `names` that `query` mentions as layer.domain.table (quoted or not, any case)."""
+    try:
+        wanted = {(t.layer, t.domain, t.table) for t in check_read_only(query, "restricted").tables}
+    except SqlError:
+        return []
+    return [n for n in names if (n.layer, n.domain.lower(), n.table.lower()) in wanted]
+
+
+# -- the engine --------------------------------------------------------------------------------
+
+
+def _allowed_roots(settings: StorageSettings, role: Role) -> list[str]:
+    """The folders (or s3:// prefixes) DuckDB may open: the role's zone roots, nothing else."""
+    roots = []
+    for layer in ROLE_LAYERS[role]:
+        root = _duckdb_uri(settings.layer_root(layer))
+        if is_s3_uri(root):
+            bucket, prefix = split_s3_uri(root)
+            root = f"s3://{bucket}/{prefix}".rstrip("/")
+        roots.append(root.rstrip("/") + "/")
+    return sorted(set(roots))
+
+
+def _connect(settings: StorageSettings, names: Sequence[TableName], role: Role) -> duckdb.DuckDBPyConnection:
+    """A locked DuckDB session whose views are the role's tables, named layer.domain.table."""
+    warehouse = Warehouse(settings)
+    # No Python replacement scans: `FROM some_variable` must not read this process's objects.
+    con = duckdb.connect(config={"python_enable_replacements": False, "autoinstall_known_extensions": False})
+    try:
+        settings.duckdb_setup(con)  # extensions and the S3 secret, before the doors close
+        roots = ", ".join(_literal(r) for r in _allowed_roots(settings, role))
+        con.execute(f"SET allowed_directories = [{roots}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET autoload_known_extensions = false")
         for name in names:
             # Each layer is an attached in-memory catalog and each domain a schema, so that the
             # analyst's three-part name resolves exactly as written.
             con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS \"{name.layer}\"")
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{name.layer}"."{name.domain}"')
-            uri = _duckdb_uri(warehouse.uri(name)).replace("'", "''")
+            uri = _literal(_duckdb_uri(warehouse.uri(name)))
             con.execute(
-                f'CREATE OR REPLACE VIEW "{name.layer}"."{name.domain}"."{name.table}" AS SELECT * FROM delta_scan(\'{uri}\')'
+                f'CREATE OR REPLACE VIEW "{name.layer}"."{name.domain}"."{name.table}" AS SELECT * FROM delta_scan({uri})'
             )
+        con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()
         raise
     return con
+
+
+def connect(settings: StorageSettings | None = None, role: Role = "analyst") -> duckdb.DuckDBPyConnection:
+    """A locked, read-only DuckDB session with a view for every table the role may read."""
+    settings = settings or StorageSettings.from_env()
+    return _connect(settings, discover(settings, ROLE_LAYERS[role]).names, role)
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _duckdb_uri(uri: str) -> str:
@@ -52,34 +206,80 @@ def _duckdb_uri(uri: str) -> str:
     return "s3://" + uri.removeprefix("s3a://") if uri.startswith("s3a://") else uri
 
 
-def tables_named_in(query: str, names: Sequence[TableName]) -> list[TableName]:
-    """The tables of `names` that `query` mentions as layer.domain.table (quoted or not)."""
-    mentioned = {tuple(part.lower() for part in match) for match in _TABLE_NAME.findall(query)}
-    return [name for name in names if (name.layer, name.domain.lower(), name.table.lower()) in mentioned]
+def _plan_words(con: duckdb.DuckDBPyConnection, query: str) -> frozenset[str]:
+    """Every identifier in the physical plan's projections and filters: the columns read."""
+    try:
+        rows = con.execute("EXPLAIN (FORMAT json) " + query).fetchall()
+    except duckdb.Error:
+        return frozenset()
+    words: set[str] = set()
+    for _, plan in rows:
+        for node in _walk(json.loads(plan)):
+            for value in (node.get("extra_info") or {}).values():
+                text = json.dumps(value)
+                words.update(w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    return frozenset(words)
 
 
-def run_sql(query: str, settings: StorageSettings | None = None) -> pl.DataFrame:
-    """Run `query` with a view for each table it names (every table when it names none).
+def run_sql(query: str, settings: StorageSettings | None = None, role: Role = "analyst") -> SqlResult:
+    """Run one read-only SELECT with a view for each table it names (the role's tables only).
 
     Creating a view binds it, which reads the table's Delta log: on S3 a few round trips per
-    table, so views for all tables would cost the query seconds it does not need.
+    table, so only the tables the query names get one.
     """
     settings = settings or StorageSettings.from_env()
-    names = table_names(settings)
-    named = tables_named_in(query, names)
-    attempts = [named, names] if named and len(named) < len(names) else [names]
-    for views in attempts:
-        con = None
-        try:
-            con = _connect(settings, views)
-            return con.sql(query).pl()
-        except duckdb.CatalogException as error:
-            failure: duckdb.Error = error  # maybe a table reached another way: retry with every view
-        except duckdb.Error as error:
-            failure = error
-            break
-        finally:
-            if con is not None:
-                con.close()
-    known = ", ".join(str(n) for n in names) or "none yet: run `ndc demo`"
-    raise SqlError(f"{failure}\n(tables: {known})") from None
+    references = check_read_only(query, role)
+    found = discover(settings, ROLE_LAYERS[role])
+    wanted = {(t.layer, t.domain, t.table) for t in references.tables}
+    views = [n for n in found.names if (n.layer, n.domain.lower(), n.table.lower()) in wanted]
+    known = ", ".join(str(n) for n in found.names) or "none yet: run `ndc demo`"
+    known += f"; {found.note()}" if found.note() else ""
+    missing = sorted(
+        ".".join(t) for t in wanted - {(n.layer, n.domain.lower(), n.table.lower()) for n in views}
+    )
+    if missing:
+        raise SqlError(f"no table {', '.join(missing)}\n(tables: {known})")
+    con = None
+    try:
+        con = _connect(settings, views, role)
+        frame = con.sql(query).pl()
+        columns = _plan_words(con, query)
+    except duckdb.Error as error:
+        raise SqlError(f"{str(error).splitlines()[0]}\n(tables: {known})") from None
+    finally:
+        if con is not None:
+            con.close()
+    return SqlResult(frame, views, columns, found)
+
+
+# -- export ------------------------------------------------------------------------------------
+
+LIST_SEPARATOR = "|"
+# A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection, OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame as flat, inert text cells: lists joined with '|', structs as JSON, and text
+    starting like a formula prefixed with a single quote (shown, never evaluated)."""
+    flat = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if isinstance(dtype, pl.List) and not dtype.inner.is_nested():
+            column = column.list.eval(pl.element().cast(pl.String)).list.join(LIST_SEPARATOR)
+        elif isinstance(dtype, pl.Array) and not dtype.inner.is_nested():
+            column = column.arr.eval(pl.element().cast(pl.String)).arr.join(LIST_SEPARATOR)
+        elif dtype.is_nested():
+            column = pl.struct(column).struct.json_encode().str.json_path_match(f"$.{name}")
+        flat.append(column.alias(name))
+    flat_frame = frame.select(flat)
+    risky = "^[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "]"
+    return flat_frame.with_columns(
+        pl.when(pl.col(name).str.contains(risky)).then("'" + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        for name, dtype in flat_frame.schema.items()
+        if dtype == pl.String
+    )
+
+
+def to_csv(frame: pl.DataFrame) -> str:
+    return csv_safe(frame).write_csv()
