@@ -290,10 +290,10 @@ def prepare_demo_warehouse(citizens: int, seed: int) -> None:
     if is_s3_uri(uri):
         return
     folder = Path(uri)
-    old_stamp = local_state() / OLD_DEMO_STAMP
+    old_stamp = local_state() / OLD_DEMO_STAMP if uri == default_warehouse_uri() else None
     facts = read_demo_marker(uri)
-    if facts is None and uri == default_warehouse_uri() and old_stamp.is_file():
-        facts = _read_json_object(old_stamp)  # a demo warehouse from before the marker
+    if facts is None and old_stamp is not None and old_stamp.is_file():
+        facts = _read_json_object(old_stamp)  # the default demo warehouse, from before the marker
     if facts is None:
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise click.ClickException(
@@ -306,7 +306,8 @@ def prepare_demo_warehouse(citizens: int, seed: int) -> None:
         )
         shutil.rmtree(folder)
     write_demo_marker(uri, wanted)
-    old_stamp.unlink(missing_ok=True)
+    if old_stamp is not None:
+        old_stamp.unlink(missing_ok=True)
 
 
 def _read_json_object(path: Path) -> dict[str, Any] | None:
