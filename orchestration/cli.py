@@ -110,8 +110,8 @@ class NdcGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except OneLineError:
-            raise
+        except (OneLineError, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # already one line, or --help / --version / ctrl-C: click's own way out
         except click.ClickException as error:
             raise self._one_line(error) from None
         except Exception as error:
