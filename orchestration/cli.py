@@ -84,10 +84,8 @@ class OneLineError(click.ClickException):
             click.echo(f"error: {line}", err=True)
 
 
-class NdcGroup(click.Group):
-    """The `ndc` group: full command descriptions in --help, and known errors as one line each."""
-
-    debug = False  # `ndc --debug`: tracebacks and Dagster's own log, for reporting a bug
+class FullHelpGroup(click.Group):
+    """A group whose --help lists each command's whole first sentence, wrapped, never cut at `...`."""
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
@@ -98,6 +96,12 @@ class NdcGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+class NdcGroup(FullHelpGroup):
+    """The `ndc` group: full command descriptions in --help, and known errors as one line each."""
+
+    debug = False  # `ndc --debug`: tracebacks and Dagster's own log, for reporting a bug
 
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
         try:
@@ -585,6 +589,8 @@ def _attach_storage() -> None:
         from orchestration.storage_cli import storage
     except ImportError:  # storage commands land with the S3 work
         return
+    if type(storage) is click.Group:  # its --help lists whole descriptions too
+        storage.__class__ = FullHelpGroup
     main.add_command(storage)
 
 

@@ -55,9 +55,9 @@ def step_failure_message(data: Any) -> str:
         return "failed (no error recorded)"
     while error.cause is not None:  # Dagster wraps the user code's error in its own
         error = error.cause
-    return _one_line(
-        _without_class_prefix(error.message.strip()) if error.cls_name == "Failure" else error.message
-    )
+    if error.cls_name == "Failure":
+        return _one_line(_without_class_prefix(error.message.strip()))
+    return f"{_one_line(error.message)} (not a known mistake: `ndc --debug` shows the traceback)"
 
 
 def run_failure_lines(result: Any, explain: Callable[[str], str | None] = lambda _: None) -> list[str]:
