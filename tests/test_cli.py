@@ -201,6 +201,18 @@ def test_demo_resets_only_a_warehouse_carrying_its_marker(tmp_path, monkeypatch)
     assert read_demo_marker(str(warehouse)) == {"citizens": 300, "seed": 1}
 
 
+def test_the_default_demo_warehouse_from_before_the_marker_is_adopted(tmp_path, monkeypatch):
+    """A demo warehouse made before the marker existed (stamp in .ndc/demo-warehouse.json) is kept."""
+    monkeypatch.setenv("NDC_PROJECT_DIR", str(tmp_path))
+    monkeypatch.delenv("NDC_WAREHOUSE_URI", raising=False)
+    warehouse, stamp = tmp_path / ".ndc" / "warehouse", tmp_path / ".ndc" / "demo-warehouse.json"
+    (warehouse / "silver").mkdir(parents=True)
+    stamp.write_text(json.dumps({"citizens": 400, "seed": 3}))
+    prepare_demo_warehouse(400, 3)
+    assert (warehouse / "silver").is_dir() and not stamp.exists()
+    assert read_demo_marker(str(warehouse)) == {"citizens": 400, "seed": 3}
+
+
 # -- output: complete when piped, JSON everywhere a table is printed -----------------------------
 
 
