@@ -28,7 +28,10 @@ def test_a_failure_step_says_the_pipelines_own_sentence():
     wrapped = SerializableErrorInfo(
         message=f"dagster._core.definitions.events.Failure: {sentence}\n", stack=[], cls_name="Failure"
     )
-    assert step_failure_message(StepFailureData(wrapped, UserFailureData("intentional-failure", sentence))) == sentence
+    assert (
+        step_failure_message(StepFailureData(wrapped, UserFailureData("intentional-failure", sentence)))
+        == sentence
+    )
     assert step_failure_message(StepFailureData(wrapped, None)) == sentence
 
 
