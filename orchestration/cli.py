@@ -1,4 +1,9 @@
-"""`ndc`: the command line of NDC Pipelines (demo, tables, sql, storage)."""
+"""`ndc`: the command line of NDC Pipelines (demo, sync, tables, sql, score, storage).
+
+Every mistake a user can fix (an argument, the catalogue, a storage setting, a source, a failed
+run) ends as `error: <one line>` on stderr and a non-zero exit (2 for the command line, 1 for the
+rest), through NdcGroup and orchestration.errors; `ndc --debug` shows tracebacks instead.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,26 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Collection, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table as RichTable
 
+from orchestration.errors import RunFailed, error_lines
 from warehouse.storage import project_root
 
 console = Console(stderr=True)
 out = Console()
+PIPED_WIDTH = 10_000  # piped output is never cut to a terminal's width: each row stays one line
+
+
+def stdout_console() -> Console:
+    """Rich output for stdout: the terminal's width there, unlimited width when piped."""
+    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
 def local_state() -> Path:
@@ -26,29 +40,145 @@ def local_state() -> Path:
     return project_root() / ".ndc"
 
 
-def use_local_defaults() -> None:
-    """Embedded defaults: every setting has a local value unless the environment gives one."""
+def set_local_defaults() -> None:
+    """Embedded defaults: every setting has a local value unless the environment gives one.
+
+    Only the environment changes here: arguments are checked after it, before any file is written.
+    """
     state = local_state()
     os.environ.setdefault("NDC_DEMO_DIR", str(state / "demo"))
     # No pseudonym key is defaulted here: without one, gold uses the demo key only in the demo's
     # own (marked, local) warehouse and refuses everywhere else (pipeline.gold.pseudonym_key).
     os.environ.setdefault("DAGSTER_HOME", str(state / "dagster"))
+
+
+def use_local_defaults() -> None:
+    """The local defaults, Dagster's home ready, and the warehouse storage reachable.
+
+    An S3 warehouse is checked once here (keys set, endpoint answering, bucket there) so that a
+    wrong setting is one line naming it, not a retried write deep in a run.
+    """
+    set_local_defaults()
+    from warehouse.s3 import check
+    from warehouse.storage import StorageSettings
+
+    check(StorageSettings.from_env())
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():  # pool limits and settings for the local instance
         shutil.copyfile(project_root() / "dagster.yaml", home / "dagster.yaml")
 
 
-@click.group()
-def main() -> None:
+class OneLineError(click.ClickException):
+    """What the user sees of a known error: `error: <line>` per line on stderr, and the exit code."""
+
+    def __init__(self, lines: Sequence[str], exit_code: int) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = list(lines)
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        for line in self.lines:
+            click.echo(f"error: {line}", err=True)
+
+
+class FullHelpGroup(click.Group):
+    """A group whose --help lists each command's whole first sentence, wrapped, never cut at `...`."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class NdcGroup(FullHelpGroup):
+    """The `ndc` group: full command descriptions in --help, and known errors as one line each."""
+
+    debug = False  # `ndc --debug`: tracebacks and Dagster's own log, for reporting a bug
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except OneLineError:
+            raise
+        except click.UsageError as error:
+            raise self._one_line(error) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (OneLineError, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # already one line, or --help / --version / ctrl-C: click's own way out
+        except click.ClickException as error:
+            raise self._one_line(error) from None
+        except Exception as error:
+            known = None if NdcGroup.debug else error_lines(error)
+            if known is None:
+                raise  # not a user's mistake: a bug, with its traceback
+            raise OneLineError(*known) from None
+
+    @staticmethod
+    def _one_line(error: click.ClickException) -> OneLineError:
+        lines, code = error_lines(error) or ([error.format_message()], error.exit_code)
+        return OneLineError(lines, code)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str | None = None,
+    right: Collection[str] = (),
+) -> None:
+    """A table on stdout, complete at any width: cells fold instead of ending in `…`.
+
+    Columns named in `right` (numbers) are right-aligned.
+    """
+    table = RichTable(title=title)
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    stdout_console().print(table)
+
+
+@click.group(cls=NdcGroup)
+@click.version_option(package_name="ndc-pipelines", prog_name="ndc")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="NDC_DEBUG",
+    help="Show tracebacks and Dagster's own log instead of one-line errors (for reporting a bug).",
+)
+def main(debug: bool) -> None:
     """NDC Pipelines: ministry sources → Great Expectations → Polars → Delta Lake."""
+    NdcGroup.debug = debug
 
 
 @main.command()
 @click.option(
-    "--citizens", default=100_000, show_default=True, help="People in the demo population register."
+    "--citizens",
+    type=click.IntRange(min=100),
+    default=100_000,
+    show_default=True,
+    help="People in the demo population register (at least 100).",
 )
-@click.option("--seed", default=6, show_default=True, help="Seed of the deterministic generator.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=6,
+    show_default=True,
+    help="Seed of the deterministic generator.",
+)
 @click.option("--reuse-sources", is_flag=True, help="Keep already generated sources instead of regenerating.")
 @click.option(
     "--backend",
@@ -57,12 +187,17 @@ def main() -> None:
     show_default=True,
     help="Where the SQL sources live: the embedded SQLite files, or a local PostgreSQL / MariaDB server loaded with them.",
 )
-def demo(citizens: int, seed: int, reuse_sources: bool, backend: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
+def demo(citizens: int, seed: int, reuse_sources: bool, backend: str, as_json: bool) -> None:
     """Generate five demo ministries and run the nightly_sync job on them, in-process."""
+    set_local_defaults()
+    from catalogue import load_catalogue
+
+    load_catalogue()  # a catalogue mistake stops the demo before anything is generated or deleted
     use_local_defaults()
     demo_dir = Path(os.environ["NDC_DEMO_DIR"])
     started = time.perf_counter()
-    reset_demo_warehouse_if_changed(citizens, seed)
+    prepare_demo_warehouse(citizens, seed)
     if not (reuse_sources and (demo_dir / "population.sqlite").exists()):
         from demo.generator import generate
 
@@ -86,10 +221,7 @@ def demo(citizens: int, seed: int, reuse_sources: bool, backend: str) -> None:
     from orchestration.runs import full_refresh_config, latest_partition_tags
 
     result, run_id = run_job("nightly_sync", run_config=full_refresh_config(), tags=latest_partition_tags())
-    summary(run_id, result)
-    console.print(f"done in {time.perf_counter() - started:.0f}s")
-    if not result.success:
-        sys.exit(1)
+    report_run(run_id, result, as_json=as_json, started=started)
 
 
 @main.command()
@@ -101,16 +233,23 @@ def demo(citizens: int, seed: int, reuse_sources: bool, backend: str) -> None:
     "--full-refresh", is_flag=True, help="Read every row again (MERGE keeps silver free of duplicates)."
 )
 @click.option("--table", "tables", multiple=True, help="Only these tables (source.table); repeatable.")
-def sync(since, until, full_refresh: bool, tables: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
+def sync(since, until, full_refresh: bool, tables: tuple[str, ...], as_json: bool) -> None:
     """Run nightly_sync now: yesterday's partition by default, or a backfill of days as one run."""
-    use_local_defaults()
+    set_local_defaults()
     import datetime as dt
 
     from assets.partitions import DAILY, range_tags
     from catalogue import load_catalogue
 
     catalogue = load_catalogue()
-    chosen = [catalogue.table(t) for t in tables] if tables else catalogue.tables
+    known = {ref.key: ref for ref in catalogue.tables}
+    if unknown := [t for t in tables if t not in known]:
+        raise click.BadParameter(
+            f"no table {', '.join(repr(t) for t in unknown)} in the catalogue; known: {', '.join(known)}",
+            param_hint="'--table'",
+        )
+    chosen = [known[t] for t in dict.fromkeys(tables)] if tables else catalogue.tables
     last = DAILY.get_last_partition_key()
     if since is None and not full_refresh:
         first = last
@@ -119,7 +258,8 @@ def sync(since, until, full_refresh: bool, tables: tuple[str, ...]) -> None:
         if until is not None:
             last = (until.date() - dt.timedelta(days=1)).isoformat()
     if first is not None and first > last:
-        raise click.ClickException(f"--since {first} is not before --until: no day to load")
+        raise click.BadParameter(f"{first} is not before --until: no day to load", param_hint="'--since'")
+    use_local_defaults()
     config = {"full_refresh": full_refresh}
     run_config = {"ops": {f"load_{ref.domain}__{ref.table.name}": {"config": config} for ref in chosen}}
     started = time.perf_counter()
@@ -129,32 +269,55 @@ def sync(since, until, full_refresh: bool, tables: tuple[str, ...]) -> None:
         tags=range_tags(first, last),
         only=[ref.key for ref in chosen] if tables else None,
     )
-    summary(run_id, result)
-    console.print(f"done in {time.perf_counter() - started:.0f}s")
-    if not result.success:
-        sys.exit(1)
+    report_run(run_id, result, as_json=as_json, started=started)
 
 
-def reset_demo_warehouse_if_changed(citizens: int, seed: int) -> None:
-    """A local demo warehouse holds one demo population: another size or seed starts it afresh.
+OLD_DEMO_STAMP = (
+    "demo-warehouse.json"  # before the marker: .ndc/demo-warehouse.json beside the default warehouse
+)
 
-    Only the embedded default warehouse is ever reset; one named by NDC_WAREHOUSE_URI is left alone.
+
+def prepare_demo_warehouse(citizens: int, seed: int) -> None:
+    """The demo's own local warehouse, holding one demo population, marked as the demo's.
+
+    The demo deletes only a warehouse carrying its marker (and only when the size or seed changed);
+    a non-empty folder without it is someone's data: the demo refuses to touch it. A warehouse on
+    S3 is never the demo's to delete: the job's MERGE keeps a rerun idempotent there.
     """
-    from warehouse.storage import StorageSettings, default_warehouse_uri
+    from warehouse.demo_marker import read_demo_marker, write_demo_marker
+    from warehouse.storage import StorageSettings, default_warehouse_uri, is_s3_uri
 
-    stamp, wanted = local_state() / "demo-warehouse.json", {"citizens": citizens, "seed": seed}
-    settings = StorageSettings.from_env()
-    if settings.warehouse_uri != default_warehouse_uri():
+    wanted = {"citizens": citizens, "seed": seed}
+    uri = StorageSettings.from_env().warehouse_uri
+    if is_s3_uri(uri):
         return
-    previous = json.loads(stamp.read_text()) if stamp.exists() else None
-    warehouse = Path(settings.warehouse_uri)
-    if previous != wanted and warehouse.exists():
+    folder = Path(uri)
+    old_stamp = local_state() / OLD_DEMO_STAMP if uri == default_warehouse_uri() else None
+    facts = read_demo_marker(uri)
+    if facts is None and old_stamp is not None and old_stamp.is_file():
+        facts = _read_json_object(old_stamp)  # the default demo warehouse, from before the marker
+    if facts is None:
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise click.ClickException(
+                f"{uri} holds data `ndc demo` did not create, and the demo never deletes or mixes into "
+                f"someone's warehouse: point NDC_WAREHOUSE_URI at another folder, or remove that one yourself"
+            )
+    elif {key: facts.get(key) for key in wanted} != wanted:
         console.print(
-            f"[yellow]the demo changed ({previous} → {wanted}): starting a fresh warehouse in {warehouse}[/]"
+            f"[yellow]the demo changed ({facts} → {wanted}): starting a fresh warehouse in {uri}[/]"
         )
-        shutil.rmtree(warehouse)
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(wanted))
+        shutil.rmtree(folder)
+    write_demo_marker(uri, wanted)
+    if old_stamp is not None:
+        old_stamp.unlink(missing_ok=True)
+
+
+def _read_json_object(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def run_job(
@@ -176,76 +339,116 @@ def run_job(
 
         job = defs.resolve_job_def(name)
     console.print(f"running [bold]{name}[/] (DAGSTER_HOME={os.environ.get('DAGSTER_HOME')})")
-    with dg.DagsterInstance.get() as instance:
-        selection = None
-        if only is not None:  # the chosen tables' loads, without gold (it needs every table)
-            selection = [
-                dg.AssetKey([layer, *key.split(".")])
-                for key in only
-                for layer in ("bronze", "quarantine", "silver")
-            ]
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            asset_selection=selection,
-            tags=tags,
-            run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
-    pipeline_log.removeHandler(handler)
+    # Failed steps are reported once, as one line each, from the run's events (report_run);
+    # Dagster's own log of them (stack traces, retries) is for `ndc --debug`.
+    dagster_level = "WARNING" if NdcGroup.debug else "CRITICAL"
+    try:
+        with dg.DagsterInstance.get() as instance:
+            selection = None
+            if only is not None:  # the chosen tables' loads, without gold (it needs every table)
+                selection = [
+                    dg.AssetKey([layer, *key.split(".")])
+                    for key in only
+                    for layer in ("bronze", "quarantine", "silver")
+                ]
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                asset_selection=selection,
+                tags=tags,
+                run_config={
+                    **(run_config or {}),
+                    "loggers": {"console": {"config": {"log_level": dagster_level}}},
+                },
+            )
+    finally:
+        pipeline_log.removeHandler(handler)
     return result, result.run_id
 
 
-def summary(run_id: str, result) -> None:
+def run_loads(run_id: str, result) -> list[dict[str, Any]]:
+    """One record per table the run loaded (ops.pipeline.loads), with its checks passed / run."""
     from pipeline.load import LOADS
     from warehouse.tables import Warehouse
 
     warehouse = Warehouse.from_env()
+    if not warehouse.exists(LOADS):
+        return []
+    import polars as pl
+
     checks: dict[str, list[bool]] = {}
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            key = "/".join(evaluation.asset_key.path)
-            checks.setdefault(key, []).append(evaluation.passed)
-    table = RichTable(title=f"nightly_sync {run_id[:8]}")
-    for column in (
-        "source table",
-        "extracted",
-        "landed",
-        "quarantined",
-        "deduplicated",
-        "linked",
-        "balanced",
-        "checks passed",
-    ):
-        table.add_column(column, justify="left" if column == "source table" else "right")
-    if warehouse.exists(LOADS):
-        import polars as pl
+            checks.setdefault("/".join(evaluation.asset_key.path), []).append(evaluation.passed)
+    loads = warehouse.read(LOADS).filter(pl.col("_run_id") == run_id).sort("source", "table")
+    records = []
+    for row in loads.iter_rows(named=True):
+        passed = checks.get(f"silver/{row['source']}/{row['table']}", [])
+        records.append(
+            {
+                "table": f"{row['source']}.{row['table']}",
+                **{
+                    column: row[column]
+                    for column in ("extracted", "landed", "quarantined", "deduplicated", "linked", "balanced")
+                },
+                "checks_passed": sum(passed),
+                "checks": len(passed),
+            }
+        )
+    return records
 
-        loads = warehouse.read(LOADS).filter(pl.col("_run_id") == run_id).sort("source", "table")
-        for row in loads.iter_rows(named=True):
-            passed = checks.get(f"silver/{row['source']}/{row['table']}", [])
-            table.add_row(
-                f"{row['source']}.{row['table']}",
-                f"{row['extracted']:,}",
-                f"{row['landed']:,}",
-                f"{row['quarantined']:,}",
-                f"{row['deduplicated']:,}",
-                f"{row['linked']:,}",
-                "[green]yes[/]" if row["balanced"] else "[red]NO[/]",
-                f"{sum(passed)}/{len(passed)}",
-            )
-    out.print(table)
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            cause = error.cause or error
-            message = (cause.message or error.message).strip().splitlines()[0]
-            out.print(f"[red]step failed:[/] {event.step_key}: {message}")
-    out.print(f"warehouse: {warehouse.settings.warehouse_uri}")
-    out.print(
-        'next: [bold]uv run ndc tables[/] · [bold]uv run ndc sql "SELECT * FROM gold.kpi.linkage_by_province LIMIT 10"[/]'
-        " · [bold]uv run dagster dev[/] (then open http://127.0.0.1:3000)"
-    )
+
+def report_run(run_id: str, result, *, as_json: bool, started: float) -> None:
+    """The run's summary on stdout (a table, or JSON); a failed run raises RunFailed, one line per step."""
+    from orchestration.errors import explain_storage_message
+    from orchestration.runs import run_failure_lines
+    from warehouse.storage import StorageSettings
+
+    loads = run_loads(run_id, result)
+    failures = run_failure_lines(result, explain_storage_message)
+    warehouse_uri = StorageSettings.from_env().warehouse_uri
+    if as_json:
+        print_json(
+            {
+                "run_id": run_id,
+                "success": result.success,
+                "warehouse": warehouse_uri,
+                "loads": loads,
+                "failures": failures,
+            }
+        )
+    else:
+        columns = (
+            "source table",
+            "extracted",
+            "landed",
+            "quarantined",
+            "deduplicated",
+            "linked",
+            "balanced",
+            "checks passed",
+        )
+        rows = [
+            [
+                load["table"],
+                *(f"{load[c]:,}" for c in ("extracted", "landed", "quarantined", "deduplicated", "linked")),
+                "[green]yes[/]" if load["balanced"] else "[red]NO[/]",
+                f"{load['checks_passed']}/{load['checks']}",
+            ]
+            for load in loads
+        ]
+        if rows:
+            print_table(columns, rows, title=f"nightly_sync {run_id[:8]}", right=columns[1:])
+        stdout_console().print(f"warehouse: {warehouse_uri}")
+    console.print(f"done in {time.perf_counter() - started:.0f}s")
+    if not result.success:
+        raise RunFailed(failures)
+    if not as_json:
+        stdout_console().print(
+            'next: [bold]uv run ndc tables[/] · [bold]uv run ndc sql "SELECT * FROM gold.kpi.linkage_by_province LIMIT 10"[/]'
+            " · [bold]uv run dagster dev[/] (then open http://127.0.0.1:3000)"
+        )
 
 
 @main.command()
@@ -263,33 +466,33 @@ def tables(as_json: bool) -> None:
     if note := listing.discovery.note():
         console.print(f"[yellow]{note}[/]")
     if as_json:
-        out.print_json(
-            json.dumps(
-                [
-                    {
-                        "name": i.name,
-                        "uri": i.uri,
-                        "rows": i.rows,
-                        "version": i.version,
-                        "updated_at": i.updated_at.isoformat() if i.updated_at else None,
-                    }
-                    for i in infos
-                ]
-            )
+        print_json(
+            [
+                {
+                    "name": i.name,
+                    "uri": i.uri,
+                    "rows": i.rows,
+                    "version": i.version,
+                    "updated_at": i.updated_at.isoformat() if i.updated_at else None,
+                }
+                for i in infos
+            ]
         )
         return
-    table = RichTable()
-    for column in ("name", "rows", "version", "updated", "uri"):
-        table.add_column(column, justify="right" if column in ("rows", "version") else "left")
-    for i in infos:
-        table.add_row(
-            i.name,
-            f"{i.rows:,}",
-            str(i.version),
-            f"{i.updated_at:%Y-%m-%d %H:%M:%S}" if i.updated_at else "",
-            i.uri,
-        )
-    out.print(table)
+    print_table(
+        ("name", "rows", "version", "updated", "uri"),
+        [
+            [
+                i.name,
+                f"{i.rows:,}",
+                str(i.version),
+                f"{i.updated_at:%Y-%m-%d %H:%M:%S}" if i.updated_at else "",
+                i.uri,
+            ]
+            for i in infos
+        ],
+        right=("rows", "version"),
+    )
 
 
 @main.command()
@@ -423,22 +626,19 @@ def score(as_json: bool) -> None:
     if not scores:
         raise click.ClickException("no ground truth found: run `ndc demo` first")
     if as_json:
-        out.print_json(
-            json.dumps(
-                [
-                    {
-                        **{k: v for k, v in vars(s).items()},
-                        "precision": s.precision,
-                        "recall": s.recall,
-                        "link_rate": s.link_rate,
-                    }
-                    for s in scores
-                ]
-            )
+        print_json(
+            [
+                {
+                    **{k: v for k, v in vars(s).items()},
+                    "precision": s.precision,
+                    "recall": s.recall,
+                    "link_rate": s.link_rate,
+                }
+                for s in scores
+            ]
         )
         return
-    table = RichTable(title="quarantine and linkage against the ground truth")
-    for column in (
+    columns = (
         "table",
         "rows",
         "should quarantine",
@@ -451,10 +651,9 @@ def score(as_json: bool) -> None:
         "unlinked",
         "values = truth",
         "split wards flagged",
-    ):
-        table.add_column(column, justify="left" if column == "table" else "right")
-    for s in scores:
-        table.add_row(
+    )
+    rows = [
+        [
             s.table,
             f"{s.rows:,}",
             f"{s.should_quarantine:,}",
@@ -467,15 +666,18 @@ def score(as_json: bool) -> None:
             f"{s.unlinked:,}",
             f"{min(s.value_accuracy.values()):.2%}" if s.value_accuracy else "",
             f"{s.split_wards_flagged:,}/{s.split_wards:,}" if s.split_wards else "",
-        )
-    out.print(table)
+        ]
+        for s in scores
+    ]
+    print_table(columns, rows, title="quarantine and linkage against the ground truth", right=columns[1:])
+    lines = stdout_console()
     for s in scores:
         for column, share in s.value_accuracy.items():
             if share < 1:
-                out.print(f"  {s.table}: {column} equals the truth in {share:.2%} of landed rows")
+                lines.print(f"  {s.table}: {column} equals the truth in {share:.2%} of landed rows")
     missed = {(s.table, d): r for s in scores for d, r in s.defect_recall.items() if r < 1}
     for (name, defect), rate in sorted(missed.items()):
-        out.print(f"  {name}: defect {defect} quarantined in {rate:.1%} of rows that have it")
+        lines.print(f"  {name}: defect {defect} quarantined in {rate:.1%} of rows that have it")
 
 
 @main.command()
@@ -508,6 +710,8 @@ def _attach_storage() -> None:
         from orchestration.storage_cli import storage
     except ImportError:  # storage commands land with the S3 work
         return
+    if type(storage) is click.Group:  # its --help lists whole descriptions too
+        storage.__class__ = FullHelpGroup
     main.add_command(storage)
 
 

@@ -1,11 +1,16 @@
 """The `ndc` commands a newcomer types: demo, tables, sql, score."""
 
 import json
+import shutil
+import sqlite3
+from importlib import metadata
 
 import pytest
 from click.testing import CliRunner
 
-from orchestration.cli import main
+from catalogue.loader import CATALOGUE_DIR
+from orchestration.cli import main, prepare_demo_warehouse
+from warehouse.demo_marker import MARKER_NAME, read_demo_marker, write_demo_marker
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +120,177 @@ def test_score_reports_every_table_against_the_truth(demo_done):
     assert len(scores) == 10
     assert sum(s["linked_wrong"] for s in scores) == 0
     assert all(0 <= s["precision"] <= 1 and 0 <= s["recall"] <= 1 for s in scores)
+
+
+# -- every user mistake: one line on stderr, a non-zero exit, every table as it was -------------
+
+
+def table_state(runner: CliRunner) -> dict[str, tuple[int, int]]:
+    """Each table's (Delta version, rows), as `ndc tables --json` reports them."""
+    listed = runner.invoke(main, ["tables", "--json"])
+    assert listed.exit_code == 0, listed.output
+    return {t["name"]: (t["version"], t["rows"]) for t in json.loads(listed.stdout)}
+
+
+def assert_one_error_line(result, exit_code: int, *named: str) -> str:
+    """Exactly one line on stderr, `error: …`, naming what the user must fix; no traceback."""
+    assert result.exit_code == exit_code, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in named:
+        assert word in lines[0], lines[0]
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return lines[0]
+
+
+def test_a_typo_in_demo_arguments_deletes_nothing(demo_done):
+    runner, _, root = demo_done
+    before, marker = table_state(runner), (root / "warehouse" / MARKER_NAME).read_text()
+    for arguments in (["--citizens", "-5"], ["--seed", "-1"], ["--backend", "oracle"]):
+        result = runner.invoke(main, ["demo", *arguments])
+        assert_one_error_line(result, 2, arguments[0])
+    assert table_state(runner) == before
+    assert (root / "warehouse" / MARKER_NAME).read_text() == marker
+
+
+def test_demo_marks_the_warehouse_it_created(demo_done):
+    _, _, root = demo_done
+    assert read_demo_marker(str(root / "warehouse")) == {"citizens": 400, "seed": 3}
+
+
+def test_an_unknown_table_is_one_line_listing_the_known_ones(demo_done):
+    runner, _, _ = demo_done
+    before = table_state(runner)
+    result = runner.invoke(main, ["sync", "--table", "population.nobody"])
+    assert_one_error_line(result, 2, "population.nobody", "population.citizens", "welfare.payments")
+    assert table_state(runner) == before
+
+
+def test_a_catalogue_typo_is_the_loaders_message_alone(demo_done, tmp_path):
+    runner, _, _ = demo_done
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, catalogue, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    welfare = catalogue / "sources" / "welfare.yml"
+    welfare.write_text(welfare.read_text().replace("to: benefit_type,", "to: benefit_typo,"))
+    before = table_state(runner)
+    for command in (["sync"], ["demo", "--citizens", "400", "--seed", "3", "--reuse-sources"]):
+        result = runner.invoke(main, command, env={"NDC_CATALOGUE_DIR": str(catalogue)})
+        assert_one_error_line(result, 1, "welfare.yml", "benefit_typo", "welfare_beneficiary")
+    assert table_state(runner) == before
+
+
+def test_a_renamed_source_table_fails_once_naming_source_and_table(demo_done, tmp_path):
+    runner, _, root = demo_done
+    demo_dir = tmp_path / "demo"
+    shutil.copytree(root / "demo", demo_dir)
+    with sqlite3.connect(demo_dir / "population.sqlite") as con:
+        con.execute("ALTER TABLE cong_dan RENAME TO cong_dan_2026")
+    before = table_state(runner)
+    result = runner.invoke(
+        main, ["sync", "--table", "population.citizens"], env={"NDC_DEMO_DIR": str(demo_dir)}
+    )
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and result.stderr.splitlines()[-1] == errors[0], result.stderr
+    assert "population.citizens" in errors[0] and "'population'" in errors[0] and "cong_dan" in errors[0]
+    assert "catalogue" in errors[0]  # what to do: check the names in the source catalogue
+    assert "Traceback" not in result.output and "Stack Trace" not in result.output
+    assert "next:" not in result.output  # no success hint after a failed run
+    assert table_state(runner) == before
+
+
+def test_an_s3_warehouse_without_keys_names_the_settings_before_any_run(demo_done):
+    runner, _, _ = demo_done
+    unset = dict.fromkeys(
+        [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "NDC_S3_ENDPOINT",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
+        ]
+    )
+    env = {**unset, "NDC_WAREHOUSE_URI": "s3://bucket"}
+    for command in (["sync"], ["tables"], ["demo", "--citizens", "400", "--reuse-sources"]):
+        result = runner.invoke(main, command, env=env)
+        assert_one_error_line(
+            result, 1, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NDC_S3_ENDPOINT", "AWS_ENDPOINT_URL"
+        )
+
+
+def test_demo_refuses_a_warehouse_it_did_not_create(tmp_path):
+    warehouse = tmp_path / "someones-warehouse"
+    (warehouse / "silver" / "x" / "y").mkdir(parents=True)
+    (warehouse / "silver" / "x" / "y" / "data.parquet").write_bytes(b"precious")
+    env = {
+        "NDC_DEMO_DIR": str(tmp_path / "demo"),
+        "NDC_WAREHOUSE_URI": str(warehouse),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
+    result = CliRunner(env=env).invoke(main, ["demo", "--citizens", "400"])
+    assert_one_error_line(result, 1, str(warehouse), "NDC_WAREHOUSE_URI")
+    assert (warehouse / "silver" / "x" / "y" / "data.parquet").read_bytes() == b"precious"
+    assert not (warehouse / MARKER_NAME).exists()
+    assert not (tmp_path / "demo").exists()  # refused before generating anything
+
+
+def test_demo_resets_only_a_warehouse_carrying_its_marker(tmp_path, monkeypatch):
+    warehouse = tmp_path / "warehouse"
+    monkeypatch.setenv("NDC_WAREHOUSE_URI", str(warehouse))
+    write_demo_marker(str(warehouse), {"citizens": 200, "seed": 1})
+    (warehouse / "silver").mkdir()
+    prepare_demo_warehouse(200, 1)  # the same demo: kept
+    assert (warehouse / "silver").is_dir()
+    prepare_demo_warehouse(300, 1)  # another size: its own warehouse starts afresh
+    assert not (warehouse / "silver").exists()
+    assert read_demo_marker(str(warehouse)) == {"citizens": 300, "seed": 1}
+
+
+def test_the_default_demo_warehouse_from_before_the_marker_is_adopted(tmp_path, monkeypatch):
+    """A demo warehouse made before the marker existed (stamp in .ndc/demo-warehouse.json) is kept."""
+    monkeypatch.setenv("NDC_PROJECT_DIR", str(tmp_path))
+    monkeypatch.delenv("NDC_WAREHOUSE_URI", raising=False)
+    warehouse, stamp = tmp_path / ".ndc" / "warehouse", tmp_path / ".ndc" / "demo-warehouse.json"
+    (warehouse / "silver").mkdir(parents=True)
+    stamp.write_text(json.dumps({"citizens": 400, "seed": 3}))
+    prepare_demo_warehouse(400, 3)
+    assert (warehouse / "silver").is_dir() and not stamp.exists()
+    assert read_demo_marker(str(warehouse)) == {"citizens": 400, "seed": 3}
+
+
+# -- output: complete when piped, JSON everywhere a table is printed -----------------------------
+
+
+def test_piped_tables_are_never_cut(demo_done):
+    runner, demo, _ = demo_done
+    listed = runner.invoke(main, ["tables"])
+    scored = runner.invoke(main, ["score"])
+    for output in (demo.stdout, listed.stdout, scored.stdout):
+        assert "…" not in output
+    assert "social_insurance.contribution_periods" in demo.stdout
+    names = json.loads(runner.invoke(main, ["tables", "--json"]).stdout)
+    for entry in names:  # one row per table, name and URI whole
+        assert any(entry["name"] in line and entry["uri"] in line for line in listed.stdout.splitlines())
+    assert "split wards flagged" in scored.stdout
+
+
+def test_sync_json_reports_the_run(demo_done):
+    runner, _, _ = demo_done
+    result = runner.invoke(main, ["sync", "--table", "welfare.payments", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["success"] is True and report["failures"] == []
+    (load,) = report["loads"]
+    assert load["table"] == "welfare.payments"
+    assert load["extracted"] == load["landed"] + load["quarantined"] + load["deduplicated"]
+    assert load["balanced"] is True and 0 < load["checks_passed"] <= load["checks"]
+
+
+def test_version_and_help_are_complete():
+    runner = CliRunner()
+    version = runner.invoke(main, ["--version"])
+    assert version.exit_code == 0 and metadata.version("ndc-pipelines") in version.stdout
+    helped = runner.invoke(main, ["--help"], terminal_width=80)
+    commands = helped.stdout.split("Commands:")[1]
+    assert helped.exit_code == 0 and "..." not in commands
+    assert "backfill of days as one run" in " ".join(commands.split())  # once cut at "..."

@@ -26,7 +26,7 @@ class StorageCredentialsError(StorageError):
 
 
 class StorageEndpointError(StorageError):
-    """NDC_S3_ENDPOINT (or AWS) cannot be reached."""
+    """NDC_S3_ENDPOINT / AWS_ENDPOINT_URL (or AWS) cannot be reached."""
 
 
 class StorageBucketError(StorageError):
@@ -75,6 +75,77 @@ def _where(settings: StorageSettings) -> str:
     return settings.endpoint_url or f"AWS S3 ({settings.region})"
 
 
+def missing_credentials(settings: StorageSettings) -> StorageCredentialsError | None:
+    """The error for an S3 warehouse without both keys, found before any request is made.
+
+    Keys come from the environment only: without them the engines fall back to the instance
+    metadata service, which retries, times out and ends in a message that names no setting.
+    """
+    if not settings.is_s3 or (settings.access_key_id and settings.secret_access_key):
+        return None
+    unset = [
+        name
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", settings.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY", settings.secret_access_key),
+        )
+        if not value
+    ]
+    endpoint = (
+        f"for {settings.endpoint_url}"
+        if settings.endpoint_url
+        else "and, for a server other than AWS, NDC_S3_ENDPOINT (or AWS_ENDPOINT_URL)"
+    )
+    verb = "is" if len(unset) == 1 else "are"
+    return StorageCredentialsError(
+        f"the warehouse {settings.warehouse_uri} is on S3 but {' and '.join(unset)} {verb} not set: "
+        f"export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY {endpoint} "
+        f"(`ndc storage up` starts a local server and prints them)"
+    )
+
+
+# How the Rust object store (deltalake, Polars) words what boto3 reports as an error code.
+_OBJECT_STORE_UNREACHABLE = (
+    "error sending request",
+    "connection refused",
+    "dns error",
+    "failed to lookup address",
+    "operation timed out",
+)
+
+
+def storage_error_from_message(message: str, settings: StorageSettings) -> StorageError | None:
+    """The StorageError an object-store error text (an OSError from deltalake or Polars) stands
+    for, or None when it is not about reaching the S3 warehouse."""
+    if not settings.is_s3:
+        return None
+    bucket = settings.buckets()[0] if settings.buckets() else "?"
+    where = _where(settings)
+    lowered = message.lower()
+    if code := next((c for c in sorted(_CREDENTIAL_CODES) if c.lower() in lowered), None):
+        return StorageCredentialsError(
+            f"S3 credentials rejected by {where} ({code}): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    if "imds" in lowered or "no credentials" in lowered or ("credential" in lowered and "missing" in lowered):
+        return missing_credentials(settings) or StorageCredentialsError(
+            f"no usable S3 credentials for {where}: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    if "nosuchbucket" in lowered:
+        return StorageBucketError(
+            f"bucket {bucket!r} does not exist on {where}: create it with "
+            f"`ndc storage check --create` or fix NDC_WAREHOUSE_URI / NDC_GOLD_URI"
+        )
+    if "accessdenied" in lowered or "403 forbidden" in lowered:
+        return StoragePermissionError(
+            f"{where} refused access to bucket {bucket!r}: check the permissions of AWS_ACCESS_KEY_ID"
+        )
+    if any(marker in lowered for marker in _OBJECT_STORE_UNREACHABLE):
+        return StorageEndpointError(
+            f"cannot reach the S3 endpoint {where}: check NDC_S3_ENDPOINT (or AWS_ENDPOINT_URL)"
+        )
+    return None
+
+
 def _error_code(error: Exception) -> str:
     response = getattr(error, "response", None) or {}
     code = response.get("Error", {}).get("Code")
@@ -105,7 +176,9 @@ def classify_error(error: Exception, settings: StorageSettings, bucket: str) -> 
         error,
         EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError,
     ):
-        return StorageEndpointError(f"cannot reach the S3 endpoint {where}: check NDC_S3_ENDPOINT ({error})")
+        return StorageEndpointError(
+            f"cannot reach the S3 endpoint {where}: check NDC_S3_ENDPOINT (or AWS_ENDPOINT_URL) ({error})"
+        )
     if isinstance(error, ClientError):
         code = _error_code(error)
         if code in _CREDENTIAL_CODES:
@@ -172,10 +245,8 @@ def check(settings: StorageSettings, *, create: bool = False) -> CheckReport:
     """
     if not settings.is_s3:
         return CheckReport(endpoint="local", buckets=())
-    if not (settings.access_key_id and settings.secret_access_key) and settings.endpoint_url:
-        raise StorageCredentialsError(
-            f"no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for {_where(settings)}"
-        )
+    if missing := missing_credentials(settings):
+        raise missing
     client = s3_client(settings)
     statuses = []
     for bucket in settings.buckets():

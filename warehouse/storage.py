@@ -7,6 +7,7 @@ Production points at any S3 endpoint by environment only:
     NDC_WAREHOUSE_URI   s3://bucket[/prefix] or a local path (default <project>/.ndc/warehouse)
     NDC_GOLD_URI        optional separate root (bucket) for the analyst-facing gold layer
     NDC_S3_ENDPOINT     e.g. http://127.0.0.1:8333 for SeaweedFS; unset = AWS
+                        (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, the AWS tools' names, work too)
     AWS_REGION / AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 """
 
@@ -28,6 +29,8 @@ LAYERS: tuple[Layer, ...] = get_args(Layer)
 RAW_LAYERS: tuple[Layer, ...] = ("bronze", "silver", "quarantine", "ops")
 
 DEFAULT_REGION = "us-east-1"
+# The endpoint's names, first found wins: ours, then the AWS SDKs' own (service-specific first).
+ENDPOINT_VARIABLES = ("NDC_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
 
 def project_root() -> Path:
@@ -88,10 +91,11 @@ class StorageSettings:
 
         warehouse_uri = get("NDC_WAREHOUSE_URI") or default_warehouse_uri()
         gold_uri = get("NDC_GOLD_URI")
+        endpoint = next((value for name in ENDPOINT_VARIABLES if (value := get(name))), "")
         return cls(
             warehouse_uri=_normalise_root(warehouse_uri),
             gold_uri=_normalise_root(gold_uri) if gold_uri else None,
-            endpoint_url=(get("NDC_S3_ENDPOINT") or "").rstrip("/") or None,
+            endpoint_url=endpoint.rstrip("/") or None,
             region=get("AWS_REGION") or get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
             access_key_id=get("AWS_ACCESS_KEY_ID"),
             secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
