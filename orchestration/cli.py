@@ -330,6 +330,8 @@ def run_job(
     """Run a job of the Definitions in this process, on the persistent Dagster instance."""
     import dagster as dg
 
+    from orchestration.reclaim import process_tags
+
     handler = RichHandler(console=console, show_path=False, show_level=False, markup=False)
     pipeline_log = logging.getLogger("ndc.pipeline")
     pipeline_log.addHandler(handler)
@@ -344,6 +346,7 @@ def run_job(
     dagster_level = "WARNING" if NdcGroup.debug else "CRITICAL"
     try:
         with dg.DagsterInstance.get() as instance:
+            announce_pool_state(instance)
             selection = None
             if only is not None:  # the chosen tables' loads, without gold (it needs every table)
                 selection = [
@@ -355,7 +358,7 @@ def run_job(
                 instance=instance,
                 raise_on_error=False,
                 asset_selection=selection,
-                tags=tags,
+                tags={**(tags or {}), **process_tags()},  # lets a later run see that this one died
                 run_config={
                     **(run_config or {}),
                     "loggers": {"console": {"config": {"log_level": dagster_level}}},
@@ -364,6 +367,23 @@ def run_job(
     finally:
         pipeline_log.removeHandler(handler)
     return result, result.run_id
+
+
+def announce_pool_state(instance) -> None:
+    """Free the pool slots of runs that died (killed, crashed) and name the live runs this one will
+    wait for, so that a wait on a source's pool is never a silent hang."""
+    from orchestration.reclaim import blocking_runs, reclaim_pool_slots
+
+    for freed in reclaim_pool_slots(instance):
+        console.print(
+            f"[yellow]freed the {', '.join(freed.pools)} pool slots of run {freed.run_id} ({freed.reason})[/]"
+        )
+    pools = instance.event_log_storage.get_concurrency_keys()
+    for holder in blocking_runs(instance, pools):
+        console.print(
+            f"[yellow]pool {holder.pool} is held by run {holder.run_id} ({holder.status}): loads of that "
+            "source wait for it; `dagster run delete` or a cancel in the UI frees it[/]"
+        )
 
 
 def run_loads(run_id: str, result) -> list[dict[str, Any]]:

@@ -294,3 +294,38 @@ def test_version_and_help_are_complete():
     commands = helped.stdout.split("Commands:")[1]
     assert helped.exit_code == 0 and "..." not in commands
     assert "backfill of days as one run" in " ".join(commands.split())  # once cut at "..."
+
+
+def test_a_killed_sync_never_blocks_the_next_one(demo_done):
+    """SIGKILL `ndc sync` while its load holds the population pool's slot (issue 11, defect 1): the
+    next sync frees the dead run's slot, says so, completes, and silver is as it was."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import dagster as dg
+
+    runner, _, root = demo_done
+    env = {**os.environ, **{k: v for k, v in runner.env.items() if v is not None}}
+    command = [sys.executable, "-m", "orchestration.cli", "sync", "--full-refresh", "--table", "population.citizens"]
+    project = Path(__file__).resolve().parents[1]
+    silver_before = {t["name"]: t["rows"] for t in json.loads(runner.invoke(main, ["tables", "--json"]).output)}
+
+    killed = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with dg.DagsterInstance.from_config(str(root / "dagster")) as instance:
+        deadline = time.monotonic() + 300
+        while instance.event_log_storage.get_concurrency_info("source_population").active_slot_count == 0:
+            assert killed.poll() is None and time.monotonic() < deadline, "the load never claimed its slot"
+            time.sleep(0.1)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+
+    rerun = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "freed the source_population pool slots" in rerun.stderr
+    silver_after = {t["name"]: t["rows"] for t in json.loads(runner.invoke(main, ["tables", "--json"]).output)}
+    assert silver_after["silver.population.citizens"] == silver_before["silver.population.citizens"]
