@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -72,6 +74,14 @@ def write_xlsx(path: Path, records: list[list[str]]) -> None:
             archive.writestr(name, text)
 
 
+def settled(*paths: Path, age_s: float = 300) -> None:
+    """Date files as dropped `age_s` ago: past the default settle interval (60 s), so ready."""
+    stamp = time.time() - age_s
+    for path in paths:
+        for file in [path] if path.is_file() else path.iterdir():
+            os.utime(file, (stamp, stamp), follow_symlinks=False)
+
+
 def as_table(records: list[list[str]]) -> pa.Table:
     return pa.table({name: [record[i] for record in records] for i, name in enumerate(HEADER)})
 
@@ -88,6 +98,7 @@ def drop(tmp_path: Path) -> Path:
         "".join(json.dumps(dict(zip(HEADER, record, strict=True)), ensure_ascii=False) + "\n"
                 for record in rows("2024-04", 30)), encoding="utf-8")
     (folder / "notes.txt").write_text("not data")
+    settled(folder)
     return tmp_path
 
 
@@ -148,6 +159,7 @@ def test_malformed_file_names_the_file_and_yields_nothing_of_it(
 ) -> None:
     path = drop / "khai_sinh" / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    settled(path)
     connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
     with pytest.raises(MalformedFile) as caught:
         list(connector.read_file(name, ExtractRequest(source="ho_tich", table="khai_sinh")))
