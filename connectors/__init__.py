@@ -7,7 +7,7 @@ Kinds and their settings (docs/connectors.md has the details):
 - sqlite, postgres, mysql, mariadb, mssql, oracle: `url` (connectorx form), optional `timeout_s`,
   `partitions`.
 - file_drop: `path` or `s3_uri` (+ `endpoint_url`, `region`), optional `formats`, `settle_s`
-  (seconds a file must stay unchanged before it is read; default 60) or `complete_marker` (`.done`:
+  (seconds a file must stay unchanged before it is read; default 60, 0 on S3) or `complete_marker` (`.done`:
   a file is read once `<name>.done` exists).
 - csv_folder: `path` (the first version's CSV-only drop; `_file` is the name without `.csv`),
   optional `settle_s`, `complete_marker`.

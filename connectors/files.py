@@ -7,7 +7,8 @@ and a file re-sent under the same name with new content is read again.
 
 A file is read only once it is *ready*: declared complete by its marker (`<name><complete_marker>`,
 e.g. `2024-07.csv.done`, no older than the file) when the drop declares one, else unchanged for
-`settle_s` seconds (default 60), so a file still being written is left for a later run. Only
+`settle_s` seconds (default 60 in a folder, 0 on S3, whose objects appear whole), so a file still
+being written is left for a later run. Only
 regular files are read: symlinks, devices and pipes in a drop folder are skipped with a warning
 and never opened (a symlink could point at any file the loader can read).
 
@@ -46,7 +47,9 @@ from connectors.staging import scratch_dir
 
 FILE_COLUMN = "_file"  # the file a row came from: its watermark and its provenance
 FORMATS = {".csv": "csv", ".xlsx": "excel", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-DEFAULT_SETTLE_S = 60.0  # a file unchanged this long is taken as completely written
+DEFAULT_SETTLE_S = 60.0  # a local file unchanged this long is taken as completely written
+# An S3 object is listed only once its upload has completed, whole: it needs no settling.
+DEFAULT_S3_SETTLE_S = 0.0
 FileLabel = Literal["name", "stem"]
 log = logging.getLogger("ndc.connectors.files")
 
@@ -414,7 +417,8 @@ def file_drop_from_settings(source: str, settings: Mapping[str, Any]) -> FileDro
         raise SourceSchemaError(source, "a file_drop connection needs `path` or `s3_uri`",
                                 "Add one of them to the connection in the source catalogue.")
     formats = tuple(settings.get("formats", FileDropConnector.formats))
-    return FileDropConnector(source, store, formats, "name", *_readiness(source, settings))
+    default_settle = DEFAULT_S3_SETTLE_S if isinstance(store, S3Store) else DEFAULT_SETTLE_S
+    return FileDropConnector(source, store, formats, "name", *_readiness(source, settings, default_settle))
 
 
 def csv_folder(source: str, root: Path, settings: Mapping[str, Any] | None = None) -> FileDropConnector:
@@ -422,9 +426,11 @@ def csv_folder(source: str, root: Path, settings: Mapping[str, Any] | None = Non
     return FileDropConnector(source, LocalStore(root, source), ("csv",), "stem", *_readiness(source, settings or {}))
 
 
-def _readiness(source: str, settings: Mapping[str, Any]) -> tuple[float, str | None]:
-    """`settle_s` (seconds a file must stay unchanged; default 60) and `complete_marker`."""
-    raw = settings.get("settle_s", DEFAULT_SETTLE_S)
+def _readiness(
+    source: str, settings: Mapping[str, Any], default_settle: float = DEFAULT_SETTLE_S
+) -> tuple[float, str | None]:
+    """`settle_s` (seconds a file must stay unchanged) and `complete_marker`."""
+    raw = settings.get("settle_s", default_settle)
     try:
         settle = float(raw)
     except (TypeError, ValueError):

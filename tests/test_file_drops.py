@@ -333,6 +333,53 @@ def test_a_killed_load_leaves_no_staged_personal_data(tmp_path, monkeypatch):
     assert list(root.iterdir()) == []
 
 
+KILLED_LOAD = """
+import datetime as dt, os, sys, time
+from pathlib import Path
+from tests.test_file_drops import drop_ref
+from pipeline.load import load_table
+from warehouse.storage import StorageSettings
+from warehouse.tables import Warehouse
+
+class Environ:
+    def setenv(self, name, value):
+        os.environ[name] = value
+
+def stuck_in_merge(*args, **kwargs):
+    print("merging", flush=True)
+    time.sleep(300)
+
+Warehouse.merge = stuck_in_merge
+ref = drop_ref(Path(sys.argv[1]), Environ())
+load_table(ref, Warehouse(StorageSettings(warehouse_uri=sys.argv[2])), run_id="killed",
+           today=dt.date(2026, 12, 1))
+"""
+
+
+def test_a_load_killed_during_merge_is_swept_and_repeated_exactly(drop, tmp_path):
+    """A real load, SIGKILLed while merging into silver: its staged slices are swept by the next
+    load, and its files, never recorded as read, are read again: silver ends exact."""
+    folder, ref, warehouse = drop
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_LOAD, str(folder.parent), str(tmp_path / "warehouse")],
+        env={**os.environ}, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1],
+    )
+    try:
+        assert child.stdout.readline().strip() == "merging"  # type: ignore[union-attr]
+        root = next((tmp_path / "staging").iterdir())
+        staged = [p for p in root.iterdir() if p.name.startswith(f"load-{child.pid}-")]
+        assert len(staged) == 1 and any(staged[0].glob("silver-*.parquet"))
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert staged[0].exists()
+    report = load(ref, warehouse, 2)
+    assert not staged[0].exists() and list(root.iterdir()) == []
+    assert report.extracted == 8
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103)]}
+    assert_exact(ref, warehouse, expected, sent_rows=8)
+
+
 def test_load_stages_in_the_private_folder_and_cleans_it(drop, tmp_path):
     _, ref, warehouse = drop
     load(ref, warehouse, 1)
@@ -388,7 +435,7 @@ def test_s3_drop_reads_each_version_once_and_quarantines_odd_headers(
     tmp_path, monkeypatch, seaweedfs_server
 ):
     """The same rules on an S3 prefix (real SeaweedFS): a late file, a re-sent file, a header
-    mismatch. An object appears whole when its upload completes; settle_s: 0 says so."""
+    mismatch. An object appears whole when its upload completes: no settle interval by default."""
     import boto3
 
     bucket = f"drops-{uuid.uuid4().hex[:8]}"
@@ -404,7 +451,7 @@ def test_s3_drop_reads_each_version_once_and_quarantines_odd_headers(
     shipped = load_catalogue().table("civil_status.deaths")
     source = shipped.source.model_copy(update={"connection": Connection(
         kind="file_drop", s3_uri=f"s3://{bucket}/bo_tu_phap", endpoint_url=seaweedfs_server.endpoint_url,
-        region="us-east-1", settle_s=0,
+        region="us-east-1",
     )})
     ref = TableRef(source, shipped.table, shipped.entity)
     warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
