@@ -178,7 +178,8 @@ def load_table(
         since=since,
         until=until,
     )
-    say(f"{ref.key}: extracting" + (f" from {ref.table.watermark} >= {since}" if since else " everything"))
+    scope = " the file versions not read yet" if is_drop and incremental else " everything"
+    say(f"{ref.key}: extracting" + (f" from {ref.table.watermark} >= {since}" if since else scope))
     drop: DropOutcome | None = None
     if isinstance(connector, FileDropConnector):
         drop = DropOutcome()
