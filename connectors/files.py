@@ -110,6 +110,13 @@ class LocalStore:
                 self.source, f"folder {directory} does not exist",
                 "Check the connection path and the table name in the source catalogue.",
             )
+        if folder and directory.is_symlink():
+            # The configured root may be a link (an operator's choice); a table folder inside the
+            # drop, writable by whoever drops files, may not: it could lead anywhere.
+            raise SourceSchemaError(
+                self.source, f"folder {directory} is a symlink; its files are not read",
+                "Replace the link with a real folder inside the drop (or point `path` at the target).",
+            )
         files: list[DropFile] = []
         not_regular: list[str] = []
         with os.scandir(directory) as entries:
@@ -125,23 +132,32 @@ class LocalStore:
         return [file.name for file in self.listing(folder).files]
 
     def local_copy(self, folder: str, name: str) -> Any:
-        return _regular_file(self.root / folder / name)
+        return _regular_file(self.root / folder, name)
 
     def describe(self, folder: str) -> str:
         return str(self.root / folder)
 
 
 @contextmanager
-def _regular_file(path: Path) -> Iterator[Path]:
-    """The file at `path`, opened without following a symlink and only if it is a regular file.
+def _regular_file(directory: Path, name: str) -> Iterator[Path]:
+    """The file `name` directly in `directory`, opened without following a symlink (neither the
+    file nor the table folder) and only if it is a regular file.
 
     The check and the read use one open file (through /proc/self/fd where there is one), so a
     file swapped for a symlink after the listing is still refused.
     """
+    path = directory / name
+    if "/" in name or name in {"", ".", ".."}:
+        raise NotARegularFile(f"{path}: '{name}' is not a file name in the drop folder; not read")
+    nofollow = os.O_RDONLY | os.O_NOFOLLOW
     try:
-        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        folder = os.open(directory, nofollow | os.O_DIRECTORY)
+        try:
+            handle = os.open(name, nofollow | getattr(os, "O_NONBLOCK", 0), dir_fd=folder)
+        finally:
+            os.close(folder)
     except OSError as error:
-        if error.errno in {errno.ELOOP, errno.EMLINK}:  # O_NOFOLLOW met a symlink (Linux / BSD)
+        if error.errno in {errno.ELOOP, errno.EMLINK, errno.ENOTDIR}:  # O_NOFOLLOW met a symlink
             raise NotARegularFile(f"{path} is a symlink; not read") from None
         raise
     try:

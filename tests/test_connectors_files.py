@@ -237,6 +237,21 @@ def test_symlinks_are_listed_apart_and_never_opened(drop: Path, tmp_path: Path) 
             list(connector.read_file(name, request))
     assert {b[FILE_COLUMN][0].as_py() for b in connector.extract(request)} == {
         "2024-01.csv", "2024-02.xlsx", "2024-03.parquet", "2024-04.jsonl"}
+    with pytest.raises(NotARegularFile):  # a name is a name in the folder, not a path out of it
+        list(connector.read_file("../khai_sinh/2024-01.csv", request))
+
+
+def test_a_table_folder_that_is_a_symlink_is_refused(drop: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_csv(elsewhere / "2099-01.csv", rows("2099-01", 2))
+    settled(elsewhere)
+    (drop / "khai_tu").symlink_to(elsewhere, target_is_directory=True)
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    with pytest.raises(SourceSchemaError, match="symlink"):
+        connector.drop_listing("khai_tu")
+    with pytest.raises(NotARegularFile):
+        list(connector.read_file("2099-01.csv", ExtractRequest(source="ho_tich", table="khai_tu")))
 
 
 @pytest.mark.slow
