@@ -290,6 +290,12 @@ class FileDropConnector:
             return marker is not None and marker.modified_ns >= file.modified_ns
         return now_ns - file.modified_ns >= self.settle_s * 1e9
 
+    def waiting_for(self) -> str:
+        """What a file that is not ready yet waits for, in words (for logs and the sensor)."""
+        if self.complete_marker:
+            return f"its completion marker (<name>{self.complete_marker}, no older than the file)"
+        return f"{self.settle_s:g} s without a change (settle_s)"
+
     def list_files(self, since: str | None = None, table: str | None = None) -> list[str]:
         """Ready files of a readable format whose label is after `since` (exclusive), in name order."""
         found = [file.name for file in self.drop_listing(table).ready]

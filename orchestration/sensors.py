@@ -54,7 +54,10 @@ def file_drop_sensor(ref: TableRef) -> dg.SensorDefinition:
         listing = connector.drop_listing(ref.table.table)
         requested = requested_versions(context.cursor)
         new = [file for file in listing.ready if requested.get(file.name) != version_tag(file)]
-        waiting = f"; {len(listing.waiting)} still being written" if listing.waiting else ""
+        waiting = (
+            f"; {len(listing.waiting)} still being written (waiting for {connector.waiting_for()})"
+            if listing.waiting else ""
+        )
         if not new:
             return dg.SkipReason(f"no new or re-sent file ready{waiting}")
         # Only files still present are kept: the cursor does not grow with files removed.

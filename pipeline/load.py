@@ -411,7 +411,8 @@ def _files_to_read(
     listing = connector.drop_listing(request.table)
     drop.waiting, drop.not_regular = len(listing.waiting), len(listing.not_regular)
     if listing.waiting:
-        say(f"{ref.key}: {len(listing.waiting)} file(s) still being written, left for a later run: "
+        say(f"{ref.key}: {len(listing.waiting)} file(s) not complete yet, waiting for "
+            f"{connector.waiting_for()}; left for a later run: "
             + ", ".join(file.name for file in listing.waiting[:5]))
     if listing.not_regular:
         say(f"{ref.key}: {len(listing.not_regular)} entr(ies) not a regular file (symlink, device, pipe), "
