@@ -2,8 +2,9 @@
 
 Layout: `<root>/<table>/<file>`. Every row carries `_file`, the file it came from. A file is a
 *version* (`DropFile`: name, size, modification time, and the ETag on S3): the pipeline records
-the versions it has read, so each version is read exactly once, whatever order the names sort in,
-and a file re-sent under the same name with new content is read again.
+the versions it has read, with a digest of their content, so each version is read exactly once,
+whatever order the names sort in; a file re-sent under the same name with new content is read
+again, one merely touched is not.
 
 A file is read only once it is *ready*: declared complete by its marker (`<name><complete_marker>`,
 e.g. `2024-07.csv.done`, no older than the file) when the drop declares one, else unchanged for
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import hashlib
 import logging
 import os
 import stat
@@ -329,31 +331,92 @@ class FileDropConnector:
         whole rather than failing the load of every file of its table. Raises NotARegularFile
         for a symlink or special file, without reading it.
         """
-        shown = self.store.describe(request.table or "").rstrip("/") + "/" + name
         with self.store.local_copy(request.table or "", name) as path:
-            try:
-                table = read_table(Path(path), FORMATS.get(Path(name).suffix.lower()))
-                if header is not None:
-                    table = table.select(_matching_header(table.column_names, header))
-                elif request.columns:
-                    table = table.select(list(request.columns))
-            except MalformedFile:
-                raise
-            except HeaderMismatch as mismatch:
-                raise MalformedFile(self.source, name, str(mismatch)) from None
-            except KeyError as error:
-                raise SourceSchemaError(
-                    self.source, f"file {shown} has no column {error}",
-                    "Check the column names in the source catalogue against the file's header.",
-                ) from None
-            except (pa.ArrowException, ValueError, UnicodeDecodeError, OSError, csv.Error) as error:
-                raise MalformedFile(self.source, name, _reason(error)) from None
-        labels = pa.array([self.file_label(name)] * table.num_rows, pa.string())
-        table = table.append_column(FILE_COLUMN, labels)
+            table = self._parse(name, Path(path), request, header)
         yield from bounded(table.to_batches(max_chunksize=request.batch_rows), request.batch_rows)
+
+    def read_version(
+        self, file: DropFile, request: ExtractRequest, *, header: Sequence[str] | None = None
+    ) -> VersionRead:
+        """One listed version: its batches (or why it is malformed) and its content digest.
+
+        The digest (sha256 of the bytes; the ETag on S3) lets a later load recognise the same
+        content under a new modification time (a file touched or copied again) and not read it
+        twice. It is left empty when the file changed while it was read: what was parsed is
+        then not known to be those bytes.
+        """
+        with self.store.local_copy(request.table or "", file.name) as path:
+            digest = file.etag or _sha256(Path(path))
+            try:
+                table, malformed = self._parse(file.name, Path(path), request, header), None
+            except MalformedFile as bad:
+                table, malformed = None, bad
+            if not file.etag and not _is_version(Path(path), file):
+                digest = ""
+        batches = (
+            list(bounded(table.to_batches(max_chunksize=request.batch_rows), request.batch_rows))
+            if table is not None else []
+        )
+        return VersionRead(batches, digest, malformed)
+
+    def digest(self, file: DropFile, table: str | None) -> str:
+        """The content digest of a listed version (see read_version); empty if it is changing."""
+        if file.etag:
+            return file.etag
+        with self.store.local_copy(table or "", file.name) as path:
+            digest = _sha256(Path(path))
+            return digest if _is_version(Path(path), file) else ""
+
+    def _parse(
+        self, name: str, path: Path, request: ExtractRequest, header: Sequence[str] | None
+    ) -> pa.Table:
+        shown = self.store.describe(request.table or "").rstrip("/") + "/" + name
+        try:
+            table = read_table(path, FORMATS.get(Path(name).suffix.lower()))
+            if header is not None:
+                table = table.select(_matching_header(table.column_names, header))
+            elif request.columns:
+                table = table.select(list(request.columns))
+        except MalformedFile:
+            raise
+        except HeaderMismatch as mismatch:
+            raise MalformedFile(self.source, name, str(mismatch)) from None
+        except KeyError as error:
+            raise SourceSchemaError(
+                self.source, f"file {shown} has no column {error}",
+                "Check the column names in the source catalogue against the file's header.",
+            ) from None
+        except (pa.ArrowException, ValueError, UnicodeDecodeError, OSError, csv.Error) as error:
+            raise MalformedFile(self.source, name, _reason(error)) from None
+        labels = pa.array([self.file_label(name)] * table.num_rows, pa.string())
+        return table.append_column(FILE_COLUMN, labels)
 
     def check(self) -> None:
         self.store.listing("")
+
+
+@dataclass(frozen=True)
+class VersionRead:
+    """One file version, read: its rows, or why it is malformed; and its content digest."""
+
+    batches: list[pa.RecordBatch]
+    digest: str
+    malformed: MalformedFile | None = None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_version(path: Path, file: DropFile) -> bool:
+    """Whether the open file still has the listed size and modification time (nothing was
+    written to it since it was listed)."""
+    info = os.stat(path)
+    return info.st_size == file.size and info.st_mtime_ns == file.modified_ns
 
 
 class HeaderMismatch(ValueError):

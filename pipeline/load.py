@@ -40,7 +40,7 @@ LOADS = TableName("ops", "pipeline", "loads")
 FILES_READ = "files_read"
 FILES_READ_TYPE = pa.list_(
     pa.struct([("name", pa.string()), ("size", pa.int64()), ("modified_ns", pa.int64()),
-               ("etag", pa.string()), ("quarantined", pa.bool_())])
+               ("etag", pa.string()), ("digest", pa.string()), ("quarantined", pa.bool_())])
 )
 
 # Where each judged row goes: exact copies are counted and dropped, rows breaking an error rule
@@ -336,30 +336,50 @@ class DropOutcome:
     quarantined: list[DropFile] = field(default_factory=list)  # malformed, now kept byte for byte
     waiting: int = 0  # still being written: left for a later run
     not_regular: int = 0  # symlinks, devices, pipes: never read
+    digests: dict[DropFile, str] = field(default_factory=dict)  # content digest of each version seen
 
     def versions(self) -> list[dict[str, object]]:
         """The cursor's new entries: every version this load read or quarantined."""
         return [
-            {**file.record(), "quarantined": quarantined}
+            {**file.record(), "digest": self.digests.get(file, ""), "quarantined": quarantined}
             for files, quarantined in ((self.read, False), (self.inherited, False), (self.quarantined, True))
             for file in files
         ]
 
 
-def drop_versions_read(ref: TableRef, warehouse: Warehouse) -> set[DropFile]:
+@dataclass(frozen=True)
+class VersionsRead:
+    """A file drop's cursor: the versions its recorded loads read or quarantined, and their
+    contents (name, size, digest), so a file only touched or copied again is not read twice."""
+
+    versions: frozenset[DropFile] = frozenset()
+    contents: frozenset[tuple[str, int, str]] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.versions)
+
+    def may_hold(self, file: DropFile) -> bool:
+        """Whether a version of this name and size was read: only then is a digest worth taking."""
+        return any(name == file.name and size == file.size for name, size, _ in self.contents)
+
+
+def drop_versions_read(ref: TableRef, warehouse: Warehouse) -> VersionsRead:
     """The file versions the table's recorded loads have read or quarantined (its cursor)."""
     records = _drop_records(ref, warehouse)
     if records is None or FILES_READ not in records.collect_schema().names():
-        return set()
+        return VersionsRead()
     versions = (
         records.select(pl.col(FILES_READ).explode())
         .unnest(FILES_READ)
         .drop_nulls("name")
-        .select("name", "size", "modified_ns", pl.col("etag").fill_null(""))
+        .select("name", "size", "modified_ns", pl.col("etag").fill_null(""), pl.col("digest").fill_null(""))
         .unique()
         .collect()
     )
-    return {DropFile(*row) for row in versions.iter_rows()}
+    return VersionsRead(
+        frozenset(DropFile(*row[:4]) for row in versions.iter_rows()),
+        frozenset((name, size, digest) for name, size, _, _, digest in versions.iter_rows() if digest),
+    )
 
 
 def _drop_records(ref: TableRef, warehouse: Warehouse) -> pl.LazyFrame | None:
@@ -429,9 +449,23 @@ def _files_to_read(
         def read_by_legacy_load(file: DropFile) -> bool:
             return connector.file_label(file.name) <= mark and file.modified_ns < started_ns
 
+        # Carried into this load's record: the legacy mark is used once.
         drop.inherited = [file for file in files if read_by_legacy_load(file)]
-        seen |= set(drop.inherited)  # carried into this load's record: the legacy mark is used once
-    return [file for file in files if file not in seen]
+        return [file for file in files if file not in drop.inherited]
+    unread = []
+    for file in (file for file in files if file not in seen.versions):
+        # A new time on content already read (a file touched, or the whole folder copied again)
+        # is not a new version: it is recorded under its new time and not read again.
+        try:
+            digest = connector.digest(file, request.table) if seen.may_hold(file) else ""
+        except NotARegularFile:  # swapped for a link since the listing: the read refuses it
+            digest = ""
+        if digest and (file.name, file.size, digest) in seen.contents:
+            drop.inherited.append(file)
+            drop.digests[file] = digest
+        else:
+            unread.append(file)
+    return unread
 
 
 def _file_batches(
@@ -451,7 +485,11 @@ def _file_batches(
     schema: pa.Schema | None = None
     for file in files:
         try:
-            batches = list(connector.read_file(file.name, request, header=header))
+            version = connector.read_version(file, request, header=header)
+            drop.digests[file] = version.digest
+            if version.malformed is not None:
+                raise version.malformed
+            batches = version.batches
             if schema is None and batches:
                 schema = batches[0].schema
             # Every file of a load shares one schema (bronze is one stream); a Parquet or JSON

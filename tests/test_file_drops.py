@@ -220,6 +220,25 @@ def test_a_file_re_sent_under_the_same_name_is_read_again(drop):
     assert_exact(ref, warehouse, expected, sent_rows=8 + 6)
 
 
+def test_a_file_touched_or_copied_again_with_the_same_content_is_not_read_again(drop):
+    """A new modification time alone (touch, a sync that copies the whole folder again) is not a
+    new version: the content digest recorded with each version says it was read."""
+    folder, ref, warehouse = drop
+    load(ref, warehouse, 1)
+    settled(folder, age_s=200)  # every file, the malformed one too, gets a new time
+    touched = load(ref, warehouse, 2)
+    assert touched.extracted == 0 and touched.files_quarantined == 0
+    assert load(ref, warehouse, 3).extracted == 0  # recorded under the new time: no digest taken again
+    # Same name, same size, other content: a new version.
+    (folder / "2026-08.csv").write_text(deaths_csv(0, 5, "2026-08", "Nguyễn Văn Al"), encoding="utf-8")
+    assert (folder / "2026-08.csv").stat().st_size == len(deaths_csv(0, 5, "2026-08").encode())
+    settled(folder / "2026-08.csv", age_s=100)
+    assert load(ref, warehouse, 4).extracted == 5
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103)]}
+    assert_exact(ref, warehouse, expected, sent_rows=8 + 5)
+    assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]
+
+
 def test_a_quarantined_file_re_sent_corrected_loads(drop):
     folder, ref, warehouse = drop
     load(ref, warehouse, 1)
@@ -467,5 +486,7 @@ def test_s3_drop_reads_each_version_once_and_quarantines_odd_headers(
     put("2026-08.csv", deaths_csv(0, 6, "2026-08", "Trần Thị Bình"))  # re-sent
     third = load(ref, warehouse, 3)
     assert third.extracted == 2 + 6 and third.files_quarantined == 0
+    put("2026-10.csv", deaths_csv(100, 3, "2026-10"))  # uploaded again, same content: same ETag
+    assert load(ref, warehouse, 4).extracted == 0
     expected = {f"KT{i:06d}" for i in [*range(6), *range(100, 103), 700, 701]}
     assert_exact(ref, warehouse, expected, sent_rows=8 + 8)
