@@ -130,9 +130,6 @@ class LocalStore:
                     not_regular.append(entry.name)
         return Listing(files, not_regular)
 
-    def names(self, folder: str) -> list[str]:
-        return [file.name for file in self.listing(folder).files]
-
     def local_copy(self, folder: str, name: str) -> Any:
         return _regular_file(self.root / folder, name)
 
@@ -217,9 +214,6 @@ class S3Store:
             ])
         except Exception as error:
             raise _s3_error(self.source, f"s3://{self.bucket}/{prefix}", error) from None
-
-    def names(self, folder: str) -> list[str]:
-        return [file.name for file in self.listing(folder).files]
 
     def local_copy(self, folder: str, name: str) -> Any:
         @contextmanager
