@@ -7,8 +7,11 @@ Kinds and their settings (docs/connectors.md has the details):
   seconds without a batch before the read fails as a timeout; default 600), `partitions`.
 - sqlite, postgres, mysql, mariadb, mssql, oracle: `url` (connectorx form), optional `timeout_s`,
   `partitions`.
-- file_drop: `path` or `s3_uri` (+ `endpoint_url`, `region`), optional `formats`.
-- csv_folder: `path` (the first version's CSV-only drop; `_file` is the name without `.csv`).
+- file_drop: `path` or `s3_uri` (+ `endpoint_url`, `region`), optional `formats`, `settle_s`
+  (seconds a file must stay unchanged before it is read; default 60, 0 on S3) or `complete_marker` (`.done`:
+  a file is read once `<name>.done` exists).
+- csv_folder: `path` (the first version's CSV-only drop; `_file` is the name without `.csv`),
+  optional `settle_s`, `complete_marker`.
 - rest: `base_url`, `token_env`, `pagination`, … (connectors.rest.RestConnector).
 """
 
@@ -82,7 +85,7 @@ _FACTORIES: dict[str, Callable[[str, Mapping[str, Any]], Connector]] = {
     "sql": sql_from_settings,
     **{kind: _sql(kind) for kind in SQL_KINDS},
     "file_drop": file_drop_from_settings,
-    "csv_folder": lambda source, s: csv_folder(source, Path(s["path"])),
+    "csv_folder": lambda source, s: csv_folder(source, Path(s["path"]), s),
     "rest": rest_from_settings,
 }
 

@@ -1,11 +1,22 @@
 """File drops: CSV, Excel, Parquet and JSON-lines files in a local folder or an S3 prefix.
 
-Layout: `<root>/<table>/<file>`; a file's name is its watermark (`2024-07.csv`), so files are read
-in name order and a sensor keeps the last name it saw as its cursor (`list_files(since)`).
-Every row carries `_file`, the file it came from. A file that cannot be parsed raises
-`MalformedFile` naming it before any of its rows are yielded, so the pipeline can quarantine that
-file whole; `read_file` lets a caller go on with the next one. Memory: one file at a time
-(a file is the unit that lands or is quarantined), sliced into batches of `batch_rows`.
+Layout: `<root>/<table>/<file>`. Every row carries `_file`, the file it came from. A file is a
+*version* (`DropFile`: name, size, modification time, and the ETag on S3): the pipeline records
+the versions it has read, with a digest of their content, so each version is read exactly once,
+whatever order the names sort in; a file re-sent under the same name with new content is read
+again, one merely touched is not.
+
+A file is read only once it is *ready*: declared complete by its marker (`<name><complete_marker>`,
+e.g. `2024-07.csv.done`, no older than the file) when the drop declares one, else unchanged for
+`settle_s` seconds (default 60 in a folder, 0 on S3, whose objects appear whole), so a file still
+being written is left for a later run. Only
+regular files are read: symlinks, devices and pipes in a drop folder are skipped with a warning
+and never opened (a symlink could point at any file the loader can read).
+
+A file that cannot be parsed, or whose header is not the declared one, raises `MalformedFile`
+naming it before any of its rows are yielded, so the pipeline can quarantine that file whole;
+`read_file` lets a caller go on with the next one. Memory: one file at a time (a file is the unit
+that lands or is quarantined), sliced into batches of `batch_rows`.
 
 CSV and Excel columns are read as text (ministry codes keep their leading zeros); Parquet keeps
 its own types; JSON lines get the types the values have.
@@ -14,8 +25,14 @@ its own types; JSON lines get the types the values have.
 from __future__ import annotations
 
 import csv
-import tempfile
-from collections.abc import Iterator, Mapping
+import errno
+import hashlib
+import logging
+import os
+import stat
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -28,16 +45,55 @@ import pyarrow.parquet as pq
 
 from connectors.base import ExtractRequest, bounded
 from connectors.errors import MalformedFile, SourceAuthError, SourceSchemaError, SourceUnreachable
+from connectors.staging import scratch_dir
 
 FILE_COLUMN = "_file"  # the file a row came from: its watermark and its provenance
 FORMATS = {".csv": "csv", ".xlsx": "excel", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+DEFAULT_SETTLE_S = 60.0  # a local file unchanged this long is taken as completely written
+# An S3 object is listed only once its upload has completed, whole: it needs no settling.
+DEFAULT_S3_SETTLE_S = 0.0
 FileLabel = Literal["name", "stem"]
+log = logging.getLogger("ndc.connectors.files")
+
+
+@dataclass(frozen=True, order=True)
+class DropFile:
+    """One version of one dropped file: a new size, time or ETag under the same name is a new version."""
+
+    name: str
+    size: int
+    modified_ns: int  # modification time (local) or LastModified (S3), ns since the epoch, UTC
+    etag: str = ""  # S3's content tag; empty for local files
+
+    def record(self) -> dict[str, object]:
+        return {"name": self.name, "size": self.size, "modified_ns": self.modified_ns, "etag": self.etag}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a drop folder holds: regular files, and the entries that are not (never read)."""
+
+    files: list[DropFile]
+    not_regular: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DropListing:
+    """The readable files of one folder, by name: ready to read, still arriving, or refused."""
+
+    ready: list[DropFile]
+    waiting: list[DropFile]
+    not_regular: list[str]
+
+
+class NotARegularFile(OSError):
+    """An entry of a drop folder that is a symlink, device or pipe: it is never opened."""
 
 
 class FileStore(Protocol):
-    """Where the files lie: names in one folder, and a local path to read each from."""
+    """Where the files lie: the entries of one folder, and a local path to read each from."""
 
-    def names(self, folder: str) -> list[str]: ...
+    def listing(self, folder: str) -> Listing: ...
 
     def local_copy(self, folder: str, name: str) -> Any: ...  # a context manager yielding a Path
 
@@ -49,22 +105,67 @@ class LocalStore:
     root: Path
     source: str
 
-    def names(self, folder: str) -> list[str]:
+    def listing(self, folder: str) -> Listing:
         directory = self.root / folder
         if not directory.is_dir():
             raise SourceSchemaError(
                 self.source, f"folder {directory} does not exist",
                 "Check the connection path and the table name in the source catalogue.",
             )
-        return [path.name for path in directory.iterdir() if path.is_file()]
+        if folder and directory.is_symlink():
+            # The configured root may be a link (an operator's choice); a table folder inside the
+            # drop, writable by whoever drops files, may not: it could lead anywhere.
+            raise SourceSchemaError(
+                self.source, f"folder {directory} is a symlink; its files are not read",
+                "Replace the link with a real folder inside the drop (or point `path` at the target).",
+            )
+        files: list[DropFile] = []
+        not_regular: list[str] = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                info = entry.stat(follow_symlinks=False)  # lstat: a symlink is judged, not followed
+                if stat.S_ISREG(info.st_mode):
+                    files.append(DropFile(entry.name, info.st_size, info.st_mtime_ns))
+                elif not stat.S_ISDIR(info.st_mode):  # subfolders are simply not part of the layout
+                    not_regular.append(entry.name)
+        return Listing(files, not_regular)
 
     def local_copy(self, folder: str, name: str) -> Any:
-        from contextlib import nullcontext
-
-        return nullcontext(self.root / folder / name)
+        return _regular_file(self.root / folder, name)
 
     def describe(self, folder: str) -> str:
         return str(self.root / folder)
+
+
+@contextmanager
+def _regular_file(directory: Path, name: str) -> Iterator[Path]:
+    """The file `name` directly in `directory`, opened without following a symlink (neither the
+    file nor the table folder) and only if it is a regular file.
+
+    The check and the read use one open file (through /proc/self/fd where there is one), so a
+    file swapped for a symlink after the listing is still refused.
+    """
+    path = directory / name
+    if "/" in name or name in {"", ".", ".."}:
+        raise NotARegularFile(f"{path}: '{name}' is not a file name in the drop folder; not read")
+    nofollow = os.O_RDONLY | os.O_NOFOLLOW
+    try:
+        folder = os.open(directory, nofollow | os.O_DIRECTORY)
+        try:
+            handle = os.open(name, nofollow | getattr(os, "O_NONBLOCK", 0), dir_fd=folder)
+        finally:
+            os.close(folder)
+    except OSError as error:
+        if error.errno in {errno.ELOOP, errno.EMLINK, errno.ENOTDIR}:  # O_NOFOLLOW met a symlink
+            raise NotARegularFile(f"{path} is a symlink; not read") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise NotARegularFile(f"{path} is not a regular file; not read")
+        through_handle = Path(f"/proc/self/fd/{handle}")
+        yield through_handle if through_handle.exists() else path
+    finally:
+        os.close(handle)
 
 
 @dataclass(frozen=True)
@@ -97,27 +198,30 @@ class S3Store:
         )
         return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config)
 
-    def names(self, folder: str) -> list[str]:
+    def listing(self, folder: str) -> Listing:
         prefix = self.key_prefix(folder)
         try:
             pages = self._client().get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=prefix, Delimiter="/"
             )
-            return [
-                item["Key"][len(prefix):] for page in pages for item in page.get("Contents", [])
+            return Listing([
+                DropFile(
+                    item["Key"][len(prefix):], int(item["Size"]),
+                    int(item["LastModified"].timestamp() * 1_000_000) * 1000, str(item.get("ETag", "")),
+                )
+                for page in pages for item in page.get("Contents", [])
                 if not item["Key"].endswith("/")
-            ]
+            ])
         except Exception as error:
             raise _s3_error(self.source, f"s3://{self.bucket}/{prefix}", error) from None
 
     def local_copy(self, folder: str, name: str) -> Any:
-        import contextlib
-
-        @contextlib.contextmanager
+        @contextmanager
         def downloaded() -> Iterator[Path]:
             key = self.key_prefix(folder) + name
-            with tempfile.TemporaryDirectory(prefix="ndc-drop-") as scratch:
-                target = Path(scratch) / name
+            # A private folder swept after a kill: a drop file holds personal data.
+            with scratch_dir("drop") as scratch:
+                target = scratch / Path(name).name
                 try:
                     self._client().download_file(self.bucket, key, str(target))
                 except Exception as error:
@@ -150,56 +254,182 @@ class FileDropConnector:
     store: FileStore
     formats: tuple[str, ...] = tuple(sorted(set(FORMATS.values())))
     label: FileLabel = "name"  # `_file` holds the file name, or its stem (the legacy csv_folder)
+    settle_s: float = DEFAULT_SETTLE_S  # unchanged this long = completely written
+    complete_marker: str | None = None  # e.g. ".done": `<name>.done` declares `<name>` complete
 
     def file_label(self, name: str) -> str:
         return Path(name).stem if self.label == "stem" else name
 
+    def is_data(self, name: str) -> bool:
+        """A file of a readable format; dot-files are the temporary names writers use while copying."""
+        return FORMATS.get(Path(name).suffix.lower()) in self.formats and not name.startswith(".")
+
+    def drop_listing(self, table: str | None = None, *, now_ns: int | None = None) -> DropListing:
+        """The folder's data files by name, split into ready and still-arriving; non-regular
+        entries are listed apart (and logged) so that nobody reads them."""
+        listing = self.store.listing(table or "")
+        for name in listing.not_regular:
+            log.warning("%s: %s is not a regular file (a symlink, device or pipe); it is never read",
+                        self.source, self.store.describe(table or "").rstrip("/") + "/" + name)
+        found = sorted(file for file in listing.files if self.is_data(file.name))
+        markers = {file.name: file for file in listing.files} if self.complete_marker else {}
+        now = time.time_ns() if now_ns is None else now_ns
+        ready = [file for file in found if self._is_ready(file, markers, now)]
+        waiting = [file for file in found if file not in ready]
+        return DropListing(ready, waiting, sorted(listing.not_regular))
+
+    def _is_ready(self, file: DropFile, markers: Mapping[str, DropFile], now_ns: int) -> bool:
+        if self.complete_marker:
+            # The marker must be at least as new as the file: a re-sent file is not complete
+            # under the marker of its previous version.
+            marker = markers.get(file.name + self.complete_marker)
+            return marker is not None and marker.modified_ns >= file.modified_ns
+        return now_ns - file.modified_ns >= self.settle_s * 1e9
+
+    def waiting_for(self) -> str:
+        """What a file that is not ready yet waits for, in words (for logs and the sensor)."""
+        if self.complete_marker:
+            return f"its completion marker (<name>{self.complete_marker}, no older than the file)"
+        return f"{self.settle_s:g} s without a change (settle_s)"
+
     def list_files(self, since: str | None = None, table: str | None = None) -> list[str]:
-        """Files of a readable format newer than the cursor `since` (exclusive), in name order."""
-        found = sorted(
-            name for name in self.store.names(table or "")
-            if FORMATS.get(Path(name).suffix.lower()) in self.formats and not name.startswith(".")
-        )
+        """Ready files of a readable format whose label is after `since` (exclusive), in name order."""
+        found = [file.name for file in self.drop_listing(table).ready]
         return [name for name in found if since is None or self.file_label(name) > since]
 
+    def in_window(self, name: str, request: ExtractRequest) -> bool:
+        """Whether a file's label is in [since, until)."""
+        label = self.file_label(name)
+        return (request.since is None or label >= request.since) and (
+            request.until is None or label < request.until
+        )
+
     def files_in(self, request: ExtractRequest, *, include_since: bool = True) -> list[str]:
-        """The files whose label is in [since, until), oldest first; with `include_since=False` the
-        window is (since, until): `since` is then a cursor, the newest file already read."""
+        """The ready files whose label is in [since, until), oldest first; with `include_since=False`
+        the window is (since, until)."""
         names = self.list_files(since=None if include_since else request.since, table=request.table)
-        return [
-            name for name in names
-            if (request.since is None or self.file_label(name) >= request.since)
-            and (request.until is None or self.file_label(name) < request.until)
-        ]
+        return [name for name in names if self.in_window(name, request)]
 
     def extract(self, request: ExtractRequest) -> Iterator[pa.RecordBatch]:
-        """Every file in [since, until) by name, oldest first; raises MalformedFile on a bad one."""
+        """Every ready file in [since, until) by name, oldest first; raises MalformedFile on a bad one."""
         for name in self.files_in(request):
             yield from self.read_file(name, request)
 
-    def read_file(self, name: str, request: ExtractRequest) -> Iterator[pa.RecordBatch]:
-        """One file's rows (with `_file`), parsed in full before the first batch is yielded."""
-        shown = self.store.describe(request.table or "").rstrip("/") + "/" + name
+    def read_file(
+        self, name: str, request: ExtractRequest, *, header: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """One file's rows (with `_file`), parsed in full before the first batch is yielded.
+
+        With `header`, the file must have exactly those columns (in any order; they come out in
+        this order): a file with a column missing or one more is malformed, and is quarantined
+        whole rather than failing the load of every file of its table. Raises NotARegularFile
+        for a symlink or special file, without reading it.
+        """
         with self.store.local_copy(request.table or "", name) as path:
-            try:
-                table = read_table(Path(path))
-                if request.columns:
-                    table = table.select(list(request.columns))
-            except MalformedFile:
-                raise
-            except KeyError as error:
-                raise SourceSchemaError(
-                    self.source, f"file {shown} has no column {error}",
-                    "Check the column names in the source catalogue against the file's header.",
-                ) from None
-            except (pa.ArrowException, ValueError, UnicodeDecodeError, OSError, csv.Error) as error:
-                raise MalformedFile(self.source, name, _reason(error)) from None
-        labels = pa.array([self.file_label(name)] * table.num_rows, pa.string())
-        table = table.append_column(FILE_COLUMN, labels)
+            table = self._parse(name, Path(path), request, header)
         yield from bounded(table.to_batches(max_chunksize=request.batch_rows), request.batch_rows)
 
+    def read_version(
+        self, file: DropFile, request: ExtractRequest, *, header: Sequence[str] | None = None
+    ) -> VersionRead:
+        """One listed version: its batches (or why it is malformed) and its content digest.
+
+        The digest (sha256 of the bytes; the ETag on S3) lets a later load recognise the same
+        content under a new modification time (a file touched or copied again) and not read it
+        twice. It is left empty when the file changed while it was read: what was parsed is
+        then not known to be those bytes.
+        """
+        with self.store.local_copy(request.table or "", file.name) as path:
+            digest = file.etag or _sha256(Path(path))
+            try:
+                table, malformed = self._parse(file.name, Path(path), request, header), None
+            except MalformedFile as bad:
+                table, malformed = None, bad
+            if not file.etag and not _is_version(Path(path), file):
+                digest = ""
+        batches = (
+            list(bounded(table.to_batches(max_chunksize=request.batch_rows), request.batch_rows))
+            if table is not None else []
+        )
+        return VersionRead(batches, digest, malformed)
+
+    def digest(self, file: DropFile, table: str | None) -> str:
+        """The content digest of a listed version (see read_version); empty if it is changing."""
+        if file.etag:
+            return file.etag
+        with self.store.local_copy(table or "", file.name) as path:
+            digest = _sha256(Path(path))
+            return digest if _is_version(Path(path), file) else ""
+
+    def _parse(
+        self, name: str, path: Path, request: ExtractRequest, header: Sequence[str] | None
+    ) -> pa.Table:
+        shown = self.store.describe(request.table or "").rstrip("/") + "/" + name
+        try:
+            table = read_table(path, FORMATS.get(Path(name).suffix.lower()))
+            if header is not None:
+                table = table.select(_matching_header(table.column_names, header))
+            elif request.columns:
+                table = table.select(list(request.columns))
+        except MalformedFile:
+            raise
+        except HeaderMismatch as mismatch:
+            raise MalformedFile(self.source, name, str(mismatch)) from None
+        except KeyError as error:
+            raise SourceSchemaError(
+                self.source, f"file {shown} has no column {error}",
+                "Check the column names in the source catalogue against the file's header.",
+            ) from None
+        except (pa.ArrowException, ValueError, UnicodeDecodeError, OSError, csv.Error) as error:
+            raise MalformedFile(self.source, name, _reason(error)) from None
+        labels = pa.array([self.file_label(name)] * table.num_rows, pa.string())
+        return table.append_column(FILE_COLUMN, labels)
+
     def check(self) -> None:
-        self.store.names("")
+        self.store.listing("")
+
+
+@dataclass(frozen=True)
+class VersionRead:
+    """One file version, read: its rows, or why it is malformed; and its content digest."""
+
+    batches: list[pa.RecordBatch]
+    digest: str
+    malformed: MalformedFile | None = None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_version(path: Path, file: DropFile) -> bool:
+    """Whether the open file still has the listed size and modification time (nothing was
+    written to it since it was listed)."""
+    info = os.stat(path)
+    return info.st_size == file.size and info.st_mtime_ns == file.modified_ns
+
+
+class HeaderMismatch(ValueError):
+    """A file's columns are not the declared ones."""
+
+
+def _matching_header(found: Sequence[str], declared: Sequence[str]) -> list[str]:
+    """The declared columns, in declared order, when the file has exactly those; else HeaderMismatch
+    naming what is missing and what is extra."""
+    missing = [column for column in declared if column not in found]
+    extra = [column for column in found if column not in declared]
+    if missing or extra:
+        parts = [f"missing column(s) {', '.join(missing)}" if missing else "",
+                 f"extra column(s) {', '.join(extra)}" if extra else ""]
+        raise HeaderMismatch(
+            "header does not match the catalogue: " + "; ".join(p for p in parts if p)
+            + f" (expected: {', '.join(declared)})"
+        )
+    return list(declared)
 
 
 def _reason(error: BaseException) -> str:
@@ -207,9 +437,10 @@ def _reason(error: BaseException) -> str:
     return (text[:300] + "…") if len(text) > 300 else (text or type(error).__name__)
 
 
-def read_table(path: Path) -> pa.Table:
-    """A whole file as an Arrow table; ValueError/ArrowException when it cannot be parsed."""
-    kind = FORMATS.get(path.suffix.lower())
+def read_table(path: Path, kind: str | None = None) -> pa.Table:
+    """A whole file as an Arrow table; ValueError/ArrowException when it cannot be parsed. The
+    format is `kind`, else the extension's (a path through /proc/self/fd has none)."""
+    kind = kind or FORMATS.get(path.suffix.lower())
     if kind == "csv":
         return read_csv(path)
     if kind == "excel":
@@ -220,7 +451,7 @@ def read_table(path: Path) -> pa.Table:
         if path.stat().st_size == 0:
             return pa.table({})
         return pajson.read_json(path)
-    raise ValueError(f"unsupported file type '{path.suffix}'")
+    raise ValueError(f"unsupported file type '{kind or path.suffix}'")
 
 
 def read_csv(path: Path) -> pa.Table:
@@ -253,7 +484,8 @@ def read_excel(path: Path) -> pa.Table:
 
 
 def file_drop_from_settings(source: str, settings: Mapping[str, Any]) -> FileDropConnector:
-    """`path: <folder>` or `s3_uri: s3://bucket/prefix` (+ `endpoint_url`, `region`); `formats`."""
+    """`path: <folder>` or `s3_uri: s3://bucket/prefix` (+ `endpoint_url`, `region`); `formats`;
+    `settle_s` and `complete_marker` (when a file counts as completely written)."""
     if "s3_uri" in settings:
         store: FileStore = S3Store(
             str(settings["s3_uri"]), source, settings.get("endpoint_url"), settings.get("region")
@@ -264,12 +496,32 @@ def file_drop_from_settings(source: str, settings: Mapping[str, Any]) -> FileDro
         raise SourceSchemaError(source, "a file_drop connection needs `path` or `s3_uri`",
                                 "Add one of them to the connection in the source catalogue.")
     formats = tuple(settings.get("formats", FileDropConnector.formats))
-    return FileDropConnector(source, store, formats)
+    default_settle = DEFAULT_S3_SETTLE_S if isinstance(store, S3Store) else DEFAULT_SETTLE_S
+    return FileDropConnector(source, store, formats, "name", *_readiness(source, settings, default_settle))
 
 
-def csv_folder(source: str, root: Path) -> FileDropConnector:
+def csv_folder(source: str, root: Path, settings: Mapping[str, Any] | None = None) -> FileDropConnector:
     """The first version's `csv_folder` kind: CSV only, `_file` = the name without `.csv`."""
-    return FileDropConnector(source, LocalStore(root, source), ("csv",), "stem")
+    return FileDropConnector(source, LocalStore(root, source), ("csv",), "stem", *_readiness(source, settings or {}))
+
+
+def _readiness(
+    source: str, settings: Mapping[str, Any], default_settle: float = DEFAULT_SETTLE_S
+) -> tuple[float, str | None]:
+    """`settle_s` (seconds a file must stay unchanged) and `complete_marker`."""
+    raw = settings.get("settle_s", default_settle)
+    try:
+        settle = float(raw)
+    except (TypeError, ValueError):
+        settle = -1.0
+    if settle < 0:
+        raise SourceSchemaError(source, f"settle_s must be a number of seconds >= 0, got {raw!r}",
+                                "Fix settle_s in the source's connection (e.g. settle_s: 60).")
+    marker = settings.get("complete_marker") or None
+    if marker is not None and (not isinstance(marker, str) or "/" in marker or marker.strip() != marker):
+        raise SourceSchemaError(source, f"complete_marker must be a file-name suffix such as .done, got {marker!r}",
+                                "Fix complete_marker in the source's connection, or remove it to use settle_s.")
+    return settle, marker
 
 
 CsvFolderConnector = csv_folder

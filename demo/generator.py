@@ -2,7 +2,7 @@
 
 Layout under the demo dir (see docs/demo-sources.md):
 `population.sqlite`, `social_insurance.sqlite`, `business.sqlite`, `welfare.sqlite`,
-`civil_status/<kind>/<yyyy-mm>.csv`, `truth/<source>.<table>.parquet`, `truth/people.parquet`.
+`civil_status/<kind>/<yyyy-mm>.csv` (each with its `.csv.done` marker), `truth/<source>.<table>.parquet`, `truth/people.parquet`.
 The same seed, citizen count and run date give the same rows, byte for byte in the CSV files.
 """
 
@@ -172,5 +172,7 @@ def _write_csv_drops(staging: Path, table: Table, rng: np.random.Generator, ctx:
     folder.mkdir(parents=True)
     for month in months:
         dirty.filter(pl.col("_month") == month).select(list(table.columns)).write_csv(folder / f"{month}.csv")
+        # The drop's declared completion marker (catalogue: complete_marker), written after the file.
+        (folder / f"{month}.csv.done").touch()
     _truth(dirty, table).write_parquet(staging / "truth" / f"{table.qualified}.parquet")
     return dirty.height

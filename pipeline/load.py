@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ import pyarrow.dataset as pads
 from catalogue import TableRef, resolve_settings
 from catalogue.check import compiled_suite
 from connectors import Connector, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
-from connectors.files import FileDropConnector
+from connectors.files import FILE_COLUMN, DropFile, FileDropConnector, NotARegularFile
+from connectors.staging import scratch_dir
 from normalise import normaliser
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
@@ -36,6 +36,13 @@ DELETED, DELETED_AT = "_deleted", "_deleted_at"  # tombstones: deletes are histo
 LOAD_COLUMNS = (ROW, RUN_ID, INGESTED_AT, SOURCE_TABLE)
 CHUNK_ROWS = 250_000  # rows judged at a time: bounds a load's memory whatever the table's size
 LOADS = TableName("ops", "pipeline", "loads")
+# A file drop's cursor: the file versions each load read or quarantined, in its load record, so
+# it moves in the same commit as the record (after every other commit of the load).
+FILES_READ = "files_read"
+FILES_READ_TYPE = pa.list_(
+    pa.struct([("name", pa.string()), ("size", pa.int64()), ("modified_ns", pa.int64()),
+               ("etag", pa.string()), ("digest", pa.string()), ("quarantined", pa.bool_())])
+)
 
 # Where each judged row goes: exact copies are counted and dropped, rows breaking an error rule
 # go to quarantine, the rest land in silver. Every row is in exactly one of the three.
@@ -84,6 +91,15 @@ class LoadReport:
     started_at: datetime
     finished_at: datetime
     validation: object | None = field(default=None, compare=False, repr=False)  # GE result, for Data Docs
+    drop: DropOutcome | None = None  # file drops only: what became of each file version
+
+    @property
+    def files_waiting(self) -> int:
+        return self.drop.waiting if self.drop else 0
+
+    @property
+    def files_not_regular(self) -> int:
+        return self.drop.not_regular if self.drop else 0
 
     @property
     def balanced(self) -> bool:
@@ -109,6 +125,8 @@ class LoadReport:
             "ambiguous": self.ambiguous,
             "deleted": self.deleted,
             "files_quarantined": self.files_quarantined,
+            "files_waiting": self.files_waiting,
+            "files_not_regular": self.files_not_regular,
             "balanced": self.balanced,
             "watermark_from": self.watermark_from,
             "watermark_to": self.watermark_to,
@@ -151,8 +169,10 @@ def load_table(
     suite, compiled = compiled_suite(ref.entity, today)
     connector = open_connector(ref.source.name, ref.source.connection.kind, resolve_settings(ref.source))
     connector.check()
-    explicit_since = since is not None
-    if since is None and not full_refresh:
+    is_drop = isinstance(connector, FileDropConnector)
+    # A file drop's incremental cursor is the set of file versions already read, not a watermark.
+    incremental = since is None and not full_refresh
+    if incremental and not is_drop:
         since = incremental_since(ref, warehouse)
     request = ExtractRequest(
         source=ref.source.name,
@@ -162,18 +182,20 @@ def load_table(
         since=since,
         until=until,
     )
-    say(f"{ref.key}: extracting" + (f" from {ref.table.watermark} >= {since}" if since else " everything"))
-    malformed: list[MalformedFile] = []
-    batches = (
-        _file_batches(connector, request, malformed, inclusive=explicit_since)
-        if isinstance(connector, FileDropConnector)
-        else connector.extract(request)
-    )
+    scope = " the file versions not read yet" if is_drop and incremental else " everything"
+    say(f"{ref.key}: extracting" + (f" from {ref.table.watermark} >= {since}" if since else scope))
+    drop: DropOutcome | None = None
+    if isinstance(connector, FileDropConnector):
+        drop = DropOutcome()
+        files = _files_to_read(ref, connector, request, warehouse, drop, incremental=incremental, say=say)
+        batches = _file_batches(ref, connector, request, files, drop, say)
+    else:
+        batches = connector.extract(request)
     stream = _bronze_stream(ref, batches, run_id, started)
     if stream is None:
-        files = _quarantine_files(ref, connector, malformed, warehouse, run_id, say)
+        files_quarantined = _quarantine_files(ref, connector, drop, warehouse, run_id, say)
         say(f"{ref.key}: nothing new")
-        report = _empty_report(ref, run_id, started, files)
+        report = _empty_report(ref, run_id, started, files_quarantined, drop)
         record_load(warehouse, report)
         return report
     bronze_version = warehouse.replace_run(
@@ -182,17 +204,18 @@ def load_table(
         run_id,
         description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
     )
-    files_quarantined = _quarantine_files(ref, connector, malformed, warehouse, run_id, say)
+    files_quarantined = _quarantine_files(ref, connector, drop, warehouse, run_id, say)
     this_run = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id)
     extracted, watermark_from, watermark_to = _extent(ref, this_run)
     say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
 
     decisions = _duplicate_decisions(ref, this_run, extracted)
     outcome = Outcome()
-    with tempfile.TemporaryDirectory(prefix="ndc-load-") as staging:
+    with scratch_dir("load") as staging:
         # Bounded memory: the load is judged in slices of rows; only the narrow duplicate
         # decisions (row, verdict) span the whole load. Slices are staged as Parquet and committed
-        # to quarantine and silver once each, so the load stays one transaction per table.
+        # to quarantine and silver once each, so the load stays one transaction per table. The
+        # slices hold personal data: the folder is private and swept by the next load after a kill.
         for number, first in enumerate(range(0, extracted, CHUNK_ROWS)):
             raw = _slice(this_run, first).sort(ROW).collect()
             flagged = _judge(ref, raw, decisions, compiled, people)
@@ -245,6 +268,7 @@ def load_table(
         started_at=started,
         finished_at=utc_now(),
         validation=_validation_result(compiled, suite, dict(outcome.rule_counts), extracted, run_id),
+        drop=drop,
     )
     record_load(warehouse, report)
     return report
@@ -272,7 +296,9 @@ def incremental_since(ref: TableRef, warehouse: Warehouse) -> str | None:
     return (stamp - ref.table.lookback).isoformat(sep=" ")
 
 
-def _empty_report(ref: TableRef, run_id: str, started: datetime, files_quarantined: int = 0) -> LoadReport:
+def _empty_report(
+    ref: TableRef, run_id: str, started: datetime, files_quarantined: int = 0, drop: DropOutcome | None = None
+) -> LoadReport:
     return LoadReport(
         run_id=run_id,
         source=ref.source.name,
@@ -295,38 +321,215 @@ def _empty_report(ref: TableRef, run_id: str, started: datetime, files_quarantin
         quarantine_version=None,
         started_at=started,
         finished_at=utc_now(),
+        drop=drop,
     )
 
 
-def _file_batches(
-    connector: FileDropConnector, request: ExtractRequest, malformed: list[MalformedFile], *, inclusive: bool
-) -> Iterator[pa.RecordBatch]:
-    """A file drop's files in the window, one at a time; a malformed file is set aside, not fatal.
+@dataclass
+class DropOutcome:
+    """What one file-drop load did with the files of its folder."""
 
-    The incremental cursor is exclusive (a file is read once); an explicit window includes `since`.
+    read: list[DropFile] = field(default_factory=list)  # parsed; their rows are this load's rows
+    inherited: list[DropFile] = field(default_factory=list)  # read by a load before per-file cursors
+    malformed: list[tuple[DropFile, MalformedFile]] = field(default_factory=list)
+    quarantined: list[DropFile] = field(default_factory=list)  # malformed, now kept byte for byte
+    waiting: int = 0  # still being written: left for a later run
+    not_regular: int = 0  # symlinks, devices, pipes: never read
+    digests: dict[DropFile, str] = field(default_factory=dict)  # content digest of each version seen
+
+    def versions(self) -> list[dict[str, object]]:
+        """The cursor's new entries: every version this load read or quarantined."""
+        return [
+            {**file.record(), "digest": self.digests.get(file, ""), "quarantined": quarantined}
+            for files, quarantined in ((self.read, False), (self.inherited, False), (self.quarantined, True))
+            for file in files
+        ]
+
+
+@dataclass(frozen=True)
+class VersionsRead:
+    """A file drop's cursor: the versions its recorded loads read or quarantined, and their
+    contents (name, size, digest), so a file only touched or copied again is not read twice."""
+
+    versions: frozenset[DropFile] = frozenset()
+    contents: frozenset[tuple[str, int, str]] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.versions)
+
+    def may_hold(self, file: DropFile) -> bool:
+        """Whether a version of this name and size was read: only then is a digest worth taking."""
+        return any(name == file.name and size == file.size for name, size, _ in self.contents)
+
+
+def drop_versions_read(ref: TableRef, warehouse: Warehouse) -> VersionsRead:
+    """The file versions the table's recorded loads have read or quarantined (its cursor)."""
+    records = _drop_records(ref, warehouse)
+    if records is None or FILES_READ not in records.collect_schema().names():
+        return VersionsRead()
+    versions = (
+        records.select(pl.col(FILES_READ).explode())
+        .unnest(FILES_READ)
+        .drop_nulls("name")
+        .select("name", "size", "modified_ns", pl.col("etag").fill_null(""), pl.col("digest").fill_null(""))
+        .unique()
+        .collect()
+    )
+    return VersionsRead(
+        frozenset(DropFile(*row[:4]) for row in versions.iter_rows()),
+        frozenset((name, size, digest) for name, size, _, _, digest in versions.iter_rows() if digest),
+    )
+
+
+def _drop_records(ref: TableRef, warehouse: Warehouse) -> pl.LazyFrame | None:
+    if not warehouse.exists(LOADS):
+        return None
+    return warehouse.scan(LOADS).filter(
+        (pl.col("source") == ref.source.name) & (pl.col("table") == ref.table.name) & pl.col("balanced")
+    )
+
+
+def _legacy_cursor(ref: TableRef, warehouse: Warehouse) -> tuple[str, datetime] | None:
+    """A table loaded only before per-file cursors: its newest file label and when that load began.
+
+    Files up to that label and unchanged since that load began were read by it; anything else
+    (a late name, a re-sent file) is read again, once.
     """
-    for name in connector.files_in(request, include_since=inclusive):
+    records = _drop_records(ref, warehouse)
+    if records is None:
+        return None
+    has_cursor = FILES_READ in records.collect_schema().names() and bool(
+        records.filter(pl.col(FILES_READ).is_not_null()).head(1).collect().height
+    )
+    if has_cursor:
+        return None  # a per-file cursor exists: it alone decides
+    newest = (
+        records.filter(pl.col("watermark_to").is_not_null())
+        .sort("watermark_to", descending=True)
+        .select("watermark_to", "started_at")
+        .head(1)
+        .collect()
+    )
+    return (newest.item(0, 0), newest.item(0, 1)) if newest.height else None
+
+
+def _files_to_read(
+    ref: TableRef,
+    connector: FileDropConnector,
+    request: ExtractRequest,
+    warehouse: Warehouse,
+    drop: DropOutcome,
+    *,
+    incremental: bool,
+    say: Progress,
+) -> list[DropFile]:
+    """The ready file versions in the window; incrementally, those the cursor has not seen.
+
+    An explicit window or a full refresh reads its files again (MERGE by key makes that safe).
+    """
+    listing = connector.drop_listing(request.table)
+    drop.waiting, drop.not_regular = len(listing.waiting), len(listing.not_regular)
+    if listing.waiting:
+        say(f"{ref.key}: {len(listing.waiting)} file(s) not complete yet, waiting for "
+            f"{connector.waiting_for()}; left for a later run: "
+            + ", ".join(file.name for file in listing.waiting[:5]))
+    if listing.not_regular:
+        say(f"{ref.key}: {len(listing.not_regular)} entr(ies) not a regular file (symlink, device, pipe), "
+            "never read: " + ", ".join(listing.not_regular[:5]))
+    files = [file for file in listing.ready if connector.in_window(file.name, request)]
+    if not incremental:
+        return files
+    seen = drop_versions_read(ref, warehouse)
+    legacy = _legacy_cursor(ref, warehouse) if not seen else None
+    if legacy is not None:
+        mark, started = legacy
+        started_ns = int(started.timestamp() * 1_000_000) * 1000
+
+        def read_by_legacy_load(file: DropFile) -> bool:
+            return connector.file_label(file.name) <= mark and file.modified_ns < started_ns
+
+        # Carried into this load's record: the legacy mark is used once.
+        drop.inherited = [file for file in files if read_by_legacy_load(file)]
+        return [file for file in files if file not in drop.inherited]
+    unread = []
+    for file in (file for file in files if file not in seen.versions):
+        # A new time on content already read (a file touched, or the whole folder copied again)
+        # is not a new version: it is recorded under its new time and not read again.
         try:
-            yield from connector.read_file(name, request)
+            digest = connector.digest(file, request.table) if seen.may_hold(file) else ""
+        except NotARegularFile:  # swapped for a link since the listing: the read refuses it
+            digest = ""
+        if digest and (file.name, file.size, digest) in seen.contents:
+            drop.inherited.append(file)
+            drop.digests[file] = digest
+        else:
+            unread.append(file)
+    return unread
+
+
+def _file_batches(
+    ref: TableRef,
+    connector: FileDropConnector,
+    request: ExtractRequest,
+    files: list[DropFile],
+    drop: DropOutcome,
+    say: Progress,
+) -> Iterator[pa.RecordBatch]:
+    """The files' rows, one file at a time. A file that cannot be parsed, or whose header is not the
+    declared one, is set aside for quarantine: it never blocks the files behind it."""
+    header = list(dict.fromkeys(
+        [c for c in ref.table.source_columns if c != FILE_COLUMN]
+        + ([ref.table.soft_delete.column] if ref.table.soft_delete else [])
+    ))
+    schema: pa.Schema | None = None
+    for file in files:
+        try:
+            version = connector.read_version(file, request, header=header)
+            drop.digests[file] = version.digest
+            if version.malformed is not None:
+                raise version.malformed
+            batches = version.batches
+            if schema is None and batches:
+                schema = batches[0].schema
+            # Every file of a load shares one schema (bronze is one stream); a Parquet or JSON
+            # file whose types cannot be read as the first file's is malformed, not fatal.
+            batches = [b if b.schema.equals(schema) else b.cast(schema) for b in batches]
         except MalformedFile as error:
-            malformed.append(error)
+            drop.malformed.append((file, error))
+            continue
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as error:
+            drop.malformed.append((file, MalformedFile(
+                ref.source.name, file.name, f"column types differ from the other files of this load: {error}"
+            )))
+            continue
+        except NotARegularFile as error:
+            drop.not_regular += 1
+            say(f"{ref.key}: {error}")
+            continue
+        drop.read.append(file)
+        yield from batches
 
 
 def _quarantine_files(
     ref: TableRef,
     connector: Connector,
-    malformed: list[MalformedFile],
+    drop: DropOutcome | None,
     warehouse: Warehouse,
     run_id: str,
     say: Progress,
 ) -> int:
     """Whole files that could not be parsed, kept byte for byte with the reason."""
-    if not malformed:
+    if drop is None or not drop.malformed:
         return 0
     rows = []
-    for error in malformed:
-        with connector.store.local_copy(ref.table.table or "", error.file) as path:  # type: ignore[attr-defined]
-            content = Path(path).read_bytes()
+    for file, error in drop.malformed:
+        try:
+            with connector.store.local_copy(ref.table.table or "", file.name) as path:  # type: ignore[attr-defined]
+                content = Path(path).read_bytes()
+        except NotARegularFile as refused:  # swapped for a symlink since it was read: not kept
+            drop.not_regular += 1
+            say(f"{ref.key}: {refused}")
+            continue
         rows.append(
             {
                 "file": error.file,
@@ -337,7 +540,10 @@ def _quarantine_files(
                 "_quarantined_at": utc_now(),
             }
         )
+        drop.quarantined.append(file)
         say(f"{ref.key}: file {error.file} quarantined whole: {error.reason}")
+    if not rows:
+        return 0
     warehouse.replace_run(
         TableName("quarantine", ref.domain, f"{ref.table.name}__files"),
         pa.Table.from_pylist(rows),
@@ -375,7 +581,11 @@ def _vanished_keys(
 
 
 def record_load(warehouse: Warehouse, report: LoadReport) -> int:
+    """Write the load record; for a file drop it carries the file versions read (the cursor moves
+    here, in the load's last commit). Other loads hold a null list of the same type."""
     row = pa.Table.from_pylist([report.record()])
+    versions = report.drop.versions() if report.drop is not None else None
+    row = row.append_column(pa.field(FILES_READ, FILES_READ_TYPE), pa.array([versions], FILES_READ_TYPE))
     return warehouse.replace_run(
         LOADS,
         row,

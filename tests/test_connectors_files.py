@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -13,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from connectors import FILE_COLUMN, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
-from connectors.files import FileDropConnector
+from connectors.files import FileDropConnector, NotARegularFile
 
 pytest_plugins = ("tests.fixtures.seaweedfs",)
 
@@ -72,6 +74,14 @@ def write_xlsx(path: Path, records: list[list[str]]) -> None:
             archive.writestr(name, text)
 
 
+def settled(*paths: Path, age_s: float = 300) -> None:
+    """Date files as dropped `age_s` ago: past the default settle interval (60 s), so ready."""
+    stamp = time.time() - age_s
+    for path in paths:
+        for file in [path] if path.is_file() else path.iterdir():
+            os.utime(file, (stamp, stamp), follow_symlinks=False)
+
+
 def as_table(records: list[list[str]]) -> pa.Table:
     return pa.table({name: [record[i] for record in records] for i, name in enumerate(HEADER)})
 
@@ -88,6 +98,7 @@ def drop(tmp_path: Path) -> Path:
         "".join(json.dumps(dict(zip(HEADER, record, strict=True)), ensure_ascii=False) + "\n"
                 for record in rows("2024-04", 30)), encoding="utf-8")
     (folder / "notes.txt").write_text("not data")
+    settled(folder)
     return tmp_path
 
 
@@ -148,6 +159,7 @@ def test_malformed_file_names_the_file_and_yields_nothing_of_it(
 ) -> None:
     path = drop / "khai_sinh" / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    settled(path)
     connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
     with pytest.raises(MalformedFile) as caught:
         list(connector.read_file(name, ExtractRequest(source="ho_tich", table="khai_sinh")))
@@ -171,6 +183,75 @@ def test_missing_column_is_a_schema_error(drop: Path) -> None:
     connector = open_connector("ho_tich", "file_drop", {"path": str(drop), "formats": ["csv"]})
     with pytest.raises(SourceSchemaError, match="cot_la"):
         extract(connector, columns=("so_dang_ky", "cot_la"))
+
+
+def test_header_must_be_exactly_the_declared_columns_in_any_order(drop: Path) -> None:
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    request = ExtractRequest(source="ho_tich", table="khai_sinh")
+    declared = list(reversed(HEADER))
+    batch = next(connector.read_file("2024-01.csv", request, header=declared))
+    assert batch.schema.names == [*declared, FILE_COLUMN]  # the declared order, whatever the file's
+    with pytest.raises(MalformedFile) as caught:
+        list(connector.read_file("2024-03.parquet", request, header=[*HEADER[:3], "gioi_tinh"]))
+    assert "missing column(s) gioi_tinh" in caught.value.reason
+    assert "extra column(s) ho_ten" in caught.value.reason
+
+
+def test_a_file_is_ready_after_its_settle_interval_or_its_marker(drop: Path) -> None:
+    folder = drop / "khai_sinh"
+    write_csv(folder / "2024-05.csv", rows("2024-05", 3))  # just written
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop), "settle_s": "30"})
+    listing = connector.drop_listing("khai_sinh")
+    assert [f.name for f in listing.waiting] == ["2024-05.csv"]
+    assert len(listing.ready) == 4
+    later = connector.drop_listing("khai_sinh", now_ns=time.time_ns() + 31 * 10**9)
+    assert [f.name for f in later.ready][-1] == "2024-05.csv" and later.waiting == []
+
+    marked = open_connector("ho_tich", "file_drop", {"path": str(drop), "complete_marker": ".done"})
+    assert marked.drop_listing("khai_sinh").ready == []  # old files, but none declared complete
+    (folder / "2024-01.csv.done").touch()
+    assert [f.name for f in marked.drop_listing("khai_sinh").ready] == ["2024-01.csv"]
+    settled(folder / "2024-01.csv.done", age_s=600)  # a marker older than its file (a re-send)
+    assert marked.drop_listing("khai_sinh").ready == []
+
+
+@pytest.mark.parametrize("settings", [{"settle_s": "-1"}, {"settle_s": "soon"}, {"complete_marker": "a/b"}])
+def test_bad_readiness_settings_name_the_source(drop: Path, settings: dict[str, str]) -> None:
+    with pytest.raises(SourceSchemaError, match="ho_tich"):
+        open_connector("ho_tich", "file_drop", {"path": str(drop), **settings})
+
+
+def test_symlinks_are_listed_apart_and_never_opened(drop: Path, tmp_path: Path) -> None:
+    folder = drop / "khai_sinh"
+    outside = tmp_path / "outside.csv"
+    write_csv(outside, rows("2099-01", 2))
+    (folder / "2099-01.csv").symlink_to(outside)
+    (folder / "2099-02.csv").symlink_to(folder / "2024-01.csv")  # even one pointing inside
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    listing = connector.drop_listing("khai_sinh")
+    assert listing.not_regular == ["2099-01.csv", "2099-02.csv"]
+    assert all(not f.name.startswith("2099") for f in listing.ready + listing.waiting)
+    request = ExtractRequest(source="ho_tich", table="khai_sinh")
+    for name in ("2099-01.csv", "2099-02.csv"):
+        with pytest.raises(NotARegularFile):
+            list(connector.read_file(name, request))
+    assert {b[FILE_COLUMN][0].as_py() for b in connector.extract(request)} == {
+        "2024-01.csv", "2024-02.xlsx", "2024-03.parquet", "2024-04.jsonl"}
+    with pytest.raises(NotARegularFile):  # a name is a name in the folder, not a path out of it
+        list(connector.read_file("../khai_sinh/2024-01.csv", request))
+
+
+def test_a_table_folder_that_is_a_symlink_is_refused(drop: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_csv(elsewhere / "2099-01.csv", rows("2099-01", 2))
+    settled(elsewhere)
+    (drop / "khai_tu").symlink_to(elsewhere, target_is_directory=True)
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    with pytest.raises(SourceSchemaError, match="symlink"):
+        connector.drop_listing("khai_tu")
+    with pytest.raises(NotARegularFile):
+        list(connector.read_file("2099-01.csv", ExtractRequest(source="ho_tich", table="khai_tu")))
 
 
 @pytest.mark.slow

@@ -1,6 +1,23 @@
-"""File drops: each file loaded once, a malformed file quarantined whole, the sensor's cursor."""
+"""File drops, loaded end to end on real files: each file version read exactly once, files still
+being written left for later, re-sent and late files loaded, malformed files and files with another
+header quarantined whole (once), symlinks never read, staging swept after a kill, the sensor.
+
+Every load is checked for conservation: the rows sent = rows landed (each key once) + rows
+quarantined + files quarantined whole, and every load record is balanced.
+"""
+
+from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -9,20 +26,46 @@ import pytest
 from catalogue import load_catalogue
 from catalogue.loader import TableRef
 from catalogue.models import Connection
+from connectors import ExtractRequest, open_connector
+from connectors.files import NotARegularFile
 from orchestration.sensors import file_drop_sensor
-from pipeline.load import LOADS, LoadNames, load_table
+from pipeline.load import FILES_READ, LOADS, LoadNames, load_table
 from warehouse.storage import StorageSettings
 from warehouse.tables import TableName, Warehouse
 
+pytest_plugins = ("tests.fixtures.seaweedfs",)
+
 HEADER = "so_dang_ky,ngay_dang_ky,so_dinh_danh,ho_ten,ngay_mat,ma_tinh_dang_ky\n"
+FILES = TableName("quarantine", "civil_status", "deaths__files")
 
 
-def deaths_csv(first: int, count: int, month: str) -> str:
-    rows = [
-        f"KT{i:06d},15/{month[5:]}/{month[:4]},,Nguyễn Văn An {i},10/{month[5:]}/{month[:4]},01"
+def deaths_rows(first: int, count: int, month: str, name: str = "Nguyễn Văn An") -> list[str]:
+    return [
+        f"KT{i:06d},15/{month[5:]}/{month[:4]},,{name} {i},10/{month[5:]}/{month[:4]},01\n"
         for i in range(first, first + count)
     ]
-    return HEADER + "\n".join(rows) + "\n"
+
+
+def deaths_csv(first: int, count: int, month: str, name: str = "Nguyễn Văn An") -> str:
+    return HEADER + "".join(deaths_rows(first, count, month, name))
+
+
+def settled(*paths: Path, age_s: float = 300) -> None:
+    """Date files as dropped `age_s` ago: past the default settle interval (60 s), so ready."""
+    stamp = time.time() - age_s
+    for path in paths:
+        for file in [path] if path.is_file() else path.iterdir():
+            os.utime(file, (stamp, stamp), follow_symlinks=False)
+
+
+def drop_ref(root: Path, monkeypatch: pytest.MonkeyPatch, **settings: object) -> TableRef:
+    """The shipped deaths table, its files dropped under `root` (a csv_folder, as in the demo)."""
+    monkeypatch.setenv("NDC_TEST_DROPS", str(root))
+    shipped = load_catalogue().table("civil_status.deaths")
+    source = shipped.source.model_copy(
+        update={"connection": Connection(kind="csv_folder", path="${NDC_TEST_DROPS}", **settings)}
+    )
+    return TableRef(source, shipped.table, shipped.entity)
 
 
 @pytest.fixture
@@ -34,12 +77,9 @@ def drop(tmp_path, monkeypatch):
         HEADER + "KT900001,15/09/2026\nthis,line,has,far,too,many,fields,here\n"
     )
     (folder / "2026-10.csv").write_text(deaths_csv(100, 3, "2026-10"), encoding="utf-8")
-    monkeypatch.setenv("NDC_TEST_DROPS", str(tmp_path / "drops"))
-    shipped = load_catalogue().table("civil_status.deaths")
-    source = shipped.source.model_copy(
-        update={"connection": Connection(kind="csv_folder", path="${NDC_TEST_DROPS}")}
-    )
-    ref = TableRef(source, shipped.table, shipped.entity)
+    settled(folder)
+    monkeypatch.setenv("NDC_STAGING_DIR", str(tmp_path / "staging"))
+    ref = drop_ref(tmp_path / "drops", monkeypatch)
     warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
     return folder, ref, warehouse
 
@@ -48,12 +88,33 @@ def load(ref, warehouse, n):
     return load_table(ref, warehouse, run_id=f"run-{n}", today=dt.date(2026, 12, 1))
 
 
+def silver_keys(ref: TableRef, warehouse: Warehouse) -> list[str]:
+    return warehouse.read(LoadNames.of(ref).silver)["registration_no"].to_list()
+
+
+def assert_exact(ref: TableRef, warehouse: Warehouse, expected_keys: set[str], sent_rows: int) -> None:
+    """Nothing lost, nothing duplicated: silver holds each expected key once, and every row sent
+    is in a load's extracted count, split into landed + quarantined + deduplicated."""
+    keys = silver_keys(ref, warehouse)
+    assert sorted(keys) == sorted(expected_keys)  # each key once: nothing lost, nothing duplicated
+    loads = warehouse.read(LOADS)
+    assert loads["balanced"].all()
+    assert loads["extracted"].sum() == (
+        loads["landed"].sum() + loads["quarantined"].sum() + loads["deduplicated"].sum()
+    )
+    assert loads["extracted"].sum() == sent_rows  # each version's rows counted once
+
+
+def quarantined_files(warehouse: Warehouse) -> pl.DataFrame:
+    return warehouse.read(FILES) if warehouse.exists(FILES) else pl.DataFrame({"file": [], "reason": []})
+
+
 def test_malformed_file_is_quarantined_whole_and_the_others_load(drop):
     folder, ref, warehouse = drop
     report = load(ref, warehouse, 1)
     assert report.extracted == 8 and report.balanced
     assert report.files_quarantined == 1
-    files = warehouse.read(TableName("quarantine", "civil_status", "deaths__files"))
+    files = warehouse.read(FILES)
     assert files["file"].to_list() == ["2026-09.csv"]
     assert files["content"][0] == (folder / "2026-09.csv").read_bytes()  # nothing lost
     assert "column" in files["reason"][0].lower()
@@ -61,6 +122,9 @@ def test_malformed_file_is_quarantined_whole_and_the_others_load(drop):
     assert sorted(silver["source_file"].unique()) == ["2026-08", "2026-10"]
     loads = warehouse.read(LOADS)
     assert loads["files_quarantined"].to_list() == [1]
+    recorded = loads[FILES_READ][0].to_list()
+    assert {(v["name"], v["quarantined"]) for v in recorded} == {
+        ("2026-08.csv", False), ("2026-09.csv", True), ("2026-10.csv", False)}
 
 
 def test_each_file_is_loaded_once(drop):
@@ -68,20 +132,361 @@ def test_each_file_is_loaded_once(drop):
     load(ref, warehouse, 1)
     assert load(ref, warehouse, 2).extracted == 0  # nothing new
     (folder / "2026-11.csv").write_text(deaths_csv(200, 4, "2026-11"), encoding="utf-8")
+    settled(folder / "2026-11.csv")
     third = load(ref, warehouse, 3)
     assert third.extracted == 4 and third.watermark_from == third.watermark_to == "2026-11"
-    assert warehouse.read(LoadNames.of(ref).silver).height == 12
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103), *range(200, 204)]}
+    assert_exact(ref, warehouse, expected, sent_rows=12)
 
 
-def test_sensor_requests_new_files_once_and_keeps_a_cursor(drop):
+def test_a_malformed_file_is_quarantined_once_not_on_every_run(drop):
+    """Defect 9: a malformed file newer than every good one was re-quarantined on every run."""
+    _, ref, warehouse = drop
+    assert load(ref, warehouse, 1).files_quarantined == 1
+    for n in (2, 3):
+        again = load(ref, warehouse, n)
+        assert again.files_quarantined == 0 and again.extracted == 0
+    assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]
+
+
+def test_a_file_still_being_written_waits_until_it_is_complete(drop):
+    """Defect 2: a file read while being written (cut at a line end) lost the rows after the cut."""
+    folder, ref, warehouse = drop
+    load(ref, warehouse, 1)
+    rows = deaths_rows(300, 10, "2026-11")
+    growing = folder / "2026-11.csv"
+    growing.write_text(HEADER + "".join(rows[:5]), encoding="utf-8")  # the writer is half-way
+    waiting = load(ref, warehouse, 2)
+    assert waiting.extracted == 0 and waiting.files_waiting == 1
+    with growing.open("a", encoding="utf-8") as handle:
+        handle.write("".join(rows[5:]))
+    settled(growing)  # the writer has finished; the file has not changed for the settle interval
+    done = load(ref, warehouse, 3)
+    assert done.extracted == 10 and done.files_waiting == 0
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103), *range(300, 310)]}
+    assert_exact(ref, warehouse, expected, sent_rows=8 + 10)
+
+
+def test_a_writer_slower_than_the_settle_interval_still_loses_nothing(drop):
+    """The settle interval is a heuristic: a writer pausing longer gets its half file read. The
+    completed file is a new version (new size and time), so it is read again, whole; MERGE by
+    key absorbs the first half."""
+    folder, ref, warehouse = drop
+    load(ref, warehouse, 1)
+    rows = deaths_rows(300, 10, "2026-11")
+    growing = folder / "2026-11.csv"
+    growing.write_text(HEADER + "".join(rows[:5]), encoding="utf-8")
+    settled(growing, age_s=120)  # stalled for two minutes
+    assert load(ref, warehouse, 2).extracted == 5
+    with growing.open("a", encoding="utf-8") as handle:
+        handle.write("".join(rows[5:]))
+    settled(growing, age_s=61)
+    assert load(ref, warehouse, 3).extracted == 10
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103), *range(300, 310)]}
+    assert_exact(ref, warehouse, expected, sent_rows=8 + 5 + 10)
+
+
+def test_a_declared_marker_says_when_a_file_is_complete(tmp_path, monkeypatch):
+    folder = tmp_path / "drops" / "khai_tu"
+    folder.mkdir(parents=True)
+    monkeypatch.setenv("NDC_STAGING_DIR", str(tmp_path / "staging"))
+    ref = drop_ref(tmp_path / "drops", monkeypatch, complete_marker=".done")
+    warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
+    data = folder / "2026-08.csv"
+    data.write_text(deaths_csv(0, 4, "2026-08"), encoding="utf-8")
+    settled(data, age_s=3600)  # old, but not declared complete: with a marker, age does not count
+    assert load(ref, warehouse, 1).files_waiting == 1
+    (folder / "2026-08.csv.done").touch()
+    assert load(ref, warehouse, 2).extracted == 4
+    # Re-sent: the new file is newer than the old marker, so it waits for its own marker.
+    data.write_text(deaths_csv(0, 6, "2026-08"), encoding="utf-8")
+    assert load(ref, warehouse, 3).files_waiting == 1
+    (folder / "2026-08.csv.done").touch()
+    assert load(ref, warehouse, 4).extracted == 6
+    assert_exact(ref, warehouse, {f"KT{i:06d}" for i in range(6)}, sent_rows=4 + 6)
+
+
+def test_a_file_re_sent_under_the_same_name_is_read_again(drop):
+    """Defect 2: a corrected file re-sent under its name was never read."""
+    folder, ref, warehouse = drop
+    load(ref, warehouse, 1)
+    (folder / "2026-08.csv").write_text(deaths_csv(0, 6, "2026-08", "Trần Thị Bình"), encoding="utf-8")
+    settled(folder / "2026-08.csv", age_s=100)
+    resent = load(ref, warehouse, 2)
+    assert resent.extracted == 6
+    silver = warehouse.read(LoadNames.of(ref).silver).filter(pl.col("source_file") == "2026-08")
+    assert silver["full_name"].str.starts_with("Trần Thị Bình").all()  # the corrected values won
+    expected = {f"KT{i:06d}" for i in [*range(6), *range(100, 103)]}
+    assert_exact(ref, warehouse, expected, sent_rows=8 + 6)
+
+
+def test_a_file_touched_or_copied_again_with_the_same_content_is_not_read_again(drop):
+    """A new modification time alone (touch, a sync that copies the whole folder again) is not a
+    new version: the content digest recorded with each version says it was read."""
+    folder, ref, warehouse = drop
+    load(ref, warehouse, 1)
+    settled(folder, age_s=200)  # every file, the malformed one too, gets a new time
+    touched = load(ref, warehouse, 2)
+    assert touched.extracted == 0 and touched.files_quarantined == 0
+    assert load(ref, warehouse, 3).extracted == 0  # recorded under the new time: no digest taken again
+    # Same name, same size, other content: a new version.
+    (folder / "2026-08.csv").write_text(deaths_csv(0, 5, "2026-08", "Nguyễn Văn Al"), encoding="utf-8")
+    assert (folder / "2026-08.csv").stat().st_size == len(deaths_csv(0, 5, "2026-08").encode())
+    settled(folder / "2026-08.csv", age_s=100)
+    assert load(ref, warehouse, 4).extracted == 5
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103)]}
+    assert_exact(ref, warehouse, expected, sent_rows=8 + 5)
+    assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]
+
+
+def test_a_quarantined_file_re_sent_corrected_loads(drop):
+    folder, ref, warehouse = drop
+    load(ref, warehouse, 1)
+    (folder / "2026-09.csv").write_text(deaths_csv(900, 2, "2026-09"), encoding="utf-8")
+    settled(folder / "2026-09.csv", age_s=100)
+    assert load(ref, warehouse, 2).extracted == 2
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103), 900, 901]}
+    assert_exact(ref, warehouse, expected, sent_rows=8 + 2)
+    assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]  # the first version, kept
+
+
+def test_a_late_file_whose_name_sorts_first_is_loaded(drop):
+    """Defect 2: a file named before the newest loaded one was skipped without warning."""
+    folder, ref, warehouse = drop
+    load(ref, warehouse, 1)
+    (folder / "2026-07.csv").write_text(deaths_csv(700, 3, "2026-07"), encoding="utf-8")
+    settled(folder / "2026-07.csv")
+    late = load(ref, warehouse, 2)
+    assert late.extracted == 3 and late.watermark_to == "2026-07"
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103), *range(700, 703)]}
+    assert_exact(ref, warehouse, expected, sent_rows=8 + 3)
+
+
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        (HEADER.strip() + ",ghi_chu\n", "extra column(s) ghi_chu"),
+        (HEADER.replace(",ngay_mat", ""), "missing column(s) ngay_mat"),
+    ],
+)
+def test_a_file_with_another_header_is_quarantined_and_the_others_load(drop, header, named):
+    """Defect 3: one CSV with an extra or missing column failed the load of every file of its table."""
+    folder, ref, warehouse = drop
+    columns = header.count(",") + 1
+    odd = folder / "2026-08b.csv"
+    odd.write_text(header + "KT800001" + ",x" * (columns - 1) + "\n", encoding="utf-8")
+    (folder / "2026-11.csv").write_text(deaths_csv(200, 4, "2026-11"), encoding="utf-8")
+    settled(folder)
+    report = load(ref, warehouse, 1)
+    assert report.files_quarantined == 2  # 2026-09.csv (unparseable) and the odd header
+    files = quarantined_files(warehouse).sort("file")
+    assert files["file"].to_list() == ["2026-08b.csv", "2026-09.csv"]
+    assert named in files["reason"][0]
+    assert files["content"][0] == odd.read_bytes()
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103), *range(200, 204)]}
+    assert_exact(ref, warehouse, expected, sent_rows=5 + 3 + 4)
+
+
+def test_columns_in_another_order_are_the_same_header(drop):
+    folder, ref, warehouse = drop
+    swapped = "ho_ten,so_dang_ky,ngay_dang_ky,so_dinh_danh,ngay_mat,ma_tinh_dang_ky\n"
+    (folder / "2026-11.csv").write_text(swapped + "Lê Văn C,KT500001,15/11/2026,,10/11/2026,01\n")
+    settled(folder)
+    assert load(ref, warehouse, 1).extracted == 9
+    silver = warehouse.read(LoadNames.of(ref).silver).filter(pl.col("registration_no") == "KT500001")
+    assert silver["full_name"].to_list() == ["Lê Văn C"]
+
+
+def test_symlinks_and_pipes_in_a_drop_folder_are_never_read(drop, tmp_path, caplog):
+    """Defect 7: a symlink in a drop folder copied any readable file into the quarantine table."""
+    folder, ref, warehouse = drop
+    secret = tmp_path / "elsewhere" / "secret.csv"  # readable by the loader, outside the drop
+    secret.parent.mkdir()
+    secret.write_text(deaths_csv(666, 2, "2026-06"), encoding="utf-8")
+    (folder / "2026-06.csv").symlink_to(secret)
+    (folder / "2026-05.csv").symlink_to("/etc/passwd")
+    os.mkfifo(folder / "2026-04.csv")  # a pipe would block a reader for ever
+    settled(folder)
+    with caplog.at_level("WARNING", logger="ndc.connectors.files"):
+        report = load(ref, warehouse, 1)
+    assert report.files_not_regular == 3 and report.files_quarantined == 1
+    assert sum("not a regular file" in r.getMessage() for r in caplog.records) == 3
+    assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]
+    assert warehouse.read(LOADS)["files_not_regular"].to_list() == [3]
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103)]}
+    assert_exact(ref, warehouse, expected, sent_rows=8)
+    # Reading one by name (a file swapped for a symlink after the listing) is refused too.
+    connector = open_connector(ref.source.name, "csv_folder", {"path": str(folder.parent)})
+    with pytest.raises(NotARegularFile):
+        list(connector.read_file("2026-06.csv", ExtractRequest(source=ref.source.name, table="khai_tu")))
+
+
+def test_a_killed_load_leaves_no_staged_personal_data(tmp_path, monkeypatch):
+    """Defect 7: a load killed during MERGE left /tmp/ndc-load-* with the staged rows. The child
+    stages a file like a load, then is killed with SIGKILL (no `finally` runs)."""
+    monkeypatch.setenv("NDC_STAGING_DIR", str(tmp_path))
+    env = {**os.environ}
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "from connectors.staging import scratch_dir\n"
+         "import time\n"
+         "with scratch_dir('load') as folder:\n"
+         "    (folder / 'silver-00000.parquet').write_bytes(b'personal data')\n"
+         "    print(folder, flush=True)\n"
+         "    time.sleep(120)\n"],
+        env=env, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1],
+    )
+    staged = Path(child.stdout.readline().strip())  # type: ignore[union-attr]
+    assert (staged / "silver-00000.parquet").exists()
+    root = staged.parent
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700 and stat.S_IMODE(staged.stat().st_mode) == 0o700
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert staged.exists()  # the kill left it behind…
+
+    from connectors.staging import scratch_dir
+
+    with scratch_dir("load") as mine:  # …and the next load sweeps it before staging its own
+        assert not staged.exists()
+        assert mine.parent == root
+    assert list(root.iterdir()) == []
+
+
+KILLED_LOAD = """
+import datetime as dt, os, sys, time
+from pathlib import Path
+from tests.test_file_drops import drop_ref
+from pipeline.load import load_table
+from warehouse.storage import StorageSettings
+from warehouse.tables import Warehouse
+
+class Environ:
+    def setenv(self, name, value):
+        os.environ[name] = value
+
+def stuck_in_merge(*args, **kwargs):
+    print("merging", flush=True)
+    time.sleep(300)
+
+Warehouse.merge = stuck_in_merge
+ref = drop_ref(Path(sys.argv[1]), Environ())
+load_table(ref, Warehouse(StorageSettings(warehouse_uri=sys.argv[2])), run_id="killed",
+           today=dt.date(2026, 12, 1))
+"""
+
+
+def test_a_load_killed_during_merge_is_swept_and_repeated_exactly(drop, tmp_path):
+    """A real load, SIGKILLed while merging into silver: its staged slices are swept by the next
+    load, and its files, never recorded as read, are read again: silver ends exact."""
+    folder, ref, warehouse = drop
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_LOAD, str(folder.parent), str(tmp_path / "warehouse")],
+        env={**os.environ}, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1],
+    )
+    try:
+        assert child.stdout.readline().strip() == "merging"  # type: ignore[union-attr]
+        root = next((tmp_path / "staging").iterdir())
+        staged = [p for p in root.iterdir() if p.name.startswith(f"load-{child.pid}-")]
+        assert len(staged) == 1 and any(staged[0].glob("silver-*.parquet"))
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert staged[0].exists()
+    report = load(ref, warehouse, 2)
+    assert not staged[0].exists() and list(root.iterdir()) == []
+    assert report.extracted == 8
+    expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103)]}
+    assert_exact(ref, warehouse, expected, sent_rows=8)
+
+
+def test_load_stages_in_the_private_folder_and_cleans_it(drop, tmp_path):
+    _, ref, warehouse = drop
+    load(ref, warehouse, 1)
+    root = next((tmp_path / "staging").iterdir())
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert list(root.iterdir()) == []
+
+
+def test_a_table_loaded_before_per_file_cursors_is_not_read_again(drop):
+    """Upgrade: records written before per-file cursors hold only the newest file name; files up
+    to it, unchanged since that load, count as read; a late file still loads."""
+    folder, ref, warehouse = drop
+    load(ref, warehouse, 1)
+    legacy = warehouse.read(LOADS).drop(FILES_READ)
+    warehouse.overwrite(LOADS, legacy.to_arrow())  # as an old release wrote it
+    again = load(ref, warehouse, 2)
+    assert again.extracted == 0 and again.files_quarantined == 0
+    (folder / "2026-07.csv").write_text(deaths_csv(700, 1, "2026-07"), encoding="utf-8")
+    settled(folder / "2026-07.csv")
+    assert load(ref, warehouse, 3).extracted == 1
+    assert load(ref, warehouse, 4).extracted == 0
+
+
+def test_sensor_requests_new_re_sent_and_late_files_once(drop):
     folder, ref, _ = drop
     sensor = file_drop_sensor(ref)
     first = sensor(dg.build_sensor_context(cursor=None))
-    assert [r.run_key for r in first.run_requests] == ["civil_status.deaths:2026-10"]
-    assert first.cursor == "2026-10"
+    assert len(first.run_requests) == 1
+    assert first.run_requests[0].tags["ndc/files"].split(",") == ["2026-08.csv", "2026-09.csv", "2026-10.csv"]
+    assert set(json.loads(first.cursor)) == {"2026-08.csv", "2026-09.csv", "2026-10.csv"}
     again = sensor(dg.build_sensor_context(cursor=first.cursor))  # a restart resumes from the stored cursor
     assert isinstance(again, dg.SkipReason)
     (folder / "2026-11.csv").write_text(deaths_csv(200, 1, "2026-11"), encoding="utf-8")
+    writing = sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert isinstance(writing, dg.SkipReason) and "still being written" in writing.skip_message
+    settled(folder / "2026-11.csv")
+    (folder / "2026-07.csv").write_text(deaths_csv(700, 1, "2026-07"), encoding="utf-8")  # late
+    settled(folder / "2026-07.csv")
     later = sensor(dg.build_sensor_context(cursor=first.cursor))
-    assert [r.run_key for r in later.run_requests] == ["civil_status.deaths:2026-11"]
-    assert pl.Series(["2026-11.csv"]).to_list() == later.run_requests[0].tags["ndc/files"].split(",")
+    assert later.run_requests[0].tags["ndc/files"].split(",") == ["2026-07.csv", "2026-11.csv"]
+    (folder / "2026-08.csv").write_text(deaths_csv(0, 6, "2026-08"), encoding="utf-8")  # re-sent
+    settled(folder / "2026-08.csv", age_s=100)
+    resent = sensor(dg.build_sensor_context(cursor=later.cursor))
+    assert resent.run_requests[0].tags["ndc/files"] == "2026-08.csv"
+    assert resent.run_requests[0].run_key != later.run_requests[0].run_key
+    assert isinstance(sensor(dg.build_sensor_context(cursor=resent.cursor)), dg.SkipReason)
+    legacy = sensor(dg.build_sensor_context(cursor="2026-10"))  # a cursor of the first version
+    assert len(legacy.run_requests) == 1
+
+
+@pytest.mark.slow
+def test_s3_drop_reads_each_version_once_and_quarantines_odd_headers(
+    tmp_path, monkeypatch, seaweedfs_server
+):
+    """The same rules on an S3 prefix (real SeaweedFS): a late file, a re-sent file, a header
+    mismatch. An object appears whole when its upload completes: no settle interval by default."""
+    import boto3
+
+    bucket = f"drops-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweedfs_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweedfs_server.secret_key)
+    monkeypatch.setenv("NDC_STAGING_DIR", str(tmp_path / "staging"))
+    client = boto3.client("s3", endpoint_url=seaweedfs_server.endpoint_url, region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+
+    def put(name: str, text: str) -> None:
+        client.put_object(Bucket=bucket, Key=f"bo_tu_phap/khai_tu/{name}", Body=text.encode())
+
+    shipped = load_catalogue().table("civil_status.deaths")
+    source = shipped.source.model_copy(update={"connection": Connection(
+        kind="file_drop", s3_uri=f"s3://{bucket}/bo_tu_phap", endpoint_url=seaweedfs_server.endpoint_url,
+        region="us-east-1",
+    )})
+    ref = TableRef(source, shipped.table, shipped.entity)
+    warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
+    put("2026-08.csv", deaths_csv(0, 5, "2026-08"))
+    put("2026-10.csv", deaths_csv(100, 3, "2026-10"))
+    put("2026-09.csv", HEADER.strip() + ",ghi_chu\n" + "KT1,a,b,c,d,e,f\n")
+    first = load(ref, warehouse, 1)
+    assert first.extracted == 8 and first.files_quarantined == 1
+    assert "extra column(s) ghi_chu" in quarantined_files(warehouse)["reason"][0]
+    assert load(ref, warehouse, 2).extracted == 0
+    put("2026-07.csv", deaths_csv(700, 2, "2026-07"))  # late
+    # Re-sent within the same second: LastModified may not change, the ETag (content) does.
+    put("2026-08.csv", deaths_csv(0, 6, "2026-08", "Trần Thị Bình"))  # re-sent
+    third = load(ref, warehouse, 3)
+    assert third.extracted == 2 + 6 and third.files_quarantined == 0
+    put("2026-10.csv", deaths_csv(100, 3, "2026-10"))  # uploaded again, same content: same ETag
+    assert load(ref, warehouse, 4).extracted == 0
+    expected = {f"KT{i:06d}" for i in [*range(6), *range(100, 103), 700, 701]}
+    assert_exact(ref, warehouse, expected, sent_rows=8 + 8)
