@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import errno
 import hashlib
+import io
 import logging
 import os
 import stat
@@ -44,6 +45,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from connectors.base import ExtractRequest, bounded
+from connectors.encodings import ENCODINGS, SAMPLE_BYTES, decode_text, detect_encoding
 from connectors.errors import MalformedFile, SourceAuthError, SourceSchemaError, SourceUnreachable
 from connectors.staging import scratch_dir
 
@@ -256,6 +258,7 @@ class FileDropConnector:
     label: FileLabel = "name"  # `_file` holds the file name, or its stem (the legacy csv_folder)
     settle_s: float = DEFAULT_SETTLE_S  # unchanged this long = completely written
     complete_marker: str | None = None  # e.g. ".done": `<name>.done` declares `<name>` complete
+    encoding: str = "auto"  # of CSV files: detected, or declared (connectors/encodings.py)
 
     def file_label(self, name: str) -> str:
         return Path(name).stem if self.label == "stem" else name
@@ -366,7 +369,7 @@ class FileDropConnector:
     ) -> pa.Table:
         shown = self.store.describe(request.table or "").rstrip("/") + "/" + name
         try:
-            table = read_table(path, FORMATS.get(Path(name).suffix.lower()))
+            table = read_table(path, FORMATS.get(Path(name).suffix.lower()), self.encoding)
             if header is not None:
                 table = table.select(_matching_header(table.column_names, header))
             elif request.columns:
@@ -437,12 +440,13 @@ def _reason(error: BaseException) -> str:
     return (text[:300] + "…") if len(text) > 300 else (text or type(error).__name__)
 
 
-def read_table(path: Path, kind: str | None = None) -> pa.Table:
+def read_table(path: Path, kind: str | None = None, encoding: str = "auto") -> pa.Table:
     """A whole file as an Arrow table; ValueError/ArrowException when it cannot be parsed. The
-    format is `kind`, else the extension's (a path through /proc/self/fd has none)."""
+    format is `kind`, else the extension's (a path through /proc/self/fd has none). `encoding`
+    applies to CSV only: the other formats say their own."""
     kind = kind or FORMATS.get(path.suffix.lower())
     if kind == "csv":
-        return read_csv(path)
+        return read_csv(path, encoding)
     if kind == "excel":
         return read_excel(path)
     if kind == "parquet":
@@ -454,16 +458,26 @@ def read_table(path: Path, kind: str | None = None) -> pa.Table:
     raise ValueError(f"unsupported file type '{kind or path.suffix}'")
 
 
-def read_csv(path: Path) -> pa.Table:
-    """UTF-8 CSV with a header; every column as text."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), None)
+def read_csv(path: Path, encoding: str = "auto") -> pa.Table:
+    """A CSV with a header; every column as text. UTF-8 is read as it is; a legacy Vietnamese
+    encoding (declared, or detected: connectors/encodings.py) is decoded to NFC Unicode first, and
+    bytes no encoding explains raise UndecodableText (a ValueError: the file is quarantined)."""
+    with path.open("rb") as handle:
+        chosen = detect_encoding(handle.read(SAMPLE_BYTES)) if encoding == "auto" else encoding
+    source: Path | pa.BufferReader = path
+    if chosen in ("utf-8", "utf-8-sig"):
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    else:
+        text, _ = decode_text(path.read_bytes(), chosen)
+        header = next(csv.reader(io.StringIO(text, newline="")), None)
+        source = pa.BufferReader(text.encode("utf-8"))
     if not header:
         raise ValueError("the file is empty (no header row)")
     if len(set(header)) != len(header):
         raise ValueError(f"duplicate column names in the header: {header}")
     return pacsv.read_csv(
-        path,
+        source,
         read_options=pacsv.ReadOptions(block_size=1 << 22),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True
@@ -497,12 +511,29 @@ def file_drop_from_settings(source: str, settings: Mapping[str, Any]) -> FileDro
                                 "Add one of them to the connection in the source catalogue.")
     formats = tuple(settings.get("formats", FileDropConnector.formats))
     default_settle = DEFAULT_S3_SETTLE_S if isinstance(store, S3Store) else DEFAULT_SETTLE_S
-    return FileDropConnector(source, store, formats, "name", *_readiness(source, settings, default_settle))
+    return FileDropConnector(
+        source, store, formats, "name", *_readiness(source, settings, default_settle),
+        encoding=_encoding(source, settings),
+    )
 
 
 def csv_folder(source: str, root: Path, settings: Mapping[str, Any] | None = None) -> FileDropConnector:
     """The first version's `csv_folder` kind: CSV only, `_file` = the name without `.csv`."""
-    return FileDropConnector(source, LocalStore(root, source), ("csv",), "stem", *_readiness(source, settings or {}))
+    settings = settings or {}
+    return FileDropConnector(
+        source, LocalStore(root, source), ("csv",), "stem", *_readiness(source, settings),
+        encoding=_encoding(source, settings),
+    )
+
+
+def _encoding(source: str, settings: Mapping[str, Any]) -> str:
+    encoding = str(settings.get("encoding", "auto")).lower()
+    if encoding not in ENCODINGS:
+        raise SourceSchemaError(
+            source, f"encoding must be one of {', '.join(ENCODINGS)}, got {settings.get('encoding')!r}",
+            "Fix `encoding` in the source's connection, or remove it to detect the encoding of each file.",
+        )
+    return encoding
 
 
 def _readiness(
