@@ -169,7 +169,9 @@ def load_table(
     if stream is None:
         files = _quarantine_files(ref, connector, malformed, warehouse, run_id, say)
         say(f"{ref.key}: nothing new")
-        report = _empty_report(ref, run_id, started, files)
+        # A night whose only changes are deletions still has deletions to reconcile.
+        deleted, silver_version = _reconcile_deletes(ref, connector, warehouse, names, run_id, started, say)
+        report = _empty_report(ref, run_id, started, files, deleted=deleted, silver_version=silver_version)
         record_load(warehouse, report)
         return report
     bronze_version = warehouse.replace_run(
@@ -214,15 +216,9 @@ def load_table(
             newer_wins_on=watermark_column(ref.table),
             description=ref.entity.description,
         )
-    deleted = outcome.deleted
-    if ref.table.reconcile_deletes:
-        vanished = _vanished_keys(ref, connector, warehouse, names)
-        if vanished.height:
-            say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
-            silver_version = warehouse.tombstone(
-                names.silver, vanished, ref.entity.primary_key, run_id, started
-            )
-            deleted += vanished.height
+    vanished, reconciled_version = _reconcile_deletes(ref, connector, warehouse, names, run_id, started, say)
+    deleted = outcome.deleted + vanished
+    silver_version = reconciled_version if reconciled_version is not None else silver_version
     report = LoadReport(
         run_id=run_id,
         source=ref.source.name,
@@ -273,7 +269,15 @@ def incremental_since(ref: TableRef, warehouse: Warehouse) -> str | None:
     return (stamp - ref.table.lookback).isoformat(sep=" ")
 
 
-def _empty_report(ref: TableRef, run_id: str, started: datetime, files_quarantined: int = 0) -> LoadReport:
+def _empty_report(
+    ref: TableRef,
+    run_id: str,
+    started: datetime,
+    files_quarantined: int = 0,
+    *,
+    deleted: int = 0,
+    silver_version: int | None = None,
+) -> LoadReport:
     return LoadReport(
         run_id=run_id,
         source=ref.source.name,
@@ -286,13 +290,13 @@ def _empty_report(ref: TableRef, run_id: str, started: datetime, files_quarantin
         warned=0,
         linked=0,
         ambiguous=0,
-        deleted=0,
+        deleted=deleted,
         files_quarantined=files_quarantined,
         rule_counts={},
         watermark_from=None,
         watermark_to=None,
         bronze_version=None,
-        silver_version=None,
+        silver_version=silver_version,
         quarantine_version=None,
         started_at=started,
         finished_at=utc_now(),
@@ -346,6 +350,27 @@ def _quarantine_files(
         description=f"files of {ref.key} that could not be parsed, byte for byte, with the reason",
     )
     return len(rows)
+
+
+def _reconcile_deletes(
+    ref: TableRef,
+    connector: Connector,
+    warehouse: Warehouse,
+    names: LoadNames,
+    run_id: str,
+    started: datetime,
+    say: Progress,
+) -> tuple[int, int | None]:
+    """For `deletes: reconcile`: tombstone silver's live keys the source no longer has.
+    Returns (keys tombstoned, silver version written or None)."""
+    if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
+        return 0, None
+    vanished = _vanished_keys(ref, connector, warehouse, names)
+    if not vanished.height:
+        return 0, None
+    say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
+    version = warehouse.tombstone(names.silver, vanished, ref.entity.primary_key, run_id, started)
+    return vanished.height, version
 
 
 def _vanished_keys(

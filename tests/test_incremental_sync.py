@@ -43,7 +43,7 @@ def source(postgres_server, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("NDC_TEST_WELFARE_URL", postgres_server.url)
     shipped = load_catalogue().table("welfare.payments")
     table = shipped.table.model_copy(
-        update={"table": table_name, "lookback": dt.timedelta(days=1), "reconcile_deletes": True}
+        update={"table": table_name, "lookback": dt.timedelta(days=1), "deletes": "reconcile"}
     )
     ref = TableRef(
         source=Source(
