@@ -6,7 +6,9 @@ at one or more table sizes, each case in its own process, against a baseline in 
 
 The table is welfare payments (`chi_tra`) in a SQLite file, ~3% dirty rows. The baseline is the
 connector alone streaming the same table (no warehouse): the sync's memory should stay flat as
-the table grows, like the baseline's. Cases, each timed against that baseline:
+the table grows, like the baseline's. Wall and CPU seconds and peak memory are printed with their
+ratio to that baseline; on a shared machine the CPU seconds and the ratios are the steadier figures.
+Cases:
 
     sync            the first, full load with `deletes: none`
     sync+reconcile  the same load with `deletes: reconcile` (the shipped choice): also reads the keys
@@ -70,6 +72,12 @@ def delete_some(path: Path) -> int:
         return db.execute(f"DELETE FROM chi_tra WHERE rowid % {DELETED_SHARE} = 0").rowcount
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process: steadier than wall time on a machine shared with other work."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_case(case: str, source: Path, warehouse: Path) -> dict[str, float]:
     """One measurement in this process (called in a fresh subprocess)."""
     import os
@@ -90,7 +98,7 @@ def run_case(case: str, source: Path, warehouse: Path) -> dict[str, float]:
     deletes = "reconcile" if case.endswith("+reconcile") else "none"
     table = shipped.table.model_copy(update={"deletes": deletes})
     ref = TableRef(source_model, table, shipped.entity)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     deleted = 0
     if case == "baseline":
         connector = open_connector("welfare", "sqlite", {"path": str(source)})
@@ -104,11 +112,12 @@ def run_case(case: str, source: Path, warehouse: Path) -> dict[str, float]:
         )
         assert report.balanced
         rows, deleted = report.extracted, report.deleted
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "rows": rows,
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
         "peak_mib": round(peak),
         "rows_per_s": round(rows / seconds),
         "deleted": deleted,
@@ -126,8 +135,8 @@ def main() -> None:
         print(json.dumps(run_case(args.case, Path(args.source), Path(args.warehouse))))
         return
     print(
-        f"{'rows':>10} {'case':>16} {'read':>10} {'tombstoned':>10} {'seconds':>8} {'x base':>7} "
-        f"{'peak MiB':>9} {'x base':>7}"
+        f"{'rows':>10} {'case':>16} {'read':>10} {'tombstoned':>10} {'wall s':>7} {'x base':>7} "
+        f"{'CPU s':>7} {'x base':>7} {'peak MiB':>9} {'x base':>7}"
     )
     for rows in args.rows:
         with tempfile.TemporaryDirectory() as tmp:
@@ -148,7 +157,8 @@ def main() -> None:
                 baseline = baseline or result
                 print(
                     f"{rows:>10,} {case:>16} {result['rows']:>10,} {result['deleted']:>10,} "
-                    f"{result['seconds']:>8} {result['seconds'] / baseline['seconds']:>7.1f} "
+                    f"{result['seconds']:>7} {result['seconds'] / baseline['seconds']:>7.1f} "
+                    f"{result['cpu_seconds']:>7} {result['cpu_seconds'] / baseline['cpu_seconds']:>7.1f} "
                     f"{result['peak_mib']:>9,} {result['peak_mib'] / baseline['peak_mib']:>7.1f}",
                     flush=True,
                 )
