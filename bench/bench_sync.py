@@ -13,7 +13,7 @@ Cases:
     sync            the first, full load with `deletes: none`
     sync+reconcile  the same load with `deletes: reconcile` (the shipped choice): also reads the keys
     night           the next night after the source deleted 1% of its rows: the look-back window
-                    (`lookback: 2d`, ~173,000 rows here), with `deletes: none` (deletions missed)
+                    (`lookback: 2d`: 171,072 rows here), with `deletes: none` (deletions missed)
     night+reconcile the same night with `deletes: reconcile` (the 1% tombstoned)
 """
 
