@@ -114,6 +114,16 @@ class SoftDelete(Model):
     values: list[str] = Field(default_factory=lambda: ["1", "true", "True", "Y", "x"])
 
 
+# How rows deleted at the source reach silver (as tombstones), declared per table, never defaulted:
+#   soft_delete: the source flags deleted rows in a column (`soft_delete: {column: ...}`);
+#   reconcile:   each load compares the source's keys (key columns only) with silver's live keys;
+#   none:        deletions never reach silver; deleted rows stay live (`ndc check` warns).
+DeletesPolicy = Literal["soft_delete", "reconcile", "none"]
+DELETES_CHOICES = "deletes: reconcile | soft_delete (with soft_delete: {column: ...}) | none"
+# File drops carry only the rows a file brings: a key missing from tonight's files was not deleted.
+FILE_DROP_KINDS = frozenset({"csv_folder", "file_drop"})
+
+
 _DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
@@ -128,11 +138,18 @@ class Table(Model):
     # How far before the high-water mark each incremental load starts again, to catch rows
     # committed late with an older watermark; MERGE absorbs the overlap. "2d", "6h", "30m".
     lookback: timedelta = timedelta(0)
+    deletes: DeletesPolicy | None = None  # required: None only to give an actionable message
     soft_delete: SoftDelete | None = None
-    # Compare the source's keys with silver on every load and tombstone keys that vanished
-    # (for sources that delete rows outright). Reads only the key columns.
-    reconcile_deletes: bool = False
     columns: list[ColumnMapping] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_reconcile_deletes(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "reconcile_deletes" in data:
+            raise ValueError(
+                "'reconcile_deletes' is now one field: write 'deletes: reconcile' (or 'deletes: none')"
+            )
+        return data
 
     @field_validator("lookback", mode="before")
     @classmethod
@@ -151,6 +168,16 @@ class Table(Model):
         duplicated = sorted({t for t in targets if targets.count(t) > 1})
         if duplicated:
             raise ValueError(f"canonical columns mapped twice: {', '.join(duplicated)}")
+        return self
+
+    @model_validator(mode="after")
+    def _deletes_declared(self) -> Table:
+        if self.deletes is None:
+            raise ValueError(f"say how deleted rows reach silver: {DELETES_CHOICES}")
+        if (self.deletes == "soft_delete") != (self.soft_delete is not None):
+            raise ValueError(
+                "'deletes: soft_delete' and 'soft_delete: {column: ...}' go together: give both, or neither"
+            )
         return self
 
     @property
@@ -176,3 +203,16 @@ class Source(Model):
         if duplicated:
             raise ValueError(f"table names used twice: {', '.join(duplicated)}")
         return tables
+
+    @model_validator(mode="after")
+    def _file_drops_do_not_reconcile(self) -> Source:
+        if self.connection.kind not in FILE_DROP_KINDS:
+            return self
+        for table in self.tables:
+            if table.deletes == "reconcile":
+                raise ValueError(
+                    f"table '{table.name}': a file drop brings only new and changed rows, so reconciling "
+                    "its keys would tombstone every earlier row: write 'deletes: none', or 'soft_delete' "
+                    "if the files flag deleted rows"
+                )
+        return self

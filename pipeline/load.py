@@ -23,10 +23,9 @@ from catalogue.check import compiled_suite
 from connectors import Connector, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
 from connectors.files import FILE_COLUMN, DropFile, FileDropConnector, NotARegularFile
 from connectors.staging import scratch_dir
-from normalise import normaliser
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
-from pipeline.mapping import canonical_columns, canonical_expressions, entity_schema, watermark_column
+from pipeline.mapping import canonical_columns, canonical_expressions, watermark_column
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
 
 ROW = "_row"  # position of the row within its load: ties bronze, quarantine and silver together
@@ -195,7 +194,11 @@ def load_table(
     if stream is None:
         files_quarantined = _quarantine_files(ref, connector, drop, warehouse, run_id, say)
         say(f"{ref.key}: nothing new")
-        report = _empty_report(ref, run_id, started, files_quarantined, drop)
+        # A night whose only changes are deletions still has deletions to reconcile.
+        deleted, silver_version = _reconcile_deletes(ref, connector, warehouse, names, run_id, started, say)
+        report = _empty_report(
+            ref, run_id, started, files_quarantined, drop, deleted=deleted, silver_version=silver_version
+        )
         record_load(warehouse, report)
         return report
     bronze_version = warehouse.replace_run(
@@ -236,15 +239,13 @@ def load_table(
             newer_wins_on=watermark_column(ref.table),
             description=ref.entity.description,
         )
-    deleted = outcome.deleted
-    if ref.table.reconcile_deletes:
-        vanished = _vanished_keys(ref, connector, warehouse, names)
-        if vanished.height:
-            say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
-            silver_version = warehouse.tombstone(
-                names.silver, vanished, ref.entity.primary_key, run_id, started
-            )
-            deleted += vanished.height
+    # A load that read everything holds the source's keys already: reconcile against them.
+    read_everything = since is None and until is None
+    vanished, reconciled_version = _reconcile_deletes(
+        ref, connector, warehouse, names, run_id, started, say, this_run if read_everything else None
+    )
+    deleted = outcome.deleted + vanished
+    silver_version = reconciled_version if reconciled_version is not None else silver_version
     report = LoadReport(
         run_id=run_id,
         source=ref.source.name,
@@ -297,7 +298,14 @@ def incremental_since(ref: TableRef, warehouse: Warehouse) -> str | None:
 
 
 def _empty_report(
-    ref: TableRef, run_id: str, started: datetime, files_quarantined: int = 0, drop: DropOutcome | None = None
+    ref: TableRef,
+    run_id: str,
+    started: datetime,
+    files_quarantined: int = 0,
+    drop: DropOutcome | None = None,
+    *,
+    deleted: int = 0,
+    silver_version: int | None = None,
 ) -> LoadReport:
     return LoadReport(
         run_id=run_id,
@@ -311,13 +319,13 @@ def _empty_report(
         warned=0,
         linked=0,
         ambiguous=0,
-        deleted=0,
+        deleted=deleted,
         files_quarantined=files_quarantined,
         rule_counts={},
         watermark_from=None,
         watermark_to=None,
         bronze_version=None,
-        silver_version=None,
+        silver_version=silver_version,
         quarantine_version=None,
         started_at=started,
         finished_at=utc_now(),
@@ -553,31 +561,57 @@ def _quarantine_files(
     return len(rows)
 
 
+def _reconcile_deletes(
+    ref: TableRef,
+    connector: Connector,
+    warehouse: Warehouse,
+    names: LoadNames,
+    run_id: str,
+    started: datetime,
+    say: Progress,
+    whole_source: pl.LazyFrame | None = None,
+) -> tuple[int, int | None]:
+    """For `deletes: reconcile`: tombstone silver's live keys the source no longer has, the source's
+    keys taken from `whole_source` (this run's bronze, when it read every row) or read afresh.
+    Returns (keys tombstoned, silver version written or None)."""
+    if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
+        return 0, None
+    vanished = _vanished_keys(ref, connector, warehouse, names, whole_source)
+    if not vanished.height:
+        return 0, None
+    say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
+    version = warehouse.tombstone(names.silver, vanished, ref.entity.primary_key, run_id, started)
+    return vanished.height, version
+
+
 def _vanished_keys(
-    ref: TableRef, connector: Connector, warehouse: Warehouse, names: LoadNames
+    ref: TableRef,
+    connector: Connector,
+    warehouse: Warehouse,
+    names: LoadNames,
+    whole_source: pl.LazyFrame | None = None,
 ) -> pl.DataFrame:
     """Keys live in silver that the source no longer has (read: the key columns only)."""
-    key_mappings = [next(m for m in ref.table.columns if m.to == key) for key in ref.entity.primary_key]
-    request = ExtractRequest(
-        source=ref.source.name,
-        table=ref.table.table,
-        query=ref.table.query,
-        columns=tuple(dict.fromkeys(m.source for m in key_mappings)),
-    )
-    batches = list(connector.extract(request))
-    source_keys = pl.from_arrow(pa.Table.from_batches(batches)) if batches else pl.DataFrame()
-    schema = entity_schema(ref.entity)
-    if source_keys.height:
-        source_keys = source_keys.select(
-            normaliser(m.parse)(pl.col(m.source), **m.options).cast(schema[m.to], strict=False).alias(m.to)
-            for m in key_mappings
+    keys = ref.entity.primary_key
+    live = warehouse.scan(names.silver).filter(~pl.col(DELETED).fill_null(False)).select(keys)
+    if whole_source is None:
+        request = ExtractRequest(
+            source=ref.source.name,
+            table=ref.table.table,
+            query=ref.table.query,
+            columns=tuple(dict.fromkeys(m.source for m in ref.table.columns if m.to in keys)),
         )
-    else:
-        source_keys = pl.DataFrame(schema={k: schema[k] for k in ref.entity.primary_key})
-    live = (
-        warehouse.scan(names.silver).filter(~pl.col(DELETED).fill_null(False)).select(ref.entity.primary_key)
+        batches = list(connector.extract(request))
+        if not batches:  # the source table is empty: every live key is gone
+            return live.collect()
+        whole_source = pl.from_arrow(pa.Table.from_batches(batches)).lazy()  # type: ignore[union-attr]
+    # Normalised exactly as the load normalises them, so a key matches its silver row.
+    source_keys = whole_source.select(
+        expression
+        for name, expression in canonical_expressions(ref.table, ref.entity).items()
+        if name in keys
     )
-    return live.join(source_keys.lazy(), on=ref.entity.primary_key, how="anti").collect()
+    return live.join(source_keys, on=keys, how="anti").collect()
 
 
 def record_load(warehouse: Warehouse, report: LoadReport) -> int:

@@ -43,7 +43,7 @@ def source(postgres_server, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("NDC_TEST_WELFARE_URL", postgres_server.url)
     shipped = load_catalogue().table("welfare.payments")
     table = shipped.table.model_copy(
-        update={"table": table_name, "lookback": dt.timedelta(days=1), "reconcile_deletes": True}
+        update={"table": table_name, "lookback": dt.timedelta(days=1), "deletes": "reconcile"}
     )
     ref = TableRef(
         source=Source(
@@ -150,3 +150,12 @@ def test_a_failure_mid_load_leaves_everything_as_it_was_and_a_rerun_completes(so
     snapshot = source_snapshot(server, table_name)
     assert live_silver(ref, warehouse) == snapshot
     assert warehouse.read(names.silver).height == len(snapshot)
+
+
+def test_a_full_refresh_reconciles_against_the_rows_it_read(source):
+    server, table_name, ref, warehouse = source
+    run(ref, warehouse, 1)
+    server.execute(f"DELETE FROM \"{table_name}\" WHERE ma_chi_tra IN ('CT000010', 'CT000011')")
+    again = run(ref, warehouse, 2, full_refresh=True)
+    assert again.extracted == 198 and again.deleted == 2 and again.balanced
+    assert live_silver(ref, warehouse) == source_snapshot(server, table_name)

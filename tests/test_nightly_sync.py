@@ -1,5 +1,6 @@
 """The whole nightly_sync job, in-process on a small demo: conservation, truth, idempotency, gold."""
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -159,6 +160,8 @@ def test_a_backfill_of_days_is_one_run_and_idempotent(first_run):
     citizens = loads.filter(pl.col("table") == "citizens").row(0, named=True)
     # Only October's rows (and the look-back before it) were read, not the whole register.
     assert 0 < citizens["extracted"] < 102_000 * CITIZENS / 100_000
-    assert citizens["watermark_from"] >= "2026-09-30" and citizens["watermark_to"] < "2026-11-01"
+    lookback = load_catalogue().table("population.citizens").table.lookback
+    window_start = (dt.datetime(2026, 10, 1) - lookback).strftime("%Y-%m-%d")
+    assert citizens["watermark_from"] >= window_start and citizens["watermark_to"] < "2026-11-01"
     assert loads["balanced"].all()
     assert silver_counts(warehouse) == before
