@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from catalogue.loader import Catalogue, CatalogueError, catalogue_dir, load_catalogue, resolve_settings
 from catalogue.models import Entity
+from catalogue.policies import deletion_findings
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -147,7 +148,13 @@ def register_present(catalogue: Catalogue) -> Iterator[Finding]:
             )
 
 
-OFFLINE_CHECKS: list[CatalogueCheck] = [suites_compile, register_present]
+def deletions_declared(catalogue: Catalogue) -> Iterator[Finding]:
+    """A warning for each table whose deleted rows would stay live (`deletes: none`)."""
+    for severity, where, message in deletion_findings(catalogue):
+        yield Finding("warning" if severity == "warning" else "error", where, message)
+
+
+OFFLINE_CHECKS: list[CatalogueCheck] = [suites_compile, register_present, deletions_declared]
 
 
 def quick_checks() -> list[CatalogueCheck]:
