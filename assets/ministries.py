@@ -16,7 +16,7 @@ from assets.resources import WarehouseResource
 from catalogue import Catalogue, CatalogueError, TableRef
 from connectors import SourceError
 from pipeline.link import PeopleRegister
-from pipeline.load import LoadNames, LoadReport, load_table
+from pipeline.load import DELETED, LoadNames, LoadReport, load_table
 from quality.publish import publish_data_docs
 from quality.suites import suites_dir
 from warehouse.tables import TableName
@@ -211,9 +211,12 @@ def _people_register(catalogue: Catalogue, warehouse) -> PeopleRegister | None:
             if warehouse.exists(silver):
                 # Only the identifying columns: every linked table reads the register again.
                 keys = [c for c in ref.entity.person.model_dump().values() if c] if ref.entity.person else []
-                schema = warehouse.scan(silver).collect_schema()
+                citizens = warehouse.scan(silver)
+                schema = citizens.collect_schema()
+                if DELETED in schema:  # a citizen the register deleted is nobody to link to
+                    citizens = citizens.filter(~pl.col(DELETED).fill_null(False))
                 columns = [c for c in dict.fromkeys([*keys, "cmnd"]) if c in schema]
-                return PeopleRegister.from_citizens(warehouse.scan(silver).select(columns).collect(), ref.entity)
+                return PeopleRegister.from_citizens(citizens.select(columns).collect(), ref.entity)
     return None
 
 

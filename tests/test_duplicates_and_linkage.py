@@ -81,3 +81,33 @@ def test_linkage_by_id_cmnd_and_four_fields_never_guesses():
     assert linked[LINK_ERRORS].to_list()[2] == ["cmnd_unresolved"]
     assert linked[LINK_ERRORS].to_list()[3] == ["cmnd_ambiguous"]  # quarantined with that reason
     assert linked[PERSON_ID].to_list()[3:6] == [None, "001090000002", None]
+
+
+def test_a_citizen_the_register_deleted_is_nobody_to_link_to(tmp_path):
+    """The register's tombstones (issue 16): a deleted citizen's ID and CMND no longer link."""
+    from deltalake import write_deltalake
+
+    from assets.ministries import _people_register
+    from pipeline.load import DELETED, LoadNames
+    from warehouse.storage import StorageSettings
+    from warehouse.tables import Warehouse
+
+    catalogue = load_catalogue()
+    citizens = catalogue.table("population.citizens")
+    warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path)))
+    silver = pl.DataFrame({
+        "personal_id": ["001090000001", "001090000002"],
+        "cmnd": ["012345671", "012345672"],
+        "name_key": ["nguyen van an", "tran thi binh"],
+        "date_of_birth": [dt.date(1990, 1, 1), dt.date(1991, 2, 2)],
+        "sex": ["male", "female"],
+        "birth_province_legacy": ["01", "01"],
+        DELETED: [False, True],
+    })
+    write_deltalake(warehouse.uri(LoadNames.of(citizens).silver), silver.to_arrow())
+
+    register = _people_register(catalogue, warehouse)
+
+    assert register is not None
+    assert register.ids["personal_id"].to_list() == ["001090000001"]
+    assert register.cmnd["cmnd"].to_list() == ["012345671"]
