@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import dagster as dg
 
 from assets.resources import WarehouseResource
+from warehouse.committed import is_run_scoped, remove_orphans
 from warehouse.maintenance import (
     DEFAULT_RETENTION_HOURS,
     DEFAULT_ZORDER_MIN_BYTES,
@@ -20,6 +21,7 @@ from warehouse.maintenance import (
     maintain_table,
 )
 from warehouse.storage import StorageSettings
+from warehouse.tables import TableName, Warehouse
 
 SCHEDULE_CRON = "0 3 * * 0"  # Sunday 03:00, a quiet hour for the ministries' loads
 TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -65,7 +67,15 @@ def maintenance_definitions(
     ) -> dg.Output[int]:
         settings = warehouse.settings()
         results: list[MaintenanceResult] = []
+        orphans_removed = 0
         for name, uri in table_uris(settings):
+            # Rows of loads that died before their load record: invisible to readers, removed here.
+            table_name = TableName.parse(name)
+            if is_run_scoped(table_name):
+                orphans = remove_orphans(Warehouse(settings), table_name)
+                orphans_removed += orphans.rows
+                if orphans.rows:
+                    context.log.info(f"{name}: removed {orphans.rows} rows of {len(orphans.run_ids)} run(s) that never committed")
             result = maintain_table(
                 settings,
                 uri,
@@ -94,6 +104,7 @@ def maintenance_definitions(
                 "stored_bytes_before": sum(r.before.stored_bytes for r in results),
                 "stored_bytes_after": sum(r.after.stored_bytes for r in results),
                 "files_vacuumed": sum(r.files_vacuumed for r in results),
+                "orphan_rows_removed": orphans_removed,
                 "summary": dg.MetadataValue.md(_summary_markdown(results)),
             },
         )

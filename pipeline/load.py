@@ -26,6 +26,7 @@ from connectors.staging import scratch_dir
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
 from pipeline.mapping import canonical_columns, canonical_expressions, watermark_column
+from warehouse.committed import LOADS
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
 
 ROW = "_row"  # position of the row within its load: ties bronze, quarantine and silver together
@@ -34,7 +35,6 @@ ERRORS, WARNINGS, RULES = "_errors", "_warnings", "_rules"
 DELETED, DELETED_AT = "_deleted", "_deleted_at"  # tombstones: deletes are history, not holes
 LOAD_COLUMNS = (ROW, RUN_ID, INGESTED_AT, SOURCE_TABLE)
 CHUNK_ROWS = 250_000  # rows judged at a time: bounds a load's memory whatever the table's size
-LOADS = TableName("ops", "pipeline", "loads")
 # A file drop's cursor: the file versions each load read or quarantined, in its load record, so
 # it moves in the same commit as the record (after every other commit of the load).
 FILES_READ = "files_read"

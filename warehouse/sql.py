@@ -26,8 +26,9 @@ import duckdb
 import polars as pl
 
 from warehouse.catalog import Discovery, discover
+from warehouse.committed import LOADS, is_run_scoped
 from warehouse.storage import LAYERS, Layer, StorageSettings, is_s3_uri, split_s3_uri
-from warehouse.tables import TableName, Warehouse
+from warehouse.tables import RUN_ID, TableName, Warehouse
 
 Role = Literal["analyst", "restricted"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -183,12 +184,24 @@ def _connect(settings: StorageSettings, names: Sequence[TableName], role: Role) 
             uri = _literal(_duckdb_uri(warehouse.uri(name)))
             con.execute(
                 f'CREATE OR REPLACE VIEW "{name.layer}"."{name.domain}"."{name.table}" AS SELECT * FROM delta_scan({uri})'
+                + _committed_only(warehouse, name)
             )
         con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _committed_only(warehouse: Warehouse, name: TableName) -> str:
+    """For bronze and quarantine, a filter to the rows of loads that committed (warehouse/committed.py):
+    the rows a killed load left behind are not data."""
+    if not is_run_scoped(name) or RUN_ID not in warehouse.table(name).schema().to_arrow().names:
+        return ""
+    if not warehouse.exists(LOADS):  # no load has committed yet
+        return " WHERE false"
+    loads = _literal(_duckdb_uri(warehouse.uri(LOADS)))
+    return f' WHERE "{RUN_ID}" IN (SELECT "{RUN_ID}" FROM delta_scan({loads}))'
 
 
 def connect(settings: StorageSettings | None = None, role: Role = "analyst") -> duckdb.DuckDBPyConnection:
