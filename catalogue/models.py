@@ -140,6 +140,12 @@ class Table(Model):
     lookback: timedelta = timedelta(0)
     deletes: DeletesPolicy | None = None  # required: None only to give an actionable message
     soft_delete: SoftDelete | None = None
+    # Promotion guards (pipeline/guards.py): a load is not promoted to silver when its share of
+    # quarantined rows is this much above the table's recent loads (dates turned to garbage at the
+    # source), nor when it would tombstone more than this share of silver's live rows (a source
+    # table emptied or cut by mistake). Shares between 0 and 1; 1 turns a guard off.
+    max_quarantine_jump: float = Field(default=0.3, ge=0, le=1)
+    max_deleted_share: float = Field(default=0.2, ge=0, le=1)
     columns: list[ColumnMapping] = Field(min_length=1)
 
     @model_validator(mode="before")

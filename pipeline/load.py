@@ -24,6 +24,7 @@ from connectors import Connector, ExtractRequest, MalformedFile, SourceSchemaErr
 from connectors.files import FILE_COLUMN, DropFile, FileDropConnector, NotARegularFile
 from connectors.staging import scratch_dir
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
+from pipeline.guards import check_deleted_share, check_quarantine_jump, check_types, column_changes
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
 from pipeline.mapping import canonical_columns, canonical_expressions, watermark_column
 from warehouse.committed import LOADS
@@ -190,7 +191,8 @@ def load_table(
         batches = _file_batches(ref, connector, request, files, drop, say)
     else:
         batches = connector.extract(request)
-    stream = _bronze_stream(ref, batches, run_id, started)
+    bronze_schema = pa.schema(warehouse.table(names.bronze).schema().to_arrow()) if warehouse.exists(names.bronze) else None
+    stream = _bronze_stream(ref, batches, run_id, started, bronze_schema, say)
     if stream is None:
         files_quarantined = _quarantine_files(ref, connector, drop, warehouse, run_id, say)
         say(f"{ref.key}: nothing new")
@@ -224,6 +226,9 @@ def load_table(
             flagged = _judge(ref, raw, decisions, compiled, people)
             outcome.add(flagged)
             _stage(ref, raw, flagged, Path(staging), number, run_id, started)
+        # Before anything reaches quarantine or silver: a load far worse than the table's recent
+        # ones says the source changed (guards.py); it is refused, and its bronze rows stay unseen.
+        check_quarantine_jump(ref, _history(ref, warehouse), extracted, outcome.quarantined, outcome.rule_counts)
         quarantine_version = warehouse.replace_run(
             names.quarantine,
             _staged(Path(staging), "quarantine"),
@@ -579,6 +584,8 @@ def _reconcile_deletes(
     vanished = _vanished_keys(ref, connector, warehouse, names, whole_source)
     if not vanished.height:
         return 0, None
+    live_rows = warehouse.scan(names.silver).filter(~pl.col(DELETED).fill_null(False)).select(pl.len()).collect().item()
+    check_deleted_share(ref, live_rows, vanished.height)
     say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
     version = warehouse.tombstone(names.silver, vanished, ref.entity.primary_key, run_id, started)
     return vanished.height, version
@@ -629,10 +636,25 @@ def record_load(warehouse: Warehouse, report: LoadReport) -> int:
     )
 
 
+def _history(ref: TableRef, warehouse: Warehouse) -> pl.DataFrame:
+    """The table's recorded loads: their sizes and quarantine counts (for the promotion guard)."""
+    columns = ["extracted", "quarantined", "finished_at"]
+    if not warehouse.exists(LOADS):
+        return pl.DataFrame(schema=dict.fromkeys(columns[:2], pl.Int64) | {"finished_at": pl.Datetime("us", "UTC")})
+    mine = (pl.col("source") == ref.source.name) & (pl.col("table") == ref.table.name)
+    return warehouse.scan(LOADS).filter(mine).select(columns).collect()
+
+
 def _bronze_stream(
-    ref: TableRef, batches: Iterator[pa.RecordBatch], run_id: str, ingested_at: datetime
+    ref: TableRef,
+    batches: Iterator[pa.RecordBatch],
+    run_id: str,
+    ingested_at: datetime,
+    bronze: pa.Schema | None = None,
+    say: Progress | None = None,
 ) -> pa.RecordBatchReader | None:
-    """The extracted batches plus load columns, checked against the mapping before anything is written."""
+    """The extracted batches plus load columns, checked against the mapping and against bronze's
+    column types before anything is written (schema drift: pipeline/guards.py)."""
     first = next((batch for batch in batches if batch.num_rows), None)
     if first is None:
         return None
@@ -644,6 +666,12 @@ def _bronze_stream(
             f"(it has: {', '.join(first.schema.names)})",
             "Fix the column mapping in the catalogue or ask the ministry about the schema change; nothing was written.",
         )
+    check_types(ref, first.schema, bronze)
+    added, dropped = column_changes(first.schema, bronze, LOAD_COLUMNS)
+    if say is not None and added:
+        say(f"{ref.key}: new source column(s) {', '.join(added)}: kept in bronze, not mapped to silver")
+    if say is not None and dropped:
+        say(f"{ref.key}: column(s) {', '.join(dropped)} no longer sent (not mapped): null in bronze from now on")
     schema = (
         first.schema.append(pa.field(ROW, pa.int64()))
         .append(pa.field(RUN_ID, pa.string()))
