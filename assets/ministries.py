@@ -16,7 +16,7 @@ from assets.resources import WarehouseResource
 from catalogue import Catalogue, CatalogueError, TableRef
 from connectors import SourceError
 from pipeline.link import PeopleRegister
-from pipeline.load import DELETED, LoadNames, LoadReport, load_table
+from pipeline.load import DELETED, KEY_UNSAFE, LoadNames, LoadReport, load_table
 from quality.publish import publish_data_docs
 from quality.suites import suites_dir
 from warehouse.tables import TableName
@@ -27,6 +27,8 @@ PIPELINE_RULES = {
     "conflicting_versions": "several versions of a key with the same watermark: no honest winner",
     "cmnd_unresolved": "a legacy CMND the population register does not know",
     "cmnd_ambiguous": "a legacy CMND several citizens hold in the register: never guessed",
+    KEY_UNSAFE: "a key that starts like a spreadsheet formula (= + @) or holds a control character",
+    "tombstone_without_key": "a row the source flags as deleted that carries no key to delete",
 }
 
 

@@ -30,6 +30,8 @@ from pipeline.mapping import canonical_columns, canonical_expressions, watermark
 from warehouse.committed import LOADS
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
 
+KEY_UNSAFE = "key_unsafe"  # the pipeline's own rule: a key that starts like a formula or holds a control character
+UNSAFE_KEY = r"^[=+@\t\r]|[\x00-\x1f\x7f]"
 ROW = "_row"  # position of the row within its load: ties bronze, quarantine and silver together
 INGESTED_AT, SOURCE_TABLE = "_ingested_at", "_source_table"
 ERRORS, WARNINGS, RULES = "_errors", "_warnings", "_rules"
@@ -786,10 +788,18 @@ def _judge(
         .alias(ERRORS),
         no_rules.alias(WARNINGS),
     )
+    # A key is an identifier: one a spreadsheet would run as a formula (=HYPERLINK(…)) or holding a
+    # control character is not a ministry's key but an injection, and would travel into every export.
+    unsafe_key = pl.any_horizontal(
+        pl.col(k).cast(pl.String).str.contains(UNSAFE_KEY).fill_null(False) for k in ref.entity.primary_key
+    )
+    key_rules = pl.when(unsafe_key).then(pl.lit([KEY_UNSAFE])).otherwise(no_rules)
     return (
         pl.concat([judged, decided], how="vertical")
         .sort(ROW)
-        .with_columns(pl.concat_list(ERRORS, "_link_errors").list.unique(maintain_order=True).alias(ERRORS))
+        .with_columns(
+            pl.concat_list(ERRORS, "_link_errors", key_rules).list.unique(maintain_order=True).alias(ERRORS)
+        )
         .drop("_link_errors")
     )
 
