@@ -61,12 +61,27 @@ class LoadNames:
     bronze: TableName
     silver: TableName
     quarantine: TableName
+    # Sensitive columns (health, ethnicity, finances, criminal records: `pii: sensitive`) live apart
+    # from the basic ones, keyed alike, so that access to them can be granted, audited and kept
+    # separately (Decree 13/2023 treats sensitive personal data apart). None: the entity has none.
+    sensitive: TableName | None = None
 
     @classmethod
     def of(cls, ref: TableRef) -> LoadNames:
-        return cls(
-            *(TableName(layer, ref.domain, ref.table.name) for layer in ("bronze", "silver", "quarantine"))
-        )  # type: ignore[arg-type]
+        bronze, silver, quarantine = (
+            TableName(layer, ref.domain, ref.table.name) for layer in ("bronze", "silver", "quarantine")
+        )
+        apart = TableName("silver", ref.domain, f"{ref.table.name}{SENSITIVE_SUFFIX}") if sensitive_columns(ref) else None
+        return cls(bronze, silver, quarantine, apart)
+
+
+SENSITIVE_SUFFIX = "__sensitive"
+
+
+def sensitive_columns(ref: TableRef) -> list[str]:
+    """The entity's sensitive columns (never a key: the key is what joins the two tables)."""
+    keys = set(ref.entity.primary_key)
+    return [c.name for c in ref.entity.columns if c.pii == "sensitive" and c.name not in keys]
 
 
 @dataclass(frozen=True)
@@ -246,6 +261,15 @@ def load_table(
             newer_wins_on=watermark_column(ref.table),
             description=ref.entity.description,
         )
+        if names.sensitive is not None:
+            warehouse.merge(
+                names.sensitive,
+                _staged(Path(staging), "sensitive"),
+                ref.entity.primary_key,
+                run_id,
+                newer_wins_on=watermark_column(ref.table),
+                description=f"the sensitive columns of {names.silver}, by the same key",
+            )
     # A load that read everything holds the source's keys already: reconcile against them.
     read_everything = since is None and until is None
     vanished, reconciled_version = _reconcile_deletes(
@@ -590,6 +614,8 @@ def _reconcile_deletes(
     check_deleted_share(ref, live_rows, vanished.height)
     say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
     version = warehouse.tombstone(names.silver, vanished, ref.entity.primary_key, run_id, started)
+    if names.sensitive is not None and warehouse.exists(names.sensitive):
+        warehouse.tombstone(names.sensitive, vanished, ref.entity.primary_key, run_id, started)
     return vanished.height, version
 
 
@@ -863,6 +889,14 @@ def _stage(
         pl.lit(utc_now()).alias("_loaded_at"),
     )
     quarantine.write_parquet(folder / f"quarantine-{number:05d}.parquet")
+    if apart := sensitive_columns(ref):
+        # The sensitive columns go to their own table with what MERGE needs: key, version order, provenance.
+        joining = [*ref.entity.primary_key, *([w] if (w := watermark_column(ref.table)) and w not in apart else [])]
+        provenance = [ROW, DELETED, DELETED_AT, RUN_ID, "_loaded_at"]
+        landing.select(*dict.fromkeys([*joining, *apart, *provenance])).write_parquet(
+            folder / f"sensitive-{number:05d}.parquet"
+        )
+        landing = landing.drop(apart)
     landing.write_parquet(folder / f"silver-{number:05d}.parquet")
 
 

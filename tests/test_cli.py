@@ -47,7 +47,13 @@ def test_tables_json_lists_every_layer_with_counts(demo_done):
     result = runner.invoke(main, ["tables", "--json"])
     assert result.exit_code == 0, result.output
     tables = {t["name"]: t for t in json.loads(result.output)}
-    assert len([n for n in tables if n.startswith("silver.")]) == 10
+    assert len([n for n in tables if n.startswith("silver.") and not n.endswith("__sensitive")]) == 10
+    # Sensitive columns are stored apart: salaries, benefit types, payment amounts.
+    assert {n for n in tables if n.endswith("__sensitive")} == {
+        "silver.social_insurance.contribution_periods__sensitive",
+        "silver.welfare.beneficiaries__sensitive",
+        "silver.welfare.payments__sensitive",
+    }
     assert {"gold.people.citizen_360", "ops.pipeline.loads", "quarantine.population.citizens"} <= set(tables)
     assert all(t["rows"] >= 0 and t["version"] >= 0 and t["uri"] for t in tables.values())
 

@@ -71,8 +71,12 @@ def run(ref, warehouse, n: int, **kwargs):
 
 
 def live_silver(ref, warehouse) -> dict[str, int]:
-    silver = warehouse.read(LoadNames.of(ref).silver).filter(~pl.col(DELETED).fill_null(False))
-    return dict(zip(silver["payment_id"], silver["amount_vnd"], strict=True))
+    """Live payments with their amounts: the amount is sensitive, so it lives in the table apart."""
+    names = LoadNames.of(ref)
+    silver = warehouse.read(names.silver).filter(~pl.col(DELETED).fill_null(False))
+    amounts = warehouse.read(names.sensitive).filter(~pl.col(DELETED).fill_null(False))
+    assert sorted(silver["payment_id"]) == sorted(amounts["payment_id"])  # the two halves agree
+    return dict(zip(amounts["payment_id"], amounts["amount_vnd"], strict=True))
 
 
 def source_snapshot(server, table_name) -> dict[str, int]:
@@ -159,3 +163,22 @@ def test_a_full_refresh_reconciles_against_the_rows_it_read(source):
     again = run(ref, warehouse, 2, full_refresh=True)
     assert again.extracted == 198 and again.deleted == 2 and again.balanced
     assert live_silver(ref, warehouse) == source_snapshot(server, table_name)
+
+
+def test_sensitive_columns_are_stored_apart_from_the_basic_ones(source):
+    """`pii: sensitive` columns (the amount paid to a welfare beneficiary) never sit beside the basic
+    ones: silver holds the rest, `<table>__sensitive` the key, the version order and the sensitive
+    columns; both are MERGEd and tombstoned together."""
+    server, table_name, ref, warehouse = source
+    run(ref, warehouse, 1)
+    names = LoadNames.of(ref)
+    assert names.sensitive is not None and str(names.sensitive) == "silver.welfare.payments__sensitive"
+    silver, apart = warehouse.read(names.silver), warehouse.read(names.sensitive)
+    assert "amount_vnd" not in silver.columns and "amount_vnd" in apart.columns
+    assert set(apart.columns) - {"payment_id", "amount_vnd", "updated_at"} <= {
+        "_row", "_deleted", "_deleted_at", "_run_id", "_loaded_at"}
+    server.execute(f"DELETE FROM \"{table_name}\" WHERE ma_chi_tra = 'CT000005'")
+    run(ref, warehouse, 2)
+    for name in (names.silver, names.sensitive):
+        gone = warehouse.read(name).filter(pl.col("payment_id") == "CT000005")
+        assert gone[DELETED].to_list() == [True]

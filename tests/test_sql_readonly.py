@@ -21,7 +21,7 @@ from warehouse.sql import connect, csv_safe
 from warehouse.storage import StorageSettings
 from warehouse.tables import TableName, Warehouse
 
-PAYMENTS = TableName("silver", "welfare", "payments")
+PAYMENTS = TableName("silver", "welfare", "payments__sensitive")  # where amount_vnd lives
 QUARANTINE = TableName("quarantine", "population", "citizens")
 PEOPLE = TableName("gold", "people", "citizen_360")
 
@@ -85,7 +85,7 @@ def state(warehouse: Warehouse) -> dict[str, tuple[int, int]]:
 
 
 ATTACKS = {
-    "forged delta commit": "COPY (SELECT 1 AS x) TO '{root}/silver/welfare/payments/_delta_log/00000000000000000001.json'",
+    "forged delta commit": "COPY (SELECT 1 AS x) TO '{root}/silver/welfare/payments__sensitive/_delta_log/00000000000000000001.json'",
     "read /etc/passwd": "SELECT * FROM read_csv('/etc/passwd', sep=':')",
     "file as a table": "SELECT * FROM '/etc/passwd'",
     "attach a new file": "ATTACH '{root}/../stolen.duckdb' AS stolen",
@@ -96,8 +96,8 @@ ATTACKS = {
     "ddl": "CREATE TABLE gold.people.x AS SELECT 1",
     "dml": "DELETE FROM gold.people.citizen_360",
     "unlock": "SET enable_external_access = true",
-    "raw zone as an analyst": "SELECT count(*) FROM silver.welfare.payments",
-    "raw files as an analyst": "SELECT * FROM read_parquet('{root}/silver/welfare/payments/*.parquet')",
+    "raw zone as an analyst": "SELECT count(*) FROM silver.welfare.payments__sensitive",
+    "raw files as an analyst": "SELECT * FROM read_parquet('{root}/silver/welfare/payments__sensitive/*.parquet')",
     "query() smuggling": "SELECT * FROM query('COPY (SELECT 1) TO ''{root}/x.csv''')",
 }
 
@@ -109,7 +109,7 @@ def test_each_attack_is_refused_in_one_line_and_changes_nothing(warehouse, attac
     result = cli(warehouse, "sql", ATTACKS[attack].format(root=root))
     assert result.exit_code == 1, result.output
     message = result.output.strip()
-    assert message.startswith("Error: refused:") and len(message.splitlines()) == 1, message
+    assert message.startswith("error: refused:") and len(message.splitlines()) == 1, message
     assert state(warehouse) == before
     assert (
         not (Path(root).parent / "stolen.duckdb").exists() and not (Path(root).parent / "exported").exists()
@@ -125,7 +125,7 @@ def test_the_engine_itself_holds_the_walls(warehouse):
         assert con.sql("SELECT count(*) FROM gold.people.citizen_360").fetchone() == (2,)
         for escape in (
             "SELECT * FROM read_csv('/etc/passwd', sep=':')",
-            f"SELECT * FROM read_parquet('{warehouse.settings.warehouse_uri}/silver/welfare/payments/*.parquet')",
+            f"SELECT * FROM read_parquet('{warehouse.settings.warehouse_uri}/silver/welfare/payments__sensitive/*.parquet')",
             f"ATTACH '{warehouse.settings.warehouse_uri}/../x.duckdb' AS x",
             "SET enable_external_access = true",
             "SET lock_configuration = false",
@@ -138,12 +138,12 @@ def test_the_engine_itself_holds_the_walls(warehouse):
 
 
 def test_restricted_role_reads_raw_zones_and_is_audited(warehouse):
-    analyst = cli(warehouse, "sql", "SELECT count(*) AS n FROM silver.welfare.payments", "--format", "json")
+    analyst = cli(warehouse, "sql", "SELECT count(*) AS n FROM silver.welfare.payments__sensitive", "--format", "json")
     assert analyst.exit_code == 1 and "--role restricted" in analyst.output
     by_flag = cli(
         warehouse,
         "sql",
-        "SELECT count(*) AS n FROM silver.welfare.payments",
+        "SELECT count(*) AS n FROM silver.welfare.payments__sensitive",
         "--format",
         "json",
         "--role",
@@ -154,7 +154,7 @@ def test_restricted_role_reads_raw_zones_and_is_audited(warehouse):
     by_env = cli(
         warehouse,
         "sql",
-        "SELECT payment_id, amount_vnd FROM silver.welfare.payments",
+        "SELECT payment_id, amount_vnd FROM silver.welfare.payments__sensitive",
         "--format",
         "json",
         NDC_SQL_ROLE="restricted",
@@ -164,8 +164,8 @@ def test_restricted_role_reads_raw_zones_and_is_audited(warehouse):
     assert trail["outcome"].to_list() == ["refused", "ok", "ok"]
     assert trail["role"].to_list() == ["analyst", "restricted", "restricted"]
     last = trail.row(-1, named=True)
-    assert last["tables"] == ["silver.welfare.payments"] and last["rows"] == 3
-    assert last["personal_columns"] == ["silver.welfare.payments.amount_vnd:sensitive"]
+    assert last["tables"] == ["silver.welfare.payments__sensitive"] and last["rows"] == 3
+    assert last["personal_columns"] == ["silver.welfare.payments__sensitive.amount_vnd:sensitive"]
     assert last["output"] == "export:json" and last["os_user"]
 
 
@@ -276,7 +276,8 @@ def test_personal_data_classes_come_from_the_catalogue_and_gold():
 
     classes = personal_data_classes(load_catalogue(), GOLD_PERSONAL_DATA)
     assert classes["silver.population.citizens"]["personal_id"] == "basic"
-    assert classes["silver.welfare.payments"]["amount_vnd"] == "sensitive"
+    assert classes["silver.welfare.payments__sensitive"]["amount_vnd"] == "sensitive"
+    assert "amount_vnd" not in classes["silver.welfare.payments"]  # stored apart
     assert classes["quarantine.welfare.payments__files"]["content"] == "sensitive"
     assert classes["gold.people.citizen_360"]["person_pseudonym"] == "basic"
     touched = personal_columns_touched(

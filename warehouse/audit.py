@@ -146,6 +146,14 @@ def personal_data_classes(catalogue, gold: Classification) -> dict[str, dict[str
             classes[f"{layer}.{ref.domain}.{ref.table.name}"] = (
                 {**mapped, **canonical} if layer != "silver" else dict(canonical)
             )
+        # Silver keeps sensitive columns in a table of their own, beside the basic one (same key).
+        apart = {name: pii for name, pii in canonical.items() if pii == "sensitive" and name not in ref.entity.primary_key}
+        if apart:
+            keys = {name: canonical.get(name, "none") for name in ref.entity.primary_key}
+            classes[f"silver.{ref.domain}.{ref.table.name}__sensitive"] = {**keys, **apart}
+            silver = classes[f"silver.{ref.domain}.{ref.table.name}"]
+            for name in apart:
+                silver.pop(name, None)
         # Files quarantined whole: their bytes hold every column of the table, at its highest class.
         highest = "sensitive" if "sensitive" in canonical.values() else "basic"
         classes[f"quarantine.{ref.domain}.{ref.table.name}__files"] = {"content": highest}
