@@ -57,5 +57,9 @@ class PseudonymKeyResource(dg.ConfigurableResource):
     key: str = ""
 
     def key_bytes_for(self, warehouse_uri: str) -> bytes:
-        """The key, checked against the policy for this warehouse (PseudonymKeyError otherwise)."""
-        return pseudonym_key(self.key, warehouse_uri)
+        """The key, checked against the policy for this warehouse (PseudonymKeyError otherwise).
+
+        An empty `key` is read from NDC_PSEUDONYM_KEY now, when gold is built, not when the
+        definitions were imported: a key exported after `dagster dev` or a test session started counts.
+        """
+        return pseudonym_key(self.key or os.environ.get("NDC_PSEUDONYM_KEY", ""), warehouse_uri)

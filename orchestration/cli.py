@@ -52,17 +52,19 @@ def set_local_defaults() -> None:
     os.environ.setdefault("DAGSTER_HOME", str(state / "dagster"))
 
 
-def use_local_defaults() -> None:
+def use_local_defaults(*, gold_only: bool = False) -> None:
     """The local defaults, Dagster's home ready, and the warehouse storage reachable.
 
     An S3 warehouse is checked once here (keys set, endpoint answering, bucket there) so that a
-    wrong setting is one line naming it, not a retried write deep in a run.
+    wrong setting is one line naming it, not a retried write deep in a run. Commands that read
+    what the key allows (`tables`, `sql`, `audit`) need only gold's bucket: an analyst's key may
+    reach nothing else, and they name the zones they could not read.
     """
     set_local_defaults()
     from warehouse.s3 import check
     from warehouse.storage import StorageSettings
 
-    check(StorageSettings.from_env())
+    check(StorageSettings.from_env(), gold_only=gold_only)
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():  # pool limits and settings for the local instance
@@ -478,7 +480,7 @@ def tables(as_json: bool) -> None:
 
     Zones the storage credentials cannot read (a gold-only key) are skipped with one line.
     """
-    use_local_defaults()
+    use_local_defaults(gold_only=True)
     from warehouse.catalog import table_infos
 
     listing = table_infos()
@@ -542,7 +544,7 @@ def sql(query: str, fmt: str, limit: int, role: str) -> None:
     Every query, refused ones too, is recorded in the audit trail (`ndc audit`) before any
     result is shown; NDC_ANALYST names the person when the OS account is shared.
     """
-    use_local_defaults()
+    use_local_defaults(gold_only=True)
     from catalogue import load_catalogue
     from pipeline.gold import GOLD_PERSONAL_DATA
     from warehouse import audit
@@ -597,7 +599,7 @@ def audit_trail(since: str | None, as_json: bool) -> None:
     The trail lives in the restricted zone (ops.audit.queries, or NDC_AUDIT_URI): reading it needs
     credentials for that zone.
     """
-    use_local_defaults()
+    use_local_defaults(gold_only=True)
     from rich.markup import escape
 
     from warehouse import audit

@@ -34,7 +34,7 @@ __all__ = ["postgres_server"]
 pytestmark = pytest.mark.slow
 
 CITIZENS = 3_000
-PSEUDONYM_KEY = "test-key"
+PSEUDONYM_KEY = "test-key-of-the-deletes-tests-0123456789-abcdef"
 CITIZENS_SILVER = TableName("silver", "population", "citizens")
 BENEFICIARIES_SILVER = TableName("silver", "welfare", "beneficiaries")
 CITIZEN_360 = TableName("gold", "people", "citizen_360")

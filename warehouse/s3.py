@@ -238,8 +238,9 @@ class CheckReport:
         return f"{self.endpoint}: " + ", ".join(parts)
 
 
-def check(settings: StorageSettings, *, create: bool = False) -> CheckReport:
-    """Reach every warehouse bucket with the credentials; create missing ones when `create`.
+def check(settings: StorageSettings, *, create: bool = False, gold_only: bool = False) -> CheckReport:
+    """Reach every warehouse bucket with the credentials (only gold's with `gold_only`: an
+    analyst's key may read nothing else); create missing ones when `create`.
 
     Raises exactly one StorageError subclass naming credentials, endpoint or bucket.
     """
@@ -249,7 +250,9 @@ def check(settings: StorageSettings, *, create: bool = False) -> CheckReport:
         raise missing
     client = s3_client(settings)
     statuses = []
-    for bucket in settings.buckets():
+    gold_root = settings.layer_root("gold")
+    buckets = [split_s3_uri(gold_root)[0]] if gold_only and is_s3_uri(gold_root) else settings.buckets()
+    for bucket in buckets:
         try:
             _probe_bucket(client, settings, bucket)
             statuses.append(BucketStatus(bucket, existed=True, created=False))
