@@ -119,6 +119,7 @@ def test_assets_are_built_for_the_new_table(configured):
     assert {asset_key(names.bronze), asset_key(names.quarantine), asset_key(names.silver)} <= keys
 
 
+@pytest.mark.slow
 def test_a_load_from_postgres_balances_quarantines_and_flags(
     configured,
     postgres_server,  # noqa: F811

@@ -108,6 +108,7 @@ def _versions(warehouse: Warehouse, ref) -> dict[str, int | None]:
     return {str(n): warehouse.version(n) for n in (names.bronze, names.quarantine, names.silver, LOADS)}
 
 
+@pytest.mark.slow
 def test_a_load_with_an_uncompilable_suite_fails_before_any_write(demo_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("NDC_DEMO_DIR", str(demo_dir))
     warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
@@ -127,6 +128,7 @@ def test_a_load_with_an_uncompilable_suite_fails_before_any_write(demo_dir, tmp_
     assert _versions(warehouse, ref) == before
 
 
+@pytest.mark.slow
 def test_ndc_sync_with_an_uncompilable_suite_fails_and_writes_nothing(demo_dir, uncompilable, tmp_path):
     warehouse = tmp_path / "warehouse"
     env = {
@@ -164,6 +166,7 @@ def test_a_catalogue_that_links_people_without_the_register_is_refused(tmp_path,
         checked_catalogue()
 
 
+@pytest.mark.slow
 def test_linked_counts_only_records_linked_to_a_register_record(demo_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("NDC_DEMO_DIR", str(demo_dir))
     warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
@@ -213,6 +216,7 @@ def test_the_docs_name_every_compiled_and_every_unsupported_expectation():
     assert named == []
 
 
+@pytest.mark.slow
 def test_check_connect_reaches_every_source_one_line_each(demo_dir, monkeypatch):
     monkeypatch.setenv("NDC_DEMO_DIR", str(demo_dir))
     result = CliRunner().invoke(main, ["check", "--connect"])

@@ -12,6 +12,8 @@ from catalogue.loader import CATALOGUE_DIR
 from orchestration.cli import main, prepare_demo_warehouse
 from warehouse.demo_marker import MARKER_NAME, read_demo_marker, write_demo_marker
 
+pytestmark = pytest.mark.slow  # runs `ndc demo` once, then commands against it
+
 
 @pytest.fixture(scope="module")
 def demo_done(tmp_path_factory):

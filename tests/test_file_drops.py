@@ -375,6 +375,7 @@ load_table(ref, Warehouse(StorageSettings(warehouse_uri=sys.argv[2])), run_id="k
 """
 
 
+@pytest.mark.slow
 def test_a_load_killed_during_merge_is_swept_and_repeated_exactly(drop, tmp_path):
     """A real load, SIGKILLed while merging into silver: its staged slices are swept by the next
     load, and its files, never recorded as read, are read again: silver ends exact."""

@@ -17,6 +17,8 @@ from tests.fixtures.servers import postgres_server  # noqa: F401  (fixture)
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL
+
 TODAY = dt.date(2026, 11, 1)
 BASE = dt.datetime(2026, 10, 1, 8, 0, 0)
 

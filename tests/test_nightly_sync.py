@@ -16,6 +16,8 @@ from orchestration.runs import full_refresh_config, latest_partition_tags
 from pipeline.load import LOADS, LoadNames
 from warehouse.tables import Warehouse
 
+pytestmark = pytest.mark.slow  # runs the whole job on a demo
+
 CITIZENS = 1_500
 
 

@@ -11,10 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.test_file_drops import FILES, KILLED_LOAD, drop, load  # noqa: F401  (drop: fixture)
 from warehouse.committed import committed_rows, find_orphans, remove_orphans
 from warehouse.sql import run_sql
 from warehouse.tables import TableName
+
+pytestmark = pytest.mark.slow  # kills a real load in another process
 
 BRONZE = TableName("bronze", "civil_status", "deaths")
 

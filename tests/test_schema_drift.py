@@ -16,6 +16,8 @@ from pipeline.load import DELETED, LOADS, LoadNames
 from tests.fixtures.servers import postgres_server  # noqa: F401  (fixture)
 from tests.test_incremental_sync import BASE, payment, run, source  # noqa: F401  (source: fixture)
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL
+
 LATER = BASE + dt.timedelta(days=3)
 
 

@@ -30,6 +30,7 @@ def test_an_unencoded_password_is_hidden_in_urls_and_messages() -> None:
         assert fragment not in message
 
 
+@pytest.mark.slow
 def test_a_source_url_with_an_unencoded_password_fails_in_one_line_without_it(postgres_server) -> None:  # noqa: F811
     url = postgres_server.url_for("placeholder").replace("placeholder", UNENCODED)
     connector = open_connector("bo_cong_an", "sql", {"url": url})
