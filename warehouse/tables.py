@@ -90,9 +90,13 @@ class Warehouse:
         predicate = " AND ".join(f"{_ident(k)} = '{_sql_string(v)}'" for k, v in match.items())
 
         def write() -> int:
-            exists = self.exists(name)
+            # Written through a table object, whose version is then this commit's own, not the
+            # table's latest: a racing writer may commit in between, and the load record must
+            # cite the version this run wrote.
+            table = self.table(name) if self.exists(name) else None
+            exists = table is not None
             write_deltalake(
-                uri,
+                table if table is not None else uri,
                 _rows(data),
                 mode="overwrite" if exists else "append",
                 predicate=predicate if exists else None,
@@ -101,7 +105,7 @@ class Warehouse:
                 description=description or None,
                 commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
             )
-            return self.table(name).version()
+            return table.version() if table is not None else self.table(name).version()
 
         return with_commit_retry(write)
 
@@ -138,8 +142,9 @@ class Warehouse:
             if newer_wins_on is not None:
                 column = _ident(newer_wins_on)
                 update_when = f"t.{column} IS NULL OR s.{column} >= t.{column}"
+            table = self.table(name)  # its version after execute() is this commit's (see replace_run)
             (
-                self.table(name)
+                table
                 .merge(
                     _rows(data),
                     predicate=predicate,
@@ -152,7 +157,7 @@ class Warehouse:
                 .when_not_matched_insert_all()
                 .execute()
             )
-            return self.table(name).version()
+            return table.version()
 
         return with_commit_retry(upsert)
 
@@ -164,8 +169,9 @@ class Warehouse:
 
         def mark() -> int:
             predicate = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in key_columns)
+            table = self.table(name)
             (
-                self.table(name)
+                table
                 .merge(
                     keys.to_arrow(),
                     predicate=predicate,
@@ -182,7 +188,7 @@ class Warehouse:
                 )
                 .execute()
             )
-            return self.table(name).version()
+            return table.version()
 
         return with_commit_retry(mark)
 
