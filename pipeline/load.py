@@ -198,6 +198,7 @@ def load_table(
             flagged = _judge(ref, raw, decisions, compiled, people)
             outcome.add(flagged)
             _stage(ref, raw, flagged, Path(staging), number, run_id, started)
+        say(f"{ref.key}: writing {outcome.quarantined:,} rows to quarantine")
         quarantine_version = warehouse.replace_run(
             names.quarantine,
             _staged(Path(staging), "quarantine"),
@@ -246,6 +247,7 @@ def load_table(
         finished_at=utc_now(),
         validation=_validation_result(compiled, suite, dict(outcome.rule_counts), extracted, run_id),
     )
+    say(f"{ref.key}: recording the load")
     record_load(warehouse, report)
     return report
 
