@@ -62,7 +62,6 @@ TODAY = "2026-11-01"  # the demo generator's run date
 # harness keeps a few days of partitions; full refresh reads every row whatever the partitions.
 PARTITIONS_START = (dt.date.today() - dt.timedelta(days=3)).isoformat()
 RUN_TIMEOUT_S = 300  # a run longer than this is reported as hung
-DISK_FULL_SIZE = "300k"  # the warehouse's tmpfs: a load of a few thousand rows does not fit
 STALL_TIMEOUT_S = 3  # the frozen-source scenario's stall limit (the default is 600 s)
 
 # The moments of a load, as the pipeline logs them ("<source.table>: <phase message>").
@@ -367,6 +366,18 @@ def tmpfs(path: Path, size: str) -> Iterator[bool]:
             subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
+def table_bytes(root: Path, table: str) -> int:
+    """Bytes the reference warehouse holds for `table` (bronze, quarantine, silver)."""
+    lab = Lab(root / "reference", root / "demo", str(root / "reference" / "warehouse"))
+    warehouse, names = Warehouse(lab.settings), LoadNames.of(load_catalogue().table(table))
+    return sum(
+        f.stat().st_size
+        for name in (names.bronze, names.quarantine, names.silver)
+        for f in Path(warehouse.uri(name)).rglob("*")
+        if f.is_file()
+    )
+
+
 def grow(mount: Path) -> None:
     grown = subprocess.run(["mount", "-o", "remount,size=256m", str(mount)], capture_output=True)
     if grown.returncode:
@@ -439,30 +450,26 @@ def catalogue_with_stall_limit(folder: Path, source: str, seconds: int) -> Path:
 
 
 def source_fault(lab: Lab, table: str, pg: Postgres, action: str) -> tuple[Watched, str]:
-    """Restart or freeze PostgreSQL when the load logs that it is extracting."""
+    """Restart or freeze PostgreSQL when the load logs that it is extracting; the run must end on its own."""
+    restarts: list[threading.Thread] = []
 
     def strike(phase: str) -> bool:
-        if "extracting" not in phase:
-            return False
-        if action == "restart":
-            threading.Thread(target=pg.restart).start()
-        else:
-            pg.signal(signal.SIGSTOP)
-        return False  # keep watching: the run must end on its own
+        if "extracting" in phase and not restarts:
+            if action == "restart":
+                restarts.append(threading.Thread(target=pg.restart))
+                restarts[0].start()
+            else:
+                restarts.append(threading.current_thread())  # struck once
+                pg.signal(signal.SIGSTOP)
+        return False
 
-    process = start_sync(lab, table)
     try:
-        watched = watch(process, table, on_phase=strike)
+        watched = watch(start_sync(lab, table), table, on_phase=strike)
     finally:
         pg.signal(signal.SIGCONT)
-    if action == "restart":
-        from demo.servers import start, status
-
-        deadline = time.monotonic() + 60
-        while not status("postgres", pg.folder).running and time.monotonic() < deadline:
-            time.sleep(0.5)
-        start("postgres", pg.folder, durable=False)
-    return watched, f"{action} at extracting, run took {watched.seconds:.0f}s"
+        if action == "restart" and restarts:
+            restarts[0].join()
+    return watched, f"{action} at extracting (the run took {watched.seconds:.0f}s)"
 
 
 @contextlib.contextmanager
@@ -536,44 +543,61 @@ def reference_keys(root: Path, demo: Path) -> dict[str, pl.DataFrame]:
 def run_round(
     number: int, root: Path, demo: Path, reference: dict[str, pl.DataFrame], rng: random.Random,
     pg: Postgres | None, s3, freed: Freed, report: Callable[[Outcome], None], skipped: set[str],
+    guarded: Callable[[Callable[[], None], str], None],
 ) -> None:
     table = TABLES[number % len(TABLES)]
     lab = Lab(root / f"round-{number}", demo, str(root / f"round-{number}" / "warehouse"))
     keys = reference[table]
-    for moment in MOMENTS:
+
+    def kill(moment: str) -> None:
         faulted, at = kill_at(lab, table, moment, rng.uniform(0.0, 0.25))
         report(recover_and_prove("SIGKILL", lab, table, faulted, at, keys, freed))
-    faulted, at = two_at_once(lab, table)
-    report(recover_and_prove("two runs at once", lab, table, faulted, at, keys, freed))
 
-    full = Lab(root / f"round-{number}-full", demo, str(root / f"round-{number}-full" / "warehouse"))
-    with tmpfs(Path(full.warehouse_uri), DISK_FULL_SIZE) as mounted:
-        if not mounted:
-            skipped.add("disk full: mounting a tmpfs is not permitted here (needs root)")
-        else:
+    def concurrent() -> None:
+        faulted, at = two_at_once(lab, table)
+        report(recover_and_prove("two runs at once", lab, table, faulted, at, keys, freed))
+
+    def full_disk() -> None:
+        full = Lab(root / f"round-{number}-full", demo, str(root / f"round-{number}-full" / "warehouse"))
+        size = f"{max(16, table_bytes(root, table) // 2048)}k"  # half of what the load needs
+        with tmpfs(Path(full.warehouse_uri), size) as mounted:
+            if not mounted:
+                skipped.add("disk full: mounting a tmpfs is not permitted here (needs root)")
+                return
             faulted = run_to_end(full, table)
             grow(Path(full.warehouse_uri))  # the operator frees space; the next run must succeed
-            moment = f"{DISK_FULL_SIZE} disk full after: {faulted.last_phase}"
+            moment = f"{size} disk, full after: {faulted.last_phase}"
             report(recover_and_prove("disk full", full, table, faulted, moment, keys, freed))
 
-    if pg is None:
-        skipped.add("PostgreSQL restart / freeze: no PostgreSQL binaries here")
-    else:
+    def source(action: str) -> None:
+        assert pg is not None
         citizens = reference["population.citizens"]
         served = Lab(root / f"round-{number}-pg", demo, str(root / f"round-{number}-pg" / "warehouse"), dict(pg.urls))
-        faulted, at = source_fault(served, "population.citizens", pg, "restart")
-        report(recover_and_prove("PostgreSQL restart", served, "population.citizens", faulted, at, citizens, freed))
-        catalogue = catalogue_with_stall_limit(served.root / "catalogue", "population", STALL_TIMEOUT_S)
-        frozen = Lab(served.root, demo, served.warehouse_uri, {**pg.urls, "NDC_CATALOGUE_DIR": str(catalogue)})
-        faulted, at = source_fault(frozen, "population.citizens", pg, "freeze")
-        report(recover_and_prove("PostgreSQL frozen", frozen, "population.citizens", faulted, at, citizens, freed))
+        if action == "freeze":
+            catalogue = catalogue_with_stall_limit(served.root / "catalogue", "population", STALL_TIMEOUT_S)
+            served.extra["NDC_CATALOGUE_DIR"] = str(catalogue)
+        faulted, at = source_fault(served, "population.citizens", pg, action)
+        name = "PostgreSQL restart" if action == "restart" else "PostgreSQL frozen"
+        report(recover_and_prove(name, served, "population.citizens", faulted, at, citizens, freed))
 
-    if s3 is None:
-        skipped.add("S3 outage: no SeaweedFS binary here")
-    else:
+    def s3_outage_round() -> None:
         lab_s3 = s3_lab(root, demo, s3, f"ndc-chaos-{number}-{rng.randrange(1 << 30):x}")
         faulted, at = s3_outage(lab_s3, table, s3)
         report(recover_and_prove("S3 stopped, restarted", lab_s3, table, faulted, at, keys, freed))
+
+    for moment in MOMENTS:
+        guarded(lambda moment=moment: kill(moment), f"SIGKILL at {moment}")
+    guarded(concurrent, "two runs at once")
+    guarded(full_disk, "disk full")
+    if pg is None:
+        skipped.add("PostgreSQL restart / freeze: no PostgreSQL binaries here")
+    else:
+        guarded(lambda: source("restart"), "PostgreSQL restart")
+        guarded(lambda: source("freeze"), "PostgreSQL frozen")
+    if s3 is None:
+        skipped.add("S3 outage: no SeaweedFS binary here")
+    else:
+        guarded(s3_outage_round, "S3 outage")
 
 
 def main() -> None:
@@ -595,10 +619,19 @@ def main() -> None:
         "(issue 11 defect 2) and the file-drop cursor is being rewritten"
     }
     freed = Freed()
+    harness_errors: list[str] = []
 
     def report(outcome: Outcome) -> None:
         outcomes.append(outcome)
         print(outcome.line(), flush=True)
+
+    def guarded(scenario: Callable[[], None], name: str) -> None:
+        """A harness failure (not a finding) is printed and the loop goes on."""
+        try:
+            scenario()
+        except Exception as error:
+            harness_errors.append(f"{name}: {type(error).__name__}: {error}")
+            print(f"harness error in {name}: {type(error).__name__}: {error}", flush=True)
 
     started = time.monotonic()
     try:
@@ -608,7 +641,7 @@ def main() -> None:
         print(f"reference: {', '.join(f'{t} {k.height:,} keys' for t, k in reference.items())}", flush=True)
         with postgres_with(demo) as pg, seaweed(root) as s3:
             for number in range(args.rounds):
-                run_round(number, root, demo, reference, rng, pg, s3, freed, report, skipped)
+                run_round(number, root, demo, reference, rng, pg, s3, freed, report, skipped, guarded)
     finally:
         if args.keep:
             print(f"kept {root}")
@@ -625,6 +658,7 @@ def main() -> None:
         "slots_freed_by_reclaim": freed.by_reclaim,
         "slots_freed_by_harness": freed.by_harness,
         "skipped": sorted(skipped),
+        "harness_errors": harness_errors,
         "seconds": round(time.monotonic() - started),
     }
     for line in sorted(skipped):
@@ -634,11 +668,12 @@ def main() -> None:
         f"rows lost: {summary['rows_lost']}, rows duplicated: {summary['rows_duplicated']} "
         f"(unexpected rows {summary['rows_unexpected']}, unreadable tables {summary['tables_unreadable']}, "
         f"load records ahead of data {summary['load_records_ahead']}; pool slots freed by reclaim "
-        f"{freed.by_reclaim}, by the harness {freed.by_harness}; {summary['seconds']}s)"
+        f"{freed.by_reclaim}, by the harness {freed.by_harness}; harness errors {len(harness_errors)}; "
+        f"{summary['seconds']}s)"
     )
     if args.json:
         print(json.dumps({**summary, "faults": [asdict(o) for o in outcomes]}, indent=2))
-    if summary["runs_recovered"] < summary["faults_injected"]:
+    if summary["runs_recovered"] < summary["faults_injected"] or harness_errors:
         sys.exit(1)
 
 

@@ -47,12 +47,11 @@ def assert_exact(outcome: Outcome) -> None:
 def test_a_run_killed_at_each_moment_of_a_load_is_repaired_by_the_next_run(moment, source, tmp_path):
     demo, reference = source
     here = lab(tmp_path, demo)
-    # A table already in the warehouse (the usual night) and a first load are both struck.
-    for already_loaded in (False, True):
+    # A first load is struck, then (the usual night) a load of a table already in the warehouse.
+    for _ in ("first load", "table already loaded"):
         faulted, at = chaos.kill_at(here, TABLE, moment, delay=0.0)
         assert at.startswith(moment), f"the kill missed its moment: {at}"
         assert_exact(chaos.recover_and_prove("SIGKILL", here, TABLE, faulted, at, reference[TABLE], Freed()))
-        assert already_loaded or chaos.prove(here.settings, TABLE, reference[TABLE]).clean
 
 
 @pytest.mark.xfail(
@@ -80,7 +79,8 @@ def test_two_runs_of_the_same_job_at_once_leave_silver_exact(source, tmp_path):
 def test_a_full_disk_fails_the_load_and_the_next_run_after_space_is_freed_is_exact(source, tmp_path):
     demo, reference = source
     here = lab(tmp_path, demo)
-    with chaos.tmpfs(Path(here.warehouse_uri), "150k") as mounted:
+    half = f"{max(16, chaos.table_bytes(demo.parent, TABLE) // 2048)}k"  # half of what the load writes
+    with chaos.tmpfs(Path(here.warehouse_uri), half) as mounted:
         if not mounted:
             pytest.skip("mounting a tmpfs is not permitted here (needs root)")
         faulted = chaos.run_to_end(here, TABLE)
