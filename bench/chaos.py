@@ -526,10 +526,10 @@ def s3_outage(lab: Lab, table: str, server) -> tuple[Watched, str]:
 # ---- the loop -----------------------------------------------------------------------------------
 
 
-def reference_keys(root: Path, demo: Path) -> dict[str, pl.DataFrame]:
+def reference_keys(root: Path, demo: Path, tables: tuple[str, ...] = TABLES) -> dict[str, pl.DataFrame]:
     """A clean run of every table the loop uses, in a warehouse of its own: what silver must hold."""
     lab = Lab(root / "reference", demo, str(root / "reference" / "warehouse"))
-    for table in TABLES:
+    for table in tables:
         watched = run_to_end(lab, table)
         if watched.rc != 0:
             raise SystemExit(f"the reference run of {table} failed:\n{watched.tail}")
@@ -537,7 +537,7 @@ def reference_keys(root: Path, demo: Path) -> dict[str, pl.DataFrame]:
     loads = warehouse.read(LOADS)
     if not loads["balanced"].all():
         raise SystemExit("the reference run does not balance: fix that before injecting faults")
-    return {table: silver_keys(lab.settings, table) for table in TABLES}
+    return {table: silver_keys(lab.settings, table) for table in tables}
 
 
 def run_round(

@@ -30,7 +30,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pl
 
     root = tmp_path_factory.mktemp("faults")
     generate(root / "demo", citizens=CITIZENS, seed=11)
-    return root / "demo", chaos.reference_keys(root, root / "demo")
+    return root / "demo", chaos.reference_keys(root, root / "demo", (TABLE,))
 
 
 def lab(tmp_path: Path, demo: Path, **extra: str) -> Lab:
@@ -72,6 +72,10 @@ def test_the_run_after_two_kills_in_one_source_does_not_hang(source, tmp_path, m
 def test_two_runs_of_the_same_job_at_once_leave_silver_exact(source, tmp_path):
     demo, reference = source
     here = lab(tmp_path, demo)
+    # The usual night: the Dagster home and the table exist. (Two first runs at once on a fresh
+    # DAGSTER_HOME both create its SQLite storage and leave `alembic_version` with two heads, which
+    # breaks every later run: a Dagster storage race reported with this suite, not tested here.)
+    assert chaos.run_to_end(here, TABLE).rc == 0
     faulted, at = chaos.two_at_once(here, TABLE)
     assert_exact(chaos.recover_and_prove("two runs at once", here, TABLE, faulted, at, reference[TABLE], Freed()))
 
