@@ -246,6 +246,7 @@ def load_table(
         # Before anything reaches quarantine or silver: a load far worse than the table's recent
         # ones says the source changed (guards.py); it is refused, and its bronze rows stay unseen.
         check_quarantine_jump(ref, _history(ref, warehouse), extracted, outcome.quarantined, outcome.rule_counts)
+        say(f"{ref.key}: writing {outcome.quarantined:,} rows to quarantine")
         quarantine_version = warehouse.replace_run(
             names.quarantine,
             _staged(Path(staging), "quarantine"),
@@ -302,6 +303,7 @@ def load_table(
         validation=_validation_result(compiled, suite, dict(outcome.rule_counts), extracted, run_id),
         drop=drop,
     )
+    say(f"{ref.key}: recording the load")
     record_load(warehouse, report)
     return report
 
