@@ -3,11 +3,9 @@ MariaDB, and nightly_sync lands the same silver rows from each (real servers, no
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from demo.backends import SOURCES, copy_text, load_demo_into, sqlite_tables, url
 from demo.generator import generate
 from orchestration.runs import full_refresh_config, latest_partition_tags
 from pipeline.load import LOADS, LoadNames
+from tests.fixtures.environment import environment
 from tests.fixtures.servers import DatabaseServer, mariadb_server, postgres_server
 from warehouse.tables import Warehouse
 
@@ -34,24 +33,6 @@ CITIZENS = 600
 BACKENDS = ("postgres", "mariadb")
 URL_VARIABLES = tuple(url_variable(source) for source in SOURCES)
 
-
-@contextlib.contextmanager
-def environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, unset) variables; restore what was there afterwards."""
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,7 @@ not depend on S3 being there.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
@@ -28,6 +26,7 @@ from catalogue import load_catalogue
 from demo.generator import generate
 from orchestration.runs import full_refresh_config, latest_partition_tags
 from pipeline.load import LOADS, LoadNames
+from tests.fixtures.environment import environment
 from warehouse.catalog import warehouse_tables
 from warehouse.s3 import read_bytes
 from warehouse.sql import run_sql, tables_named_in
@@ -41,24 +40,6 @@ S3_CITIZENS = 800
 LOCAL_CITIZENS = 300
 TODAY = "2026-11-01"  # the generator's run date: "future" means after it
 
-
-@contextmanager
-def environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, remove) environment variables; restore them all afterwards."""
-    saved = {name: os.environ.get(name) for name in values}
-
-    def apply(settings: Mapping[str, str | None]) -> None:
-        for name, value in settings.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-    apply(values)
-    try:
-        yield
-    finally:
-        apply(saved)
 
 
 def demo_environment(root: Path, warehouse_uri: str) -> dict[str, str | None]:

@@ -10,10 +10,7 @@ what the process printed and logged, and every event's message and error with it
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,6 +22,7 @@ from assets.resources import PseudonymKeyResource, WarehouseResource
 from demo.backends import load_demo_into
 from demo.generator import generate
 from orchestration.runs import full_refresh_config, latest_partition_tags
+from tests.fixtures.environment import environment
 from tests.fixtures.servers import DatabaseServer, postgres_server
 from warehouse.storage import StorageSettings, split_s3_uri
 
@@ -37,23 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PSEUDONYM_KEY = "pseudonym-key-under-test-6f1d8a2c4e9b7d3f5a0c"
 WRONG_PASSWORD = "Wrong-Pw-3e77b1d09"
 
-
-@contextmanager
-def environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-
-    def apply(settings: Mapping[str, str | None]) -> None:
-        for name, value in settings.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-    apply(values)
-    try:
-        yield
-    finally:
-        apply(saved)
 
 
 def run_nightly_sync(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
