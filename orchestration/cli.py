@@ -469,7 +469,9 @@ def report_run(run_id: str, result, *, as_json: bool, started: float) -> None:
     if not as_json:
         stdout_console().print(
             'next: [bold]uv run ndc tables[/] · [bold]uv run ndc sql "SELECT * FROM gold.kpi.linkage_by_province LIMIT 10"[/]'
-            " · [bold]uv run dagster dev[/] (then open http://127.0.0.1:3000)"
+            # The UI must open this run's instance: without DAGSTER_HOME it would show an empty one.
+            f" · [bold]DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '')} uv run dagster dev[/]"
+            " (then open http://127.0.0.1:3000)"
         )
 
 

@@ -41,6 +41,7 @@ def test_demo_runs_the_job_and_prints_a_summary(demo_done):
         assert table in result.output
     assert "NO" not in result.output  # every load balanced
     assert "ndc tables" in result.output  # the next commands to try
+    assert f"DAGSTER_HOME={root / 'dagster'} uv run dagster dev" in result.output.replace("\n", "")
     assert (root / "dagster" / "dagster.yaml").exists()
 
 
