@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
+from warehouse.seaweedfs import pid_alive  # zombies count as gone
+
 PID_TAG = "ndc/pid"
 HOST_TAG = "ndc/host"
 
@@ -52,27 +54,13 @@ class BlockingRun:
     status: str
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    try:  # a zombie has exited; only its parent has not reaped it yet
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _process_gone(run: dg.DagsterRun) -> bool:
     """True only for a run started on this host by a process that no longer exists."""
     tags = run.tags
     if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
         return False
     pid = int(tags[PID_TAG])
-    return pid != os.getpid() and not _pid_alive(pid)
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def _holders(instance: dg.DagsterInstance, pools: Iterable[str]) -> dict[str, set[str]]:
