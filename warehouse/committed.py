@@ -7,7 +7,7 @@ is safe (its MERGE is the last data commit and the next run repeats it), but the
 show those rows, and a re-run adds them again under its own run id.
 
 So a run's rows in bronze and quarantine count only once its load record exists: `ndc sql` reads
-those layers through `committed_rows` (a filter on the record's run ids), and the maintenance job
+those layers through a filter on the record's run ids (warehouse/sql.py), and the maintenance job
 deletes the rows of runs that have had no record for longer than any load runs (`remove_orphans`).
 """
 
@@ -39,14 +39,6 @@ def committed_run_ids(warehouse: Warehouse) -> pl.LazyFrame:
     if not warehouse.exists(LOADS):
         return pl.LazyFrame(schema={RUN_ID: pl.String})
     return warehouse.scan(LOADS).select(RUN_ID).unique()
-
-
-def committed_rows(warehouse: Warehouse, name: TableName) -> pl.LazyFrame:
-    """The rows of `name` that a committed load wrote (every row, for tables not scoped by run)."""
-    rows = warehouse.scan(name)
-    if not is_run_scoped(name) or RUN_ID not in rows.collect_schema():
-        return rows
-    return rows.join(committed_run_ids(warehouse), on=RUN_ID, how="semi")
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,8 @@ def _connect(settings: StorageSettings, names: Sequence[TableName], role: Role) 
         con.execute(f"SET allowed_directories = [{roots}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET autoload_known_extensions = false")
+        # Asked once per session: bronze and quarantine are read through the committed runs.
+        loads = _literal(_duckdb_uri(warehouse.uri(LOADS))) if warehouse.exists(LOADS) else None
         for name in names:
             # Each layer is an attached in-memory catalog and each domain a schema, so that the
             # analyst's three-part name resolves exactly as written.
@@ -184,7 +186,7 @@ def _connect(settings: StorageSettings, names: Sequence[TableName], role: Role) 
             uri = _literal(_duckdb_uri(warehouse.uri(name)))
             con.execute(
                 f'CREATE OR REPLACE VIEW "{name.layer}"."{name.domain}"."{name.table}" AS SELECT * FROM delta_scan({uri})'
-                + _committed_only(warehouse, name)
+                + _committed_only(warehouse, name, loads)
             )
         con.execute("SET lock_configuration = true")
     except BaseException:
@@ -193,14 +195,13 @@ def _connect(settings: StorageSettings, names: Sequence[TableName], role: Role) 
     return con
 
 
-def _committed_only(warehouse: Warehouse, name: TableName) -> str:
+def _committed_only(warehouse: Warehouse, name: TableName, loads: str | None) -> str:
     """For bronze and quarantine, a filter to the rows of loads that committed (warehouse/committed.py):
-    the rows a killed load left behind are not data."""
+    the rows a killed load left behind are not data. `loads`: the load records' URI literal, or None."""
     if not is_run_scoped(name) or RUN_ID not in warehouse.table(name).schema().to_arrow().names:
         return ""
-    if not warehouse.exists(LOADS):  # no load has committed yet
+    if loads is None:  # no load has committed yet
         return " WHERE false"
-    loads = _literal(_duckdb_uri(warehouse.uri(LOADS)))
     return f' WHERE "{RUN_ID}" IN (SELECT "{RUN_ID}" FROM delta_scan({loads}))'
 
 
