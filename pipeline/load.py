@@ -609,10 +609,9 @@ def _reconcile_deletes(
     Returns (keys tombstoned, silver version written or None)."""
     if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
         return 0, None
-    vanished = _vanished_keys(ref, connector, warehouse, names, whole_source)
+    vanished, live_rows = _vanished_keys(ref, connector, warehouse, names, whole_source)
     if not vanished.height:
         return 0, None
-    live_rows = warehouse.scan(names.silver).filter(~pl.col(DELETED).fill_null(False)).select(pl.len()).collect().item()
     check_deleted_share(ref, live_rows, vanished.height)
     say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
     version = warehouse.tombstone(names.silver, vanished, ref.entity.primary_key, run_id, started)
@@ -627,10 +626,11 @@ def _vanished_keys(
     warehouse: Warehouse,
     names: LoadNames,
     whole_source: pl.LazyFrame | None = None,
-) -> pl.DataFrame:
-    """Keys live in silver that the source no longer has (read: the key columns only)."""
+) -> tuple[pl.DataFrame, int]:
+    """Keys live in silver that the source no longer has (read: the key columns only), and how
+    many keys are live (for the deletion guard), from one read of silver's keys."""
     keys = ref.entity.primary_key
-    live = warehouse.scan(names.silver).filter(~pl.col(DELETED).fill_null(False)).select(keys)
+    live = warehouse.scan(names.silver).filter(~pl.col(DELETED).fill_null(False)).select(keys).collect()
     if whole_source is None:
         request = ExtractRequest(
             source=ref.source.name,
@@ -640,7 +640,7 @@ def _vanished_keys(
         )
         batches = list(connector.extract(request))
         if not batches:  # the source table is empty: every live key is gone
-            return live.collect()
+            return live, live.height
         whole_source = pl.from_arrow(pa.Table.from_batches(batches)).lazy()  # type: ignore[union-attr]
     # Normalised exactly as the load normalises them, so a key matches its silver row.
     source_keys = whole_source.select(
@@ -648,7 +648,7 @@ def _vanished_keys(
         for name, expression in canonical_expressions(ref.table, ref.entity).items()
         if name in keys
     )
-    return live.join(source_keys, on=keys, how="anti").collect()
+    return live.lazy().join(source_keys, on=keys, how="anti").collect(), live.height
 
 
 def record_load(warehouse: Warehouse, report: LoadReport) -> int:
