@@ -176,8 +176,11 @@ def _connect(settings: StorageSettings, names: Sequence[TableName], role: Role) 
         con.execute(f"SET allowed_directories = [{roots}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET autoload_known_extensions = false")
-        # Asked once per session: bronze and quarantine are read through the committed runs.
-        loads = _literal(_duckdb_uri(warehouse.uri(LOADS))) if warehouse.exists(LOADS) else None
+        # Asked once per session, and only when a run-scoped table is read: the load records live
+        # in the restricted zone, which an analyst's gold-only key may not even list.
+        loads = None
+        if any(is_run_scoped(name) for name in names) and warehouse.exists(LOADS):
+            loads = _literal(_duckdb_uri(warehouse.uri(LOADS)))
         for name in names:
             # Each layer is an attached in-memory catalog and each domain a schema, so that the
             # analyst's three-part name resolves exactly as written.
