@@ -259,7 +259,7 @@ def _materializations(ref: TableRef, names: LoadNames, report: LoadReport, wareh
             "linked": report.linked,
             "ambiguous_matches": report.ambiguous,
             "data_docs": dg.MetadataValue.url(
-                publish_data_docs([report.validation], warehouse.settings, report.run_id, name=ref.key)
+                publish_data_docs([report.validation], warehouse.settings, report.run_id, name=ref.key).url()
             ),
             "preview": dg.MetadataValue.md(
                 _masked_preview(ref, warehouse.scan(names.silver).head(5).collect())
