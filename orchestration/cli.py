@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table as RichTable
 
+from orchestration.docs_cli import docs
 from orchestration.errors import RunFailed, error_lines
 from warehouse.storage import project_root
 
@@ -740,6 +741,7 @@ def _attach_storage() -> None:
 
 
 _attach_storage()
+main.add_command(docs)
 
 if __name__ == "__main__":
     main()

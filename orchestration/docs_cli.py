@@ -1,0 +1,56 @@
+"""`ndc docs serve`: the published Data Docs over HTTP, where the Dagster UI's links point.
+
+The main CLI adds this group with `main.add_command(docs)`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from quality.publish import DEFAULT_DOCS_PORT
+
+
+@click.group()
+def docs() -> None:
+    """Great Expectations Data Docs of every load."""
+
+
+@docs.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_DOCS_PORT,
+    show_default=True,
+    help="Port to listen on (0: any free port; the line printed at start names it).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+def serve(port: int, host: str) -> None:
+    """Serve the published Data Docs read-only, from the local folder or S3 (NDC_* / AWS_* settings).
+
+    Each load's `data_docs` link in the Dagster UI is http://<NDC_DOCS_URL>/<page>; NDC_DOCS_URL
+    defaults to this command's default address, so with it running the links open.
+    """
+    from quality.docs_server import DocsStore, make_server
+    from quality.publish import data_docs_root
+    from warehouse.s3 import StorageError, check
+    from warehouse.storage import StorageSettings
+
+    settings = StorageSettings.from_env()
+    root = data_docs_root(settings)
+    try:
+        if settings.is_s3:
+            check(settings)  # wrong keys or endpoint: one line now, not a 500 per page later
+        store = DocsStore(root, settings)
+        server = make_server(store, host, port)
+    except StorageError as error:
+        raise click.ClickException(str(error)) from error
+    except OSError as error:  # e.g. the port is taken
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+    bound_host, bound_port = server.server_address[:2]
+    click.echo(f"Data Docs of {root} on http://{bound_host}:{bound_port}/ (read-only; Ctrl+C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
