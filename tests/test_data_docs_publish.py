@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import polars as pl
 import pytest
@@ -41,16 +39,19 @@ def payment_result():
     return validation_result(compiled, suite, counts, frame.height, "run-docs")
 
 
-def test_local_warehouse_gets_a_file_url_beside_it(tmp_path, payment_result):
+def test_local_warehouse_gets_the_site_beside_it(tmp_path, payment_result):
     settings = StorageSettings(warehouse_uri=str(tmp_path / "warehouse"))
-    url = publish_data_docs([payment_result], settings, "run-docs", name="welfare.payments")
+    docs = publish_data_docs([payment_result], settings, "run-docs", name="welfare.payments")
 
-    assert url.startswith("file://")
-    index = Path(url2pathname(urlparse(url).path))
-    assert index == tmp_path / "data_docs" / "run-docs" / "welfare.payments" / "index.html"
+    assert docs.root == str(tmp_path / "data_docs")
+    index = tmp_path / "data_docs" / "run-docs" / "welfare.payments" / "index.html"
     assert SUITE in index.read_text()
     pages = list((index.parent / "validations" / SUITE).rglob("*.html"))
     assert len(pages) == 1 and "amount_vnd" in pages[0].read_text()
+    # The link is the validation page itself, as `ndc docs serve` answers it.
+    assert Path(docs.location) == pages[0]
+    assert docs.url("http://docs:1") == "http://docs:1/" + pages[0].relative_to(tmp_path / "data_docs").as_posix()
+    assert (tmp_path / "data_docs" / "_static" / "bootstrap-4.3.1" / "bootstrap.min.css").is_file()
     # GE's unused static assets (MBs of GIFs and fonts) are not copied; what pages use is.
     assert not list(index.parent.rglob("*.gif")) and not list(index.parent.rglob("*.otf"))
     assert (index.parent / "static" / "images" / "favicon.ico").is_file()
@@ -60,22 +61,25 @@ def test_each_load_of_a_run_keeps_its_own_index(tmp_path, payment_result):
     settings = StorageSettings(warehouse_uri=str(tmp_path / "warehouse"))
     first = publish_data_docs([payment_result], settings, "run-1", name="welfare.payments")
     empty = publish_data_docs([None], settings, "run-1", name="welfare.beneficiaries")
-    assert first != empty
-    assert SUITE in Path(url2pathname(urlparse(first).path)).read_text()
-    assert SUITE not in Path(url2pathname(urlparse(empty).path)).read_text()
+    assert first.path.startswith("run-1/welfare.payments/validations/")
+    assert empty.path == "run-1/welfare.beneficiaries/index.html"
+    assert SUITE in Path(first.location).read_text()
+    assert SUITE not in Path(empty.location).read_text()
 
 
 def test_s3_warehouse_gets_the_site_under_docs(seaweedfs, payment_result):
     settings = replace(seaweedfs, warehouse_uri=f"{seaweedfs.warehouse_uri}/warehouse")
-    uri = publish_data_docs([payment_result], settings, "run-s3", name="welfare.payments")
+    docs = publish_data_docs([payment_result], settings, "run-s3", name="welfare.payments")
 
     bucket, _ = split_s3_uri(settings.warehouse_uri)
-    assert uri == f"s3://{bucket}/warehouse/docs/data_docs/run-s3/welfare.payments/index.html"
-    assert SUITE in read_bytes(settings, uri).decode()
-    keys = [o.uri for o in list_objects(settings, uri.rsplit("/", 1)[0])]
+    site = f"s3://{bucket}/warehouse/docs/data_docs/run-s3/welfare.payments"
+    assert docs.root == f"s3://{bucket}/warehouse/docs/data_docs"
+    assert SUITE in read_bytes(settings, f"{site}/index.html").decode()
+    keys = [o.uri for o in list_objects(settings, site)]
     pages = [k for k in keys if f"/validations/{SUITE}/" in k and k.endswith(".html")]
-    assert len(pages) == 1 and "amount_vnd" in read_bytes(settings, pages[0]).decode()
+    assert pages == [docs.location] and "amount_vnd" in read_bytes(settings, pages[0]).decode()
     assert all(not k.endswith((".gif", ".otf")) for k in keys)
+    assert read_bytes(settings, f"{docs.root}/_static/jquery-3.7.1/jquery.min.js").startswith(b"/*! jQuery v3.7.1")
 
 
 def test_location_rejects_names_that_would_leave_the_docs_folder(tmp_path):
