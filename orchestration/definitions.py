@@ -8,6 +8,7 @@ from assets.gold import gold_assets
 from assets.maintenance import maintenance_definitions
 from assets.ministries import ministry_assets
 from catalogue.check import checked_catalogue
+from orchestration.alerts import run_failure_alert
 from orchestration.resources import environment, resources_for
 from orchestration.sensors import file_drop_sensors
 from warehouse.catalog import table_names
@@ -50,7 +51,7 @@ def build_definitions() -> dg.Definitions:
             assets=[*ministry_assets(catalogue), *gold_assets(catalogue)],
             jobs=[nightly_sync],
             schedules=[nightly_schedule],
-            sensors=file_drop_sensors(catalogue),
+            sensors=[*file_drop_sensors(catalogue), run_failure_alert],
             resources=resources_for(environment()),
         ),
         maintenance_definitions(warehouse_table_uris, zorder_by=ZORDER_BY),
