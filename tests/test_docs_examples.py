@@ -53,6 +53,9 @@ NOT_RUN: dict[str, str] = {
     ),
     "uv run python bench/bench_connectors.py": "a benchmark (~1.5 min); speed is measured by bench/, not by tests",
     "DAGSTER_HOME=$PWD/.ndc/dagster uv run dagster dev": "a long-running server (the Dagster UI)",
+    "uv run ndc docs serve": (
+        "a long-running server (Data Docs); tests/test_data_docs_offline.py runs it on a free port"
+    ),
     "ndc storage down": "would stop the session's SeaweedFS, which other test modules share",
     "uv run ndc storage down": "would stop the session's SeaweedFS, which other test modules share",
 }
