@@ -15,7 +15,7 @@ def docs() -> None:
     """Great Expectations Data Docs of every load."""
 
 
-@docs.command()
+@docs.command(short_help="Serve the published Data Docs over HTTP, read-only.")
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
