@@ -198,3 +198,33 @@ def test_the_sensor_itself_posts_and_is_in_the_definitions(failed_run, receiver,
     assert len(receiver.bodies) == 1 and receiver.bodies[0]["failures"]
     sensor = next(s for s in defs.sensors or [] if s.name == "run_failure_alert")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+@pytest.mark.slow
+def test_nightly_sync_with_its_source_gone_alerts_naming_the_source(tmp_path, monkeypatch, receiver):
+    """The real job, the real load: the population register's files are not there."""
+    from orchestration.runs import latest_partition_tags
+
+    monkeypatch.setenv("NDC_DEMO_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("NDC_WAREHOUSE_URI", str(tmp_path / "warehouse"))
+    job = defs.resolve_job_def("nightly_sync")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=[
+                dg.AssetKey([layer, "population", "citizens"]) for layer in ("bronze", "quarantine", "silver")
+            ],
+            raise_on_error=False,
+            tags=latest_partition_tags(),
+        )
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+        send_alert(_context((instance, run, failure)), {"NDC_ALERT_WEBHOOK_URL": receiver.url})
+    [body] = receiver.bodies
+    assert body["job"] == "nightly_sync"
+    [step] = body["failures"]
+    assert (step["source"], step["table"]) == ("population", "citizens")
+    assert step["reason"].startswith("source 'population'") and "does not exist" in step["reason"]
+    assert "silver/population/citizens" in step["assets"]
+    assert "population.citizens: source 'population'" in body["text"]
