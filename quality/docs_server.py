@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import mimetypes
 import posixpath
-import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +22,7 @@ from warehouse.s3 import list_objects, s3_client
 from warehouse.storage import StorageSettings, is_s3_uri, split_s3_uri
 
 # Not in every system's mime.types; a browser refuses a stylesheet served as octet-stream.
+_TEXT = "text/plain; charset=utf-8"
 _TYPES = {".css": "text/css", ".js": "text/javascript", ".woff2": "font/woff2", ".ttf": "font/ttf"}
 
 
@@ -107,27 +107,27 @@ def make_handler(store: DocsStore) -> type[BaseHTTPRequestHandler]:
             try:
                 path = safe_path(self.path)
             except BadPath:
-                self._send(HTTPStatus.BAD_REQUEST, b"refused: not a path under the docs root\n", "text/plain")
+                self._send(HTTPStatus.BAD_REQUEST, b"refused: not a path under the docs root\n", _TEXT)
                 return
             body = root_page(store) if path == "index.html" else store.read(path)
             if body is None:
-                self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+                self._send(HTTPStatus.NOT_FOUND, b"not found\n", _TEXT)
                 return
             self._send(HTTPStatus.OK, body, content_type(path), send_body=send_body)
 
         def _send(self, status: HTTPStatus, body: bytes, kind: str, *, send_body: bool = True) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", kind if ";" in kind or not kind.startswith("text/") else f"{kind}; charset=utf-8")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Content-Type-Options", "nosniff")
             self.end_headers()
             if send_body:
                 self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            # Errors only: a page load is ~20 requests, which would bury the startup line.
-            if args and str(args[1] if len(args) > 1 else "").startswith(("4", "5")):
-                sys.stderr.write(f"{self.address_string()} {format % args}\n")
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # Refusals and misses only: a page load is ~20 requests, which would bury the startup line.
+            if str(code)[:1] in ("4", "5"):
+                super().log_request(code, size)
 
     return Handler
 
