@@ -22,10 +22,8 @@ from devservers import databases
 from orchestration.runs import full_refresh_config, latest_partition_tags
 from pipeline.load import LOADS, LoadNames
 from tests.fixtures.environment import environment
-from tests.fixtures.servers import DatabaseServer, mariadb_server, postgres_server
+from tests.fixtures.servers import DatabaseServer
 from warehouse.tables import Warehouse
-
-__all__ = ["mariadb_server", "postgres_server"]
 
 pytestmark = pytest.mark.slow
 

@@ -27,8 +27,6 @@ from warehouse.s3 import (
 )
 from warehouse.storage import StorageSettings
 
-# Shares one session-scoped SeaweedFS with every other module that names the plugin.
-pytest_plugins = ("tests.fixtures.seaweedfs",)
 pytestmark = pytest.mark.slow
 
 
