@@ -4,6 +4,10 @@ Always bound to 127.0.0.1, always with an identities file (without one SeaweedFS
 anonymous writes), telemetry off, WebDAV / admin UI / Iceberg / Lance listeners off, and every
 port chosen by us so tests can run beside a developer's own server. Data lives under the state
 directory and survives a restart; the chosen ports are kept there too so a restart reuses them.
+
+Over 300 lines because it is one thing: the server's ports, credentials and state on disk, and
+its process; what it shares with the database servers (liveness, ports, log tails, waiting) is in
+devservers/process.py.
 """
 
 from __future__ import annotations
