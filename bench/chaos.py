@@ -394,7 +394,7 @@ class Postgres:
 
     def processes(self) -> list[int]:
         """The postmaster and its children (the backend serving a read among them)."""
-        from demo.servers import status
+        from devservers.databases import status
 
         main = status("postgres", self.folder).pid
         if main is None:
@@ -412,7 +412,7 @@ class Postgres:
                 os.kill(pid, number)
 
     def restart(self) -> None:
-        from demo.servers import start, stop
+        from devservers.databases import start, stop
 
         stop("postgres", self.folder)
         time.sleep(1)
@@ -422,7 +422,8 @@ class Postgres:
 @contextlib.contextmanager
 def postgres_with(demo: Path) -> Iterator[Postgres | None]:
     from demo.backends import load_demo_into
-    from demo.servers import ServerBinariesMissing, start, stop
+    from devservers.databases import start, stop
+    from devservers.process import ServerBinariesMissing
 
     folder = Path(tempfile.mkdtemp(prefix="ndc-chaos-pg-"))
     try:
@@ -474,7 +475,7 @@ def source_fault(lab: Lab, table: str, pg: Postgres, action: str) -> tuple[Watch
 
 @contextlib.contextmanager
 def seaweed(root: Path) -> Iterator[object | None]:
-    from warehouse.seaweedfs import SeaweedError, SeaweedServer, generate_credentials, weed_binary
+    from devservers.seaweedfs import SeaweedError, SeaweedServer, generate_credentials, weed_binary
 
     try:
         weed_binary()

@@ -2,8 +2,9 @@
 
 A bearer token comes from the environment variable named in `token_env` (never the catalogue).
 Requests are spaced to at most `max_rps` per second. 429, 5xx and connection errors are retried
-with exponential backoff and jitter (honouring Retry-After); 401/403 raise SourceAuthError and
-404 SourceSchemaError at once, since retrying cannot help. Records become Arrow batches of at most
+with exponential backoff and jitter (honouring Retry-After), the policy of `retries` (whose docstring
+says how these retries combine with Dagster's: at most 18 tries of one request in one run); 401/403
+raise SourceAuthError and 404 SourceSchemaError at once, since retrying cannot help. Records become Arrow batches of at most
 `batch_rows` rows with every value as text (nested values as JSON), like the ministries' CSVs, so a
 column's type never changes between pages.
 """
@@ -22,9 +23,11 @@ from urllib.parse import urljoin
 
 import pyarrow as pa
 import requests
+import tenacity
 
 from connectors.base import ExtractRequest
 from connectors.errors import SourceAuthError, SourceError, SourceSchemaError, SourceUnreachable
+from retries import backoff_delay, policy
 
 Pagination = Literal["page", "next_link", "none"]
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -32,9 +35,13 @@ _SECRET_PARAM = re.compile(r"([?&](?:[a-z_]*(?:key|token|secret|signature|passwo
                            re.IGNORECASE)
 
 
-def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: base·2^attempt capped at cap, scaled by a factor in [0.5, 1.5)."""
-    return min(cap_s, base_s * (2**attempt)) * (0.5 + rng.random())
+class _Transient(Exception):
+    """One failed attempt worth another try: what went wrong, and the server's Retry-After."""
+
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.retry_after = retry_after
 
 
 def redact_query(url: str) -> str:
@@ -163,39 +170,50 @@ class RestConnector:
         """One GET with rate limiting and retries; raises the SourceError the outcome calls for."""
         headers = {"Accept": "application/json"} | self._auth()
         shown = redact_query(url)
-        for attempt in range(self.max_retries + 1):
+
+        def attempt() -> requests.Response:
             self.limiter.wait()
             try:
                 response = self.session.get(url, params=params, headers=headers, timeout=self.timeout_s)
             except (requests.ConnectionError, requests.Timeout) as error:
-                problem = f"GET {shown} failed: {type(error).__name__}"
-                delay = backoff_delay(attempt, self.backoff_s, self.max_backoff_s, self.rng)
-            else:
-                status = response.status_code
-                if status < 400:
-                    return response
-                if status in (401, 403):
-                    raise SourceAuthError(
-                        self.source, f"GET {shown} was refused with HTTP {status}",
-                        f"Check the token in the environment variable {self.token_env or '(none set)'} "
-                        "and its permissions; not retried.",
-                    )
-                if status == 404:
-                    raise SourceSchemaError(self.source, f"GET {shown} found nothing (HTTP 404)",
-                                            "Check base_url and the table path in the source catalogue.")
-                if status not in RETRY_STATUSES:
-                    raise SourceError(self.source, f"GET {shown} failed with HTTP {status}",
-                                      "Check the request parameters in the source catalogue.")
-                problem = f"GET {shown} answered HTTP {status}"
-                delay = retry_after(response) or backoff_delay(
-                    attempt, self.backoff_s, self.max_backoff_s, self.rng
+                raise _Transient(f"GET {shown} failed: {type(error).__name__}") from error
+            status = response.status_code
+            if status < 400:
+                return response
+            if status in (401, 403):
+                raise SourceAuthError(
+                    self.source, f"GET {shown} was refused with HTTP {status}",
+                    f"Check the token in the environment variable {self.token_env or '(none set)'} "
+                    "and its permissions; not retried.",
                 )
-            if attempt < self.max_retries:
-                self.sleep(min(delay, self.max_backoff_s))
-        raise SourceUnreachable(
-            self.source, f"{problem}, still after {self.max_retries} retries",
-            "The API is down or overloaded; the load will be retried later.",
+            if status == 404:
+                raise SourceSchemaError(self.source, f"GET {shown} found nothing (HTTP 404)",
+                                        "Check base_url and the table path in the source catalogue.")
+            if status not in RETRY_STATUSES:
+                raise SourceError(self.source, f"GET {shown} failed with HTTP {status}",
+                                  "Check the request parameters in the source catalogue.")
+            raise _Transient(f"GET {shown} answered HTTP {status}", retry_after(response))
+
+        retrying = policy(
+            attempts=self.max_retries + 1,
+            retry_if=lambda error: isinstance(error, _Transient),
+            wait=self._wait,
+            sleep=self.sleep,
         )
+        try:
+            return retrying(attempt)
+        except _Transient as last:
+            raise SourceUnreachable(
+                self.source, f"{last.problem}, still after {self.max_retries} retries",
+                "The API is down or overloaded; the load will be retried later.",
+            ) from None
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """The server's Retry-After, else jittered exponential backoff; never over max_backoff_s."""
+        error = state.outcome.exception() if state.outcome else None
+        told = error.retry_after if isinstance(error, _Transient) else None
+        delay = told or backoff_delay(state.attempt_number - 1, self.backoff_s, self.max_backoff_s, self.rng)
+        return min(delay, self.max_backoff_s)
 
     def _auth(self) -> dict[str, str]:
         if not self.token_env:

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from connectors import ExtractRequest, open_connector
 from demo.generator import SQLITE_FILES
-from demo.servers import LocalServer, ServerKind, default_state_dir, start
+from devservers.databases import LocalServer, ServerKind, default_state_dir, start
 
 Backend = Literal["postgres", "mariadb"]
 WATERMARK = "ngay_cap_nhat"

@@ -212,7 +212,7 @@ def demo(citizens: int, seed: int, reuse_sources: bool, backend: str, as_json: b
         )
     if backend != "embedded":
         from demo.backends import prepare_backend
-        from demo.servers import ServerError
+        from devservers.process import ServerError
 
         try:
             with console.status(f"loading the demo sources into {backend}…"):

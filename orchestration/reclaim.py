@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
-from warehouse.seaweedfs import pid_alive  # zombies count as gone
+from devservers.process import pid_alive  # zombies count as gone
 
 PID_TAG = "ndc/pid"
 HOST_TAG = "ndc/host"

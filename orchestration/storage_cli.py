@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
+from devservers.seaweedfs import DEFAULT_S3_PORT, SeaweedError, SeaweedServer
 from warehouse.s3 import StorageError, check
-from warehouse.seaweedfs import DEFAULT_S3_PORT, SeaweedError, SeaweedServer
 from warehouse.storage import StorageSettings, is_s3_uri, project_root, split_s3_uri
 
 DEFAULT_BUCKET = "ndc-warehouse"

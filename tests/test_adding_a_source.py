@@ -17,7 +17,6 @@ import pytest
 from catalogue import CATALOGUE_DIR, Catalogue, CatalogueError, load_catalogue
 from pipeline.load import RULES, WARNINGS, LoadNames, load_table
 from quality.suites import SUITES_DIR, suites_dir
-from tests.fixtures.servers import postgres_server  # noqa: F401  (fixture)
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 
@@ -122,7 +121,7 @@ def test_assets_are_built_for_the_new_table(configured):
 @pytest.mark.slow
 def test_a_load_from_postgres_balances_quarantines_and_flags(
     configured,
-    postgres_server,  # noqa: F811
+    postgres_server,
     tmp_path,
     monkeypatch,
 ):

@@ -1,25 +1,11 @@
 """The catalogue loads, and every kind of mistake gets a message naming file, source and field."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from catalogue import CATALOGUE_DIR, CatalogueError, load_catalogue, resolve_settings
-
-
-@pytest.fixture
-def catalogue_copy(tmp_path: Path) -> tuple[Path, Path]:
-    """A private copy of the catalogue, with a suite file for every entity so only YAML is under test."""
-    root = tmp_path / "catalogue"
-    shutil.copytree(CATALOGUE_DIR / "entities", root / "entities")
-    shutil.copytree(CATALOGUE_DIR / "sources", root / "sources")
-    suites = tmp_path / "suites"
-    suites.mkdir()
-    for path in (root / "entities").glob("*.yml"):
-        (suites / f"{yaml.safe_load(path.read_text())['suite']}.json").write_text("{}")
-    return root, suites
+from catalogue import CatalogueError, load_catalogue, resolve_settings
 
 
 def edit(path: Path, change) -> None:

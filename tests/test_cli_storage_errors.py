@@ -16,8 +16,6 @@ from orchestration.cli import main
 from warehouse.s3 import StorageCredentialsError, storage_error_from_message
 from warehouse.storage import StorageSettings
 
-pytest_plugins = ("tests.fixtures.seaweedfs",)
-
 S3_VARIABLES = ("NDC_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "NDC_GOLD_URI")
 
 

@@ -17,8 +17,6 @@ import pytest
 from connectors import FILE_COLUMN, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
 from connectors.files import FileDropConnector, NotARegularFile
 
-pytest_plugins = ("tests.fixtures.seaweedfs",)
-
 HEADER = ["so_dang_ky", "ngay_dang_ky", "so_dinh_danh", "ho_ten"]
 
 

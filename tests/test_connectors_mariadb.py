@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.servers import DatabaseServer, mariadb_server
+from tests.fixtures.servers import DatabaseServer
 from tests.test_connectors_sql import SqlServerCases
-
-__all__ = ["mariadb_server"]
 
 pytestmark = pytest.mark.slow
 

@@ -12,10 +12,8 @@ import pytest
 
 from connectors import ExtractRequest, open_connector
 from connectors.errors import SourceTimeout
-from tests.fixtures.servers import DatabaseServer, postgres_server
+from tests.fixtures.servers import DatabaseServer
 from tests.test_connectors_sql import SqlServerCases
-
-__all__ = ["postgres_server"]
 
 pytestmark = pytest.mark.slow
 

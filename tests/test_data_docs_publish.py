@@ -14,8 +14,6 @@ from quality.publish import data_docs_location, drop_unused_files, publish_data_
 from warehouse.s3 import list_objects, read_bytes
 from warehouse.storage import StorageSettings, split_s3_uri
 
-pytest_plugins = ("tests.fixtures.seaweedfs",)
-
 SUITE = "welfare_payment"
 
 

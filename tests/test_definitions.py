@@ -1,10 +1,21 @@
 """The one Definitions: loads, has an asset set per catalogue table, jobs, schedules, resources."""
 
 import dagster as dg
+import pytest
 
 from catalogue import load_catalogue
 from orchestration.definitions import defs
 from orchestration.resources import resources_for
+from quality.suites import suite_outline
+
+
+def suite_rule_ids(suite: str) -> set[str]:
+    """The rule ids a suite's JSON declares (read here apart from assets/, so the test checks it)."""
+    return {
+        expectation.configuration.meta["rule_id"]
+        for expectation in suite_outline(suite).expectations
+        if "rule_id" in expectation.configuration.meta
+    }
 
 
 def test_definitions_load_and_validate():
@@ -20,8 +31,12 @@ def test_every_catalogue_table_has_bronze_quarantine_and_silver_with_checks():
     assert {"gold/people/citizen_360", "gold/kpi/linkage_by_province"} <= keys
     checks = {(c.asset_key.to_user_string(), c.name) for c in defs.resolve_asset_graph().asset_check_keys}
     for ref in catalogue.tables:
-        assert (f"silver/{ref.domain}/{ref.table.name}", "conservation") in checks
-    assert len(checks) > 100  # one per suite rule and table as well
+        silver = f"silver/{ref.domain}/{ref.table.name}"
+        rules = suite_rule_ids(ref.entity.suite)
+        assert rules, f"{ref.key}: its suite {ref.entity.suite} declares no rule"
+        # Every rule of the table's suite has its check, on that table's silver asset.
+        missing = {rule for rule in {"conservation", *rules} if (silver, rule) not in checks}
+        assert not missing, f"{ref.key}: no check on {silver} for {sorted(missing)}"
 
 
 def test_conservation_check_is_blocking_and_loads_use_a_pool_per_source():
@@ -60,9 +75,6 @@ def test_production_takes_every_setting_from_the_environment():
 
 
 def test_unknown_environment_is_refused_with_the_choices():
-    try:
+    with pytest.raises(ValueError) as refused:
         resources_for("staging")
-    except ValueError as error:
-        assert "local" in str(error) and "production" in str(error)
-    else:
-        raise AssertionError("an unknown NDC_ENV must be refused")
+    assert "local" in str(refused.value) and "production" in str(refused.value)

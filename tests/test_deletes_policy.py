@@ -7,9 +7,7 @@ import pytest
 
 from catalogue import load_catalogue
 from catalogue.policies import deletion_findings
-from tests.test_catalogue import catalogue_copy, edit, problems_of
-
-__all__ = ["catalogue_copy"]
+from tests.test_catalogue import edit, problems_of
 
 
 def test_every_shipped_table_declares_deletes_and_the_sql_tables_a_two_day_look_back():

@@ -24,12 +24,10 @@ from orchestration.runs import full_refresh_config, latest_partition_tags
 from pipeline.gold import pseudonymise
 from pipeline.link import PERSON_ID
 from pipeline.load import DELETED, DELETED_AT, LOADS
-from tests.fixtures.servers import DatabaseServer, postgres_server
+from tests.fixtures.servers import DatabaseServer
 from tests.test_demo_backends import environment, server_demo_dir
 from warehouse.storage import StorageSettings
 from warehouse.tables import TableName, Warehouse
-
-__all__ = ["postgres_server"]
 
 pytestmark = pytest.mark.slow
 

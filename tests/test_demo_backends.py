@@ -16,16 +16,14 @@ import pytest
 
 from catalogue import load_catalogue
 from connectors import ExtractRequest, open_connector
-from demo import servers
 from demo.backends import SOURCES, copy_text, load_demo_into, sqlite_tables, url_variable
 from demo.generator import generate
+from devservers import databases
 from orchestration.runs import full_refresh_config, latest_partition_tags
 from pipeline.load import LOADS, LoadNames
 from tests.fixtures.environment import environment
-from tests.fixtures.servers import DatabaseServer, mariadb_server, postgres_server
+from tests.fixtures.servers import DatabaseServer
 from warehouse.tables import Warehouse
-
-__all__ = ["mariadb_server", "postgres_server"]
 
 pytestmark = pytest.mark.slow
 
@@ -236,24 +234,24 @@ def test_sqlite_tables_reads_declared_types(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
-def test_server_keeps_port_password_and_data_across_restarts(kind: servers.ServerKind) -> None:
-    if not servers.binaries_available(kind):
+def test_server_keeps_port_password_and_data_across_restarts(kind: databases.ServerKind) -> None:
+    if not databases.binaries_available(kind):
         pytest.skip(f"{kind} binaries are not installed")
     import tempfile
 
     state = Path(tempfile.mkdtemp(prefix=f"ndc-life-{kind[:2]}-"))  # short: Unix socket paths are limited
     try:
-        first = servers.start(kind, state, durable=False)
+        first = databases.start(kind, state, durable=False)
         assert stat.S_IMODE((state / "password").stat().st_mode) == 0o600
         assert first.password == (state / "password").read_text().strip() and len(first.password) >= 24
         assert first.password not in repr(first)
         with first.admin_connect() as admin:
             admin.cursor().execute("CREATE DATABASE giu_lai")
-        assert servers.start(kind, state, durable=False).port == first.port  # reused while running
-        assert servers.stop(kind, state)
-        down = servers.status(kind, state)
-        assert not down.running and down.initialised and not servers.stop(kind, state)
-        again = servers.start(kind, state, durable=False)
+        assert databases.start(kind, state, durable=False).port == first.port  # reused while running
+        assert databases.stop(kind, state)
+        down = databases.status(kind, state)
+        assert not down.running and down.initialised and not databases.stop(kind, state)
+        again = databases.start(kind, state, durable=False)
         assert (again.port, again.password) == (first.port, first.password)
         with again.admin_connect() as admin:
             cursor = admin.cursor()
@@ -262,7 +260,7 @@ def test_server_keeps_port_password_and_data_across_restarts(kind: servers.Serve
         with again.connect("giu_lai" if kind == "postgres" else "information_schema"):
             pass  # the reader logs in over TCP with the saved password
     finally:
-        servers.stop(kind, state)
+        databases.stop(kind, state)
         import shutil
 
         shutil.rmtree(state, ignore_errors=True)

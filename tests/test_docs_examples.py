@@ -5,7 +5,7 @@ whose first line is a command) is one test, named `README.md:L<line>: <command>`
 from the repository root, `uv run X` as the environment's own `X` (the same entry points), against
 one small demo made once per module in a temporary folder; it must exit 0 and print something.
 `export` lines before a command in its block are its environment. docs/storage.md runs on the
-session's SeaweedFS (tests.fixtures.seaweedfs), whose address and keys replace the doc's example
+session's SeaweedFS (the `seaweedfs` fixture of tests/conftest.py), whose address and keys replace the doc's example
 values. The YAML and JSON of docs/adding-a-source.md are run by tests/test_adding_a_source.py.
 
 A command this test cannot run must be listed in NOT_RUN with the reason; any other command that
@@ -27,8 +27,6 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.slow
-pytest_plugins = ("tests.fixtures.seaweedfs",)
-
 ROOT = Path(__file__).resolve().parents[1]
 DOCS: tuple[str, ...] = ("README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")))
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}

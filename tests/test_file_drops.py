@@ -8,14 +8,12 @@ quarantined + files quarantined whole, and every load record is balanced.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
 import stat
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -29,63 +27,10 @@ from catalogue.models import Connection
 from connectors import ExtractRequest, open_connector
 from connectors.files import NotARegularFile
 from orchestration.sensors import file_drop_sensor
-from pipeline.load import FILES_READ, LOADS, LoadNames, load_table
+from pipeline.load import FILES_READ, LOADS, LoadNames
+from tests.fixtures.drops import FILES, HEADER, deaths_csv, deaths_rows, drop_ref, load, settled
 from warehouse.storage import StorageSettings
-from warehouse.tables import TableName, Warehouse
-
-pytest_plugins = ("tests.fixtures.seaweedfs",)
-
-HEADER = "so_dang_ky,ngay_dang_ky,so_dinh_danh,ho_ten,ngay_mat,ma_tinh_dang_ky\n"
-FILES = TableName("quarantine", "civil_status", "deaths__files")
-
-
-def deaths_rows(first: int, count: int, month: str, name: str = "Nguyễn Văn An") -> list[str]:
-    return [
-        f"KT{i:06d},15/{month[5:]}/{month[:4]},,{name} {i},10/{month[5:]}/{month[:4]},01\n"
-        for i in range(first, first + count)
-    ]
-
-
-def deaths_csv(first: int, count: int, month: str, name: str = "Nguyễn Văn An") -> str:
-    return HEADER + "".join(deaths_rows(first, count, month, name))
-
-
-def settled(*paths: Path, age_s: float = 300) -> None:
-    """Date files as dropped `age_s` ago: past the default settle interval (60 s), so ready."""
-    stamp = time.time() - age_s
-    for path in paths:
-        for file in [path] if path.is_file() else path.iterdir():
-            os.utime(file, (stamp, stamp), follow_symlinks=False)
-
-
-def drop_ref(root: Path, monkeypatch: pytest.MonkeyPatch, **settings: object) -> TableRef:
-    """The shipped deaths table, its files dropped under `root` (a csv_folder, as in the demo)."""
-    monkeypatch.setenv("NDC_TEST_DROPS", str(root))
-    shipped = load_catalogue().table("civil_status.deaths")
-    source = shipped.source.model_copy(
-        update={"connection": Connection(kind="csv_folder", path="${NDC_TEST_DROPS}", **settings)}
-    )
-    return TableRef(source, shipped.table, shipped.entity)
-
-
-@pytest.fixture
-def drop(tmp_path, monkeypatch):
-    folder = tmp_path / "drops" / "khai_tu"
-    folder.mkdir(parents=True)
-    (folder / "2026-08.csv").write_text(deaths_csv(0, 5, "2026-08"), encoding="utf-8")
-    (folder / "2026-09.csv").write_text(
-        HEADER + "KT900001,15/09/2026\nthis,line,has,far,too,many,fields,here\n"
-    )
-    (folder / "2026-10.csv").write_text(deaths_csv(100, 3, "2026-10"), encoding="utf-8")
-    settled(folder)
-    monkeypatch.setenv("NDC_STAGING_DIR", str(tmp_path / "staging"))
-    ref = drop_ref(tmp_path / "drops", monkeypatch)
-    warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
-    return folder, ref, warehouse
-
-
-def load(ref, warehouse, n):
-    return load_table(ref, warehouse, run_id=f"run-{n}", today=dt.date(2026, 12, 1))
+from warehouse.tables import Warehouse
 
 
 def silver_keys(ref: TableRef, warehouse: Warehouse) -> list[str]:
@@ -109,8 +54,8 @@ def quarantined_files(warehouse: Warehouse) -> pl.DataFrame:
     return warehouse.read(FILES) if warehouse.exists(FILES) else pl.DataFrame({"file": [], "reason": []})
 
 
-def test_malformed_file_is_quarantined_whole_and_the_others_load(drop):
-    folder, ref, warehouse = drop
+def test_malformed_file_is_quarantined_whole_and_the_others_load(deaths_drop):
+    folder, ref, warehouse = deaths_drop
     report = load(ref, warehouse, 1)
     assert report.extracted == 8 and report.balanced
     assert report.files_quarantined == 1
@@ -127,8 +72,8 @@ def test_malformed_file_is_quarantined_whole_and_the_others_load(drop):
         ("2026-08.csv", False), ("2026-09.csv", True), ("2026-10.csv", False)}
 
 
-def test_each_file_is_loaded_once(drop):
-    folder, ref, warehouse = drop
+def test_each_file_is_loaded_once(deaths_drop):
+    folder, ref, warehouse = deaths_drop
     load(ref, warehouse, 1)
     assert load(ref, warehouse, 2).extracted == 0  # nothing new
     (folder / "2026-11.csv").write_text(deaths_csv(200, 4, "2026-11"), encoding="utf-8")
@@ -139,9 +84,9 @@ def test_each_file_is_loaded_once(drop):
     assert_exact(ref, warehouse, expected, sent_rows=12)
 
 
-def test_a_malformed_file_is_quarantined_once_not_on_every_run(drop):
+def test_a_malformed_file_is_quarantined_once_not_on_every_run(deaths_drop):
     """Defect 9: a malformed file newer than every good one was re-quarantined on every run."""
-    _, ref, warehouse = drop
+    _, ref, warehouse = deaths_drop
     assert load(ref, warehouse, 1).files_quarantined == 1
     for n in (2, 3):
         again = load(ref, warehouse, n)
@@ -149,9 +94,9 @@ def test_a_malformed_file_is_quarantined_once_not_on_every_run(drop):
     assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]
 
 
-def test_a_file_still_being_written_waits_until_it_is_complete(drop):
+def test_a_file_still_being_written_waits_until_it_is_complete(deaths_drop):
     """Defect 2: a file read while being written (cut at a line end) lost the rows after the cut."""
-    folder, ref, warehouse = drop
+    folder, ref, warehouse = deaths_drop
     load(ref, warehouse, 1)
     rows = deaths_rows(300, 10, "2026-11")
     growing = folder / "2026-11.csv"
@@ -167,11 +112,11 @@ def test_a_file_still_being_written_waits_until_it_is_complete(drop):
     assert_exact(ref, warehouse, expected, sent_rows=8 + 10)
 
 
-def test_a_writer_slower_than_the_settle_interval_still_loses_nothing(drop):
+def test_a_writer_slower_than_the_settle_interval_still_loses_nothing(deaths_drop):
     """The settle interval is a heuristic: a writer pausing longer gets its half file read. The
     completed file is a new version (new size and time), so it is read again, whole; MERGE by
     key absorbs the first half."""
-    folder, ref, warehouse = drop
+    folder, ref, warehouse = deaths_drop
     load(ref, warehouse, 1)
     rows = deaths_rows(300, 10, "2026-11")
     growing = folder / "2026-11.csv"
@@ -206,9 +151,9 @@ def test_a_declared_marker_says_when_a_file_is_complete(tmp_path, monkeypatch):
     assert_exact(ref, warehouse, {f"KT{i:06d}" for i in range(6)}, sent_rows=4 + 6)
 
 
-def test_a_file_re_sent_under_the_same_name_is_read_again(drop):
+def test_a_file_re_sent_under_the_same_name_is_read_again(deaths_drop):
     """Defect 2: a corrected file re-sent under its name was never read."""
-    folder, ref, warehouse = drop
+    folder, ref, warehouse = deaths_drop
     load(ref, warehouse, 1)
     (folder / "2026-08.csv").write_text(deaths_csv(0, 6, "2026-08", "Trần Thị Bình"), encoding="utf-8")
     settled(folder / "2026-08.csv", age_s=100)
@@ -220,10 +165,10 @@ def test_a_file_re_sent_under_the_same_name_is_read_again(drop):
     assert_exact(ref, warehouse, expected, sent_rows=8 + 6)
 
 
-def test_a_file_touched_or_copied_again_with_the_same_content_is_not_read_again(drop):
+def test_a_file_touched_or_copied_again_with_the_same_content_is_not_read_again(deaths_drop):
     """A new modification time alone (touch, a sync that copies the whole folder again) is not a
     new version: the content digest recorded with each version says it was read."""
-    folder, ref, warehouse = drop
+    folder, ref, warehouse = deaths_drop
     load(ref, warehouse, 1)
     settled(folder, age_s=200)  # every file, the malformed one too, gets a new time
     touched = load(ref, warehouse, 2)
@@ -239,8 +184,8 @@ def test_a_file_touched_or_copied_again_with_the_same_content_is_not_read_again(
     assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]
 
 
-def test_a_quarantined_file_re_sent_corrected_loads(drop):
-    folder, ref, warehouse = drop
+def test_a_quarantined_file_re_sent_corrected_loads(deaths_drop):
+    folder, ref, warehouse = deaths_drop
     load(ref, warehouse, 1)
     (folder / "2026-09.csv").write_text(deaths_csv(900, 2, "2026-09"), encoding="utf-8")
     settled(folder / "2026-09.csv", age_s=100)
@@ -250,9 +195,9 @@ def test_a_quarantined_file_re_sent_corrected_loads(drop):
     assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]  # the first version, kept
 
 
-def test_a_late_file_whose_name_sorts_first_is_loaded(drop):
+def test_a_late_file_whose_name_sorts_first_is_loaded(deaths_drop):
     """Defect 2: a file named before the newest loaded one was skipped without warning."""
-    folder, ref, warehouse = drop
+    folder, ref, warehouse = deaths_drop
     load(ref, warehouse, 1)
     (folder / "2026-07.csv").write_text(deaths_csv(700, 3, "2026-07"), encoding="utf-8")
     settled(folder / "2026-07.csv")
@@ -269,9 +214,9 @@ def test_a_late_file_whose_name_sorts_first_is_loaded(drop):
         (HEADER.replace(",ngay_mat", ""), "missing column(s) ngay_mat"),
     ],
 )
-def test_a_file_with_another_header_is_quarantined_and_the_others_load(drop, header, named):
+def test_a_file_with_another_header_is_quarantined_and_the_others_load(deaths_drop, header, named):
     """Defect 3: one CSV with an extra or missing column failed the load of every file of its table."""
-    folder, ref, warehouse = drop
+    folder, ref, warehouse = deaths_drop
     columns = header.count(",") + 1
     odd = folder / "2026-08b.csv"
     odd.write_text(header + "KT800001" + ",x" * (columns - 1) + "\n", encoding="utf-8")
@@ -287,8 +232,8 @@ def test_a_file_with_another_header_is_quarantined_and_the_others_load(drop, hea
     assert_exact(ref, warehouse, expected, sent_rows=5 + 3 + 4)
 
 
-def test_columns_in_another_order_are_the_same_header(drop):
-    folder, ref, warehouse = drop
+def test_columns_in_another_order_are_the_same_header(deaths_drop):
+    folder, ref, warehouse = deaths_drop
     swapped = "ho_ten,so_dang_ky,ngay_dang_ky,so_dinh_danh,ngay_mat,ma_tinh_dang_ky\n"
     (folder / "2026-11.csv").write_text(swapped + "Lê Văn C,KT500001,15/11/2026,,10/11/2026,01\n")
     settled(folder)
@@ -297,9 +242,9 @@ def test_columns_in_another_order_are_the_same_header(drop):
     assert silver["full_name"].to_list() == ["Lê Văn C"]
 
 
-def test_symlinks_and_pipes_in_a_drop_folder_are_never_read(drop, tmp_path, caplog):
+def test_symlinks_and_pipes_in_a_drop_folder_are_never_read(deaths_drop, tmp_path, caplog):
     """Defect 7: a symlink in a drop folder copied any readable file into the quarantine table."""
-    folder, ref, warehouse = drop
+    folder, ref, warehouse = deaths_drop
     secret = tmp_path / "elsewhere" / "secret.csv"  # readable by the loader, outside the drop
     secret.parent.mkdir()
     secret.write_text(deaths_csv(666, 2, "2026-06"), encoding="utf-8")
@@ -355,7 +300,7 @@ def test_a_killed_load_leaves_no_staged_personal_data(tmp_path, monkeypatch):
 KILLED_LOAD = """
 import datetime as dt, os, sys, time
 from pathlib import Path
-from tests.test_file_drops import drop_ref
+from tests.fixtures.drops import drop_ref
 from pipeline.load import load_table
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
@@ -376,10 +321,10 @@ load_table(ref, Warehouse(StorageSettings(warehouse_uri=sys.argv[2])), run_id="k
 
 
 @pytest.mark.slow
-def test_a_load_killed_during_merge_is_swept_and_repeated_exactly(drop, tmp_path):
+def test_a_load_killed_during_merge_is_swept_and_repeated_exactly(deaths_drop, tmp_path):
     """A real load, SIGKILLed while merging into silver: its staged slices are swept by the next
     load, and its files, never recorded as read, are read again: silver ends exact."""
-    folder, ref, warehouse = drop
+    folder, ref, warehouse = deaths_drop
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_LOAD, str(folder.parent), str(tmp_path / "warehouse")],
         env={**os.environ}, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1],
@@ -400,18 +345,18 @@ def test_a_load_killed_during_merge_is_swept_and_repeated_exactly(drop, tmp_path
     assert_exact(ref, warehouse, expected, sent_rows=8)
 
 
-def test_load_stages_in_the_private_folder_and_cleans_it(drop, tmp_path):
-    _, ref, warehouse = drop
+def test_load_stages_in_the_private_folder_and_cleans_it(deaths_drop, tmp_path):
+    _, ref, warehouse = deaths_drop
     load(ref, warehouse, 1)
     root = next((tmp_path / "staging").iterdir())
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert list(root.iterdir()) == []
 
 
-def test_a_table_loaded_before_per_file_cursors_is_not_read_again(drop):
+def test_a_table_loaded_before_per_file_cursors_is_not_read_again(deaths_drop):
     """Upgrade: records written before per-file cursors hold only the newest file name; files up
     to it, unchanged since that load, count as read; a late file still loads."""
-    folder, ref, warehouse = drop
+    folder, ref, warehouse = deaths_drop
     load(ref, warehouse, 1)
     legacy = warehouse.read(LOADS).drop(FILES_READ)
     warehouse.overwrite(LOADS, legacy.to_arrow())  # as an old release wrote it
@@ -423,8 +368,8 @@ def test_a_table_loaded_before_per_file_cursors_is_not_read_again(drop):
     assert load(ref, warehouse, 4).extracted == 0
 
 
-def test_sensor_requests_new_re_sent_and_late_files_once(drop):
-    folder, ref, _ = drop
+def test_sensor_requests_new_re_sent_and_late_files_once(deaths_drop):
+    folder, ref, _ = deaths_drop
     sensor = file_drop_sensor(ref)
     first = sensor(dg.build_sensor_context(cursor=None))
     assert len(first.run_requests) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pipeline.load import KEY_UNSAFE, LoadNames, load_table
-from tests.test_file_drops import HEADER, drop_ref, settled
+from tests.fixtures.drops import HEADER, drop_ref, settled
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 

@@ -4,72 +4,21 @@ After any sequence of source changes and loads, silver's live rows equal the sou
 """
 
 import datetime as dt
-import os
 
 import polars as pl
 import pytest
 
-from catalogue import load_catalogue
 from catalogue.loader import TableRef
-from catalogue.models import Connection, Source
-from pipeline.load import DELETED, LOADS, LoadNames, incremental_since, load_table
-from tests.fixtures.servers import postgres_server  # noqa: F401  (fixture)
-from warehouse.storage import StorageSettings
-from warehouse.tables import Warehouse
+from pipeline.load import DELETED, LOADS, LoadNames, incremental_since
+from tests.fixtures.welfare import BASE, payment, run
 
 pytestmark = pytest.mark.slow  # starts PostgreSQL
-
-TODAY = dt.date(2026, 11, 1)
-BASE = dt.datetime(2026, 10, 1, 8, 0, 0)
-
-
-def payment(i: int, amount: int, updated: dt.datetime) -> dict[str, object]:
-    return {
-        "ma_chi_tra": f"CT{i:06d}",
-        "ma_doi_tuong": f"DT{i % 50:05d}",
-        "ky_chi_tra": "10/2026",
-        "so_tien": str(amount),
-        "ngay_chi_tra": "05/10/2026",
-        "ngay_cap_nhat": updated.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-
-
-@pytest.fixture
-def source(postgres_server, tmp_path, monkeypatch):  # noqa: F811
-    """A welfare payments table on the server, and the catalogue table that reads it."""
-    table_name = f"chi_tra_{os.getpid()}_{tmp_path.name[-6:]}".lower().replace("-", "_")
-    # The first load (re)creates the table, typed from the rows.
-    postgres_server.load_table(
-        table_name, [payment(i, 1_000_000 + i, BASE + dt.timedelta(hours=i)) for i in range(200)]
-    )
-    monkeypatch.setenv("NDC_TEST_WELFARE_URL", postgres_server.url)
-    shipped = load_catalogue().table("welfare.payments")
-    table = shipped.table.model_copy(
-        update={"table": table_name, "lookback": dt.timedelta(days=1), "deletes": "reconcile"}
-    )
-    ref = TableRef(
-        source=Source(
-            name="welfare",
-            ministry=shipped.source.ministry,
-            # The password reaches the catalogue through the environment, as in production.
-            connection=Connection(kind="postgres", url="${NDC_TEST_WELFARE_URL}"),
-            tables=[table],
-        ),
-        table=table,
-        entity=shipped.entity,
-    )
-    warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
-    return postgres_server, table_name, ref, warehouse
 
 
 def insert(server, table_name: str, rows: list[dict[str, object]]) -> None:
     """Add rows to the source table (the fixture's load_table would recreate it)."""
     columns = list(rows[0])
     server.copy_rows(table_name, columns, [tuple(row[c] for c in columns) for row in rows])
-
-
-def run(ref, warehouse, n: int, **kwargs):
-    return load_table(ref, warehouse, run_id=f"run-{n}", today=TODAY, **kwargs)
 
 
 def live_silver(ref, warehouse) -> dict[str, int]:
@@ -87,8 +36,8 @@ def source_snapshot(server, table_name) -> dict[str, int]:
     }
 
 
-def test_first_load_then_inserts_updates_and_deletes_match_the_source(source):
-    server, table_name, ref, warehouse = source
+def test_first_load_then_inserts_updates_and_deletes_match_the_source(payments_source):
+    server, table_name, ref, warehouse = payments_source
     first = run(ref, warehouse, 1)
     assert first.extracted == first.landed == 200 and first.balanced
     assert live_silver(ref, warehouse) == source_snapshot(server, table_name)
@@ -109,8 +58,8 @@ def test_first_load_then_inserts_updates_and_deletes_match_the_source(source):
     assert sorted(tombstones["payment_id"]) == ["CT000003", "CT000004", "CT000005"]  # history kept
 
 
-def test_late_rows_inside_the_look_back_window_are_caught_without_duplicates(source):
-    server, table_name, ref, warehouse = source
+def test_late_rows_inside_the_look_back_window_are_caught_without_duplicates(payments_source):
+    server, table_name, ref, warehouse = payments_source
     run(ref, warehouse, 1)
     mark = incremental_since(ref, warehouse)
     late = BASE + dt.timedelta(hours=199) - dt.timedelta(hours=3)  # older than the mark, inside one day
@@ -123,8 +72,8 @@ def test_late_rows_inside_the_look_back_window_are_caught_without_duplicates(sou
     assert warehouse.read(LoadNames.of(ref).silver).height == len(snapshot)
 
 
-def test_a_failure_mid_load_leaves_everything_as_it_was_and_a_rerun_completes(source):
-    server, table_name, ref, warehouse = source
+def test_a_failure_mid_load_leaves_everything_as_it_was_and_a_rerun_completes(payments_source):
+    server, table_name, ref, warehouse = payments_source
     run(ref, warehouse, 1)
     names = LoadNames.of(ref)
     before = {
@@ -158,8 +107,8 @@ def test_a_failure_mid_load_leaves_everything_as_it_was_and_a_rerun_completes(so
     assert warehouse.read(names.silver).height == len(snapshot)
 
 
-def test_a_full_refresh_reconciles_against_the_rows_it_read(source):
-    server, table_name, ref, warehouse = source
+def test_a_full_refresh_reconciles_against_the_rows_it_read(payments_source):
+    server, table_name, ref, warehouse = payments_source
     run(ref, warehouse, 1)
     server.execute(f"DELETE FROM \"{table_name}\" WHERE ma_chi_tra IN ('CT000010', 'CT000011')")
     again = run(ref, warehouse, 2, full_refresh=True)
@@ -167,11 +116,11 @@ def test_a_full_refresh_reconciles_against_the_rows_it_read(source):
     assert live_silver(ref, warehouse) == source_snapshot(server, table_name)
 
 
-def test_sensitive_columns_are_stored_apart_from_the_basic_ones(source):
+def test_sensitive_columns_are_stored_apart_from_the_basic_ones(payments_source):
     """`pii: sensitive` columns (the amount paid to a welfare beneficiary) never sit beside the basic
     ones: silver holds the rest, `<table>__sensitive` the key, the version order and the sensitive
     columns; both are MERGEd and tombstoned together."""
-    server, table_name, ref, warehouse = source
+    server, table_name, ref, warehouse = payments_source
     run(ref, warehouse, 1)
     names = LoadNames.of(ref)
     assert names.sensitive is not None and str(names.sensitive) == "silver.welfare.payments__sensitive"

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.encodings import UndecodableText, decode_text, detect_encoding, plausibility
 from pipeline.load import LoadNames, load_table
-from tests.test_file_drops import FILES, HEADER, drop_ref, settled
+from tests.fixtures.drops import FILES, HEADER, drop_ref, settled
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 

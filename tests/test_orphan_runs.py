@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_file_drops import FILES, KILLED_LOAD, drop, load  # noqa: F401  (drop: fixture)
+from tests.fixtures.drops import FILES, load
+from tests.test_file_drops import KILLED_LOAD
 from warehouse.committed import find_orphans, remove_orphans
 from warehouse.sql import run_sql
 from warehouse.tables import TableName
@@ -40,8 +41,8 @@ def counted(warehouse, table: TableName) -> int:
     return run_sql(f"SELECT count(*) AS n FROM {table}", warehouse.settings, role="restricted").frame["n"][0]
 
 
-def test_rows_of_a_killed_load_never_count_and_maintenance_removes_them(drop, tmp_path):  # noqa: F811
-    folder, ref, warehouse = drop
+def test_rows_of_a_killed_load_never_count_and_maintenance_removes_them(deaths_drop, tmp_path):
+    folder, ref, warehouse = deaths_drop
     killed_in_merge(folder, tmp_path / "warehouse")
     assert warehouse.read(BRONZE).height == 8 and warehouse.read(FILES).height == 1  # written, then killed
     assert counted(warehouse, BRONZE) == 0 and counted(warehouse, FILES) == 0  # but not data

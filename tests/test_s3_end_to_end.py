@@ -33,7 +33,6 @@ from warehouse.sql import run_sql, tables_named_in
 from warehouse.storage import StorageSettings, split_s3_uri
 from warehouse.tables import TableName, Warehouse
 
-pytest_plugins = ("tests.fixtures.seaweedfs",)
 pytestmark = pytest.mark.slow
 
 S3_CITIZENS = 800

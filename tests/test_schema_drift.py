@@ -13,8 +13,7 @@ from catalogue.loader import TableRef
 from connectors.errors import SourceSchemaError
 from pipeline.guards import PromotionRefused
 from pipeline.load import DELETED, LOADS, LoadNames
-from tests.fixtures.servers import postgres_server  # noqa: F401  (fixture)
-from tests.test_incremental_sync import BASE, payment, run, source  # noqa: F401  (source: fixture)
+from tests.fixtures.welfare import BASE, run
 
 pytestmark = pytest.mark.slow  # starts PostgreSQL
 
@@ -31,8 +30,8 @@ def live(ref, warehouse) -> int:
     return silver.filter(~pl.col(DELETED).fill_null(False)).height
 
 
-def test_a_retyped_column_stops_the_load_naming_it(source):  # noqa: F811
-    server, table, ref, warehouse = source
+def test_a_retyped_column_stops_the_load_naming_it(payments_source):
+    server, table, ref, warehouse = payments_source
     server.execute(f'ALTER TABLE "{table}" ALTER COLUMN so_tien TYPE bigint USING so_tien::bigint')
     run(ref, warehouse, 1, full_refresh=True)
     before = versions(ref, warehouse)
@@ -46,8 +45,8 @@ def test_a_retyped_column_stops_the_load_naming_it(source):  # noqa: F811
     assert versions(ref, warehouse) == before
 
 
-def test_an_added_column_lands_in_bronze_and_is_logged(source):  # noqa: F811
-    server, table, ref, warehouse = source
+def test_an_added_column_lands_in_bronze_and_is_logged(payments_source):
+    server, table, ref, warehouse = payments_source
     run(ref, warehouse, 1, full_refresh=True)
     server.execute(f'ALTER TABLE "{table}" ADD COLUMN ghi_chu text')
     server.execute(f"UPDATE \"{table}\" SET ghi_chu = 'đã xác minh', ngay_cap_nhat = '{LATER:%Y-%m-%d %H:%M:%S}' WHERE ma_chi_tra = 'CT000003'")
@@ -61,8 +60,8 @@ def test_an_added_column_lands_in_bronze_and_is_logged(source):  # noqa: F811
     assert bronze.filter(pl.col("ma_chi_tra") == "CT000003")["ghi_chu"].to_list() == ["đã xác minh"]
 
 
-def test_dates_turned_to_garbage_are_not_promoted(source):  # noqa: F811
-    server, table, ref, warehouse = source
+def test_dates_turned_to_garbage_are_not_promoted(payments_source):
+    server, table, ref, warehouse = payments_source
     run(ref, warehouse, 1, full_refresh=True)
     before, live_before = versions(ref, warehouse), live(ref, warehouse)
     server.execute(f"UPDATE \"{table}\" SET ngay_chi_tra = '2026/13/45', ngay_cap_nhat = '{LATER:%Y-%m-%d %H:%M:%S}'")
@@ -76,8 +75,8 @@ def test_dates_turned_to_garbage_are_not_promoted(source):  # noqa: F811
     assert live(ref, warehouse) == live_before
 
 
-def test_a_source_that_lost_most_of_its_rows_tombstones_nothing(source):  # noqa: F811
-    server, table, ref, warehouse = source
+def test_a_source_that_lost_most_of_its_rows_tombstones_nothing(payments_source):
+    server, table, ref, warehouse = payments_source
     run(ref, warehouse, 1, full_refresh=True)
     server.execute(f"DELETE FROM \"{table}\" WHERE ma_chi_tra >= 'CT000050'")  # 150 of 200 gone
 

@@ -4,7 +4,6 @@ import pytest
 
 from connectors import open_connector
 from connectors.errors import SourceError, redact, redact_url, url_password, url_secrets
-from tests.fixtures.servers import postgres_server  # noqa: F401  (session fixture)
 
 UNENCODED = "Ab/Cd@Ef?9"  # '/', '@' and '?' as a user might paste them into NDC_*_URL
 
@@ -31,7 +30,7 @@ def test_an_unencoded_password_is_hidden_in_urls_and_messages() -> None:
 
 
 @pytest.mark.slow
-def test_a_source_url_with_an_unencoded_password_fails_in_one_line_without_it(postgres_server) -> None:  # noqa: F811
+def test_a_source_url_with_an_unencoded_password_fails_in_one_line_without_it(postgres_server) -> None:
     url = postgres_server.url_for("placeholder").replace("placeholder", UNENCODED)
     connector = open_connector("bo_cong_an", "sql", {"url": url})
     with pytest.raises(SourceError, match="bo_cong_an") as caught:

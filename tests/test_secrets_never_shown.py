@@ -23,12 +23,9 @@ from demo.backends import load_demo_into
 from demo.generator import generate
 from orchestration.runs import full_refresh_config, latest_partition_tags
 from tests.fixtures.environment import environment
-from tests.fixtures.servers import DatabaseServer, postgres_server
+from tests.fixtures.servers import DatabaseServer
 from warehouse.storage import StorageSettings, split_s3_uri
 
-__all__ = ["postgres_server"]
-
-pytest_plugins = ("tests.fixtures.seaweedfs",)
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]

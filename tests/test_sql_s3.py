@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def gold_only(tmp_path_factory):
-    from warehouse.seaweedfs import SeaweedServer, generate_credentials
+    from devservers.seaweedfs import SeaweedServer, generate_credentials
 
     analyst_key, analyst_secret = generate_credentials()
     server = SeaweedServer.prepare(

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from devservers.process import free_loopback_ports, pid_alive
+from devservers.seaweedfs import SeaweedServer
 from orchestration.storage_cli import storage
 from warehouse.s3 import list_objects, upload_bytes
-from warehouse.seaweedfs import SeaweedServer, free_loopback_ports, pid_alive
 from warehouse.storage import StorageSettings
 
 pytestmark = pytest.mark.slow

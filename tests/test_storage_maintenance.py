@@ -12,8 +12,6 @@ from deltalake import DeltaTable, write_deltalake
 from warehouse.maintenance import find_delta_tables, maintain_table
 from warehouse.storage import StorageSettings
 
-pytest_plugins = ("tests.fixtures.seaweedfs",)
-
 
 def _many_small_appends(settings: StorageSettings, uri: str, appends: int) -> None:
     options = settings.delta_storage_options()

