@@ -26,8 +26,6 @@ from quality.offline import STATIC_DIR, VENDORED, external_resources, localise_p
 from quality.publish import PublishedDocs, publish_data_docs
 from warehouse.storage import project_root
 
-pytest_plugins = ("tests.fixtures.seaweedfs",)
-
 SUITE = "welfare_payment"
 
 
