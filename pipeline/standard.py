@@ -284,11 +284,9 @@ def judged_rows(warehouse: Warehouse, ref: TableRef, live: pl.DataFrame, run_id:
 
 def measure(catalogue: Catalogue, warehouse: Warehouse, measured_at: datetime) -> pl.DataFrame:
     """The four criteria of every loaded ministry table (an empty frame before the register loads)."""
-    register_ref = next(r for r in catalogue.tables if r.entity.population_register)
-    register_silver = LoadNames.of(register_ref).silver
-    if not warehouse.exists(register_silver):
+    register = register_of(catalogue, warehouse)
+    if register is None:
         return pl.DataFrame()
-    register = Register.from_silver(live_silver(warehouse, register_silver), register_ref.entity)
     parts = []
     for ref in catalogue.tables:
         silver = LoadNames.of(ref).silver
@@ -305,3 +303,12 @@ def measure(catalogue: Catalogue, warehouse: Warehouse, measured_at: datetime) -
 
 def measurement_day(measured_at: datetime) -> date:
     return measured_at.astimezone(VIETNAM).date()
+
+
+def register_of(catalogue: Catalogue, warehouse: Warehouse) -> Register | None:
+    """The register's identities from its silver table, or None before it is loaded."""
+    register_ref = next(r for r in catalogue.tables if r.entity.population_register)
+    silver = LoadNames.of(register_ref).silver
+    if not warehouse.exists(silver):
+        return None
+    return Register.from_silver(live_silver(warehouse, silver), register_ref.entity)
