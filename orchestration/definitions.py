@@ -7,6 +7,7 @@ import dagster as dg
 from assets.gold import gold_assets
 from assets.maintenance import maintenance_definitions
 from assets.ministries import ministry_assets
+from assets.standard import standard_definitions
 from catalogue.check import checked_catalogue
 from orchestration.resources import environment, resources_for
 from orchestration.sensors import file_drop_sensors
@@ -54,6 +55,7 @@ def build_definitions() -> dg.Definitions:
             resources=resources_for(environment()),
         ),
         maintenance_definitions(warehouse_table_uris, zorder_by=ZORDER_BY),
+        standard_definitions(catalogue),  # issue 13: worklists, data standard, feedback
     )
 
 

@@ -312,3 +312,31 @@ def register_of(catalogue: Catalogue, warehouse: Warehouse) -> Register | None:
     if not warehouse.exists(silver):
         return None
     return Register.from_silver(live_silver(warehouse, silver), register_ref.entity)
+
+
+TODAY_ENV = "NDC_TODAY"  # the date validation treats as today: measurements follow it (reproducible runs)
+
+
+def measurement_time(environ: dict[str, str] | None = None) -> datetime:
+    """Now, or the end of NDC_TODAY in Vietnam when it is set (so demo runs measure reproducibly)."""
+    import os
+
+    value = (environ if environ is not None else os.environ).get(TODAY_ENV, "").strip()
+    if not value:
+        return datetime.now(UTC)
+    day = date.fromisoformat(value)
+    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=VIETNAM).astimezone(UTC)
+
+
+def write_standard(catalogue: Catalogue, warehouse: Warehouse, measured_at: datetime) -> tuple[pl.DataFrame, int | None]:
+    """Measure and write the day's slice of gold.kpi.data_standard; (the rows, Delta version or None)."""
+    from warehouse.days import replace_day
+
+    frame = measure(catalogue, warehouse, measured_at)
+    if not frame.height:
+        return frame, None
+    version = replace_day(
+        warehouse, DATA_STANDARD, frame.to_arrow(), measurement_day(measured_at),
+        description="Project 06 data standard per ministry table, province and day: correct, complete, clean, live",
+    )
+    return frame, version
