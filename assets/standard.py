@@ -13,6 +13,7 @@ from pipeline.load import LoadNames
 from pipeline.report import write_report
 from pipeline.standard import DATA_STANDARD, measurement_day, measurement_time, write_standard
 from pipeline.worklist import write_worklists
+from warehouse.changes import enable_change_feeds
 
 WORKLISTS = dg.AssetKey(["quarantine", "worklists"])
 FEEDBACK = dg.AssetKey(["outbox", "feedback"])
@@ -32,9 +33,13 @@ def standard_definitions(catalogue: Catalogue) -> dg.Definitions:
         "with the rules it broke or its values beside the register's. Restricted zone (personal data).",
     )
     def worklists(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        counts = write_worklists(catalogue, warehouse.warehouse())
+        store = warehouse.warehouse()
+        # Silver tables created before the change data feed was on get it now (warehouse/changes.py).
+        switched = enable_change_feeds(catalogue, store)
+        counts = write_worklists(catalogue, store)
         return dg.MaterializeResult(
-            metadata={"open_items": sum(counts.values()), **{f"open_items/{k}": v for k, v in counts.items()}}
+            metadata={
+                "change_feed_switched_on": ", ".join(switched) or "none","open_items": sum(counts.values()), **{f"open_items/{k}": v for k, v in counts.items()}}
         )
 
     @dg.asset(

@@ -28,8 +28,10 @@ def standard(as_json: bool) -> None:
     from orchestration.cli import print_json, print_table
     from pipeline.standard import ALL, PROVINCE, measurement_time, write_standard
     from pipeline.worklist import write_worklists
+    from warehouse.changes import enable_change_feeds
 
     catalogue, warehouse = _setup()
+    enable_change_feeds(catalogue, warehouse)
     open_items = write_worklists(catalogue, warehouse)
     frame, _ = write_standard(catalogue, warehouse, measurement_time())
     if not frame.height:
@@ -103,4 +105,77 @@ def report() -> None:
     click.echo(write_report(warehouse))
 
 
-COMMANDS = (standard, feedback, report)
+@click.command()
+@click.argument("table")
+@click.option("--since", required=True, help="From then on: 7d, 12h, 30m, or a date/time (UTC) like 2026-11-01.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--role",
+    type=click.Choice(["analyst", "restricted"]),
+    envvar="NDC_SQL_ROLE",
+    default="analyst",
+    show_default=True,
+    help="Silver holds personal data: only the restricted role may read its changes. Env: NDC_SQL_ROLE.",
+)
+def changes(table: str, since: str, as_json: bool, role: str) -> None:
+    """Print what changed in a silver TABLE (layer.domain.table) since a time: inserts, updates
+    (one line per changed column, before and after) and tombstones, from Delta's change data feed.
+
+    Audited like `ndc sql` (ndc audit), refused ones too, before anything is shown.
+    """
+    from rich.markup import escape
+
+    from orchestration.cli import out, print_json, print_table
+    from pipeline.gold import GOLD_PERSONAL_DATA
+    from warehouse import audit
+    from warehouse.changes import ChangesError
+    from warehouse.changes import changes as read_changes
+    from warehouse.tables import TableName
+
+    catalogue, warehouse = _setup()
+    query = f"changes {table} --since {since}"
+
+    def record(outcome: audit.Outcome, **facts) -> None:
+        try:
+            audit.append(
+                warehouse.settings,
+                audit.AuditRecord(query=query, role=role, output="json" if as_json else "table", outcome=outcome,
+                                  command="changes", **facts),
+            )
+        except audit.AuditError as error:
+            raise click.ClickException(str(error)) from None
+
+    try:
+        name = TableName.parse(table)
+        ref = next((r for r in catalogue.tables if (r.domain, r.table.name) == (name.domain, name.table)), None)
+        if name.layer != "silver" or ref is None:
+            raise ChangesError(
+                f"{table}: changes are kept for silver tables; name one as silver.<source>.<table> "
+                f"(e.g. silver.{catalogue.tables[0].domain}.{catalogue.tables[0].table.name})"
+            )
+        if role != "restricted":
+            record("refused", reason="silver is in the restricted zone")
+            raise click.ClickException(
+                f"refused: {table} is in a restricted zone; role 'analyst' reads gold only (use --role restricted)"
+            )
+        start = audit.parse_since(since)
+        frame = read_changes(warehouse, name, ref.entity.primary_key, start)
+    except (ChangesError, ValueError) as error:
+        record("error", reason=str(error).splitlines()[0])
+        raise click.ClickException(str(error)) from None
+    classes = audit.personal_data_classes(catalogue, GOLD_PERSONAL_DATA).get(str(name), {})
+    shown = set(ref.entity.primary_key) | set(frame["column"].drop_nulls().unique().to_list())
+    personal = sorted(f"{name}.{c}:{k}" for c, k in classes.items() if k != "none" and c in shown)
+    record("ok", tables=(str(name),), personal_columns=tuple(personal), rows=frame.height)
+    if as_json:
+        print_json(frame.to_dicts())
+        return
+    out.print(f"{table}: {frame.height:,} change(s) since {start:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    print_table(
+        tuple(frame.columns),
+        [["" if v is None else escape(str(v)) for v in row] for row in frame.iter_rows()],
+        right=("version",),
+    )
+
+
+COMMANDS = (standard, feedback, report, changes)
