@@ -263,10 +263,15 @@ def judged_rows(warehouse: Warehouse, ref: TableRef, live: pl.DataFrame, run_id:
     schema = {PERSON_ID: pl.String, PASSED: pl.Boolean, WARNINGS: pl.List(pl.String)}
     if run_id is None:
         return pl.DataFrame(schema=schema)
-    landed = live.filter(pl.col(RUN_ID) == run_id).select(
-        pl.col(PERSON_ID) if PERSON_ID in live.columns else pl.lit(None, pl.String).alias(PERSON_ID),
-        pl.lit(True).alias(PASSED),
-        pl.col(WARNINGS) if WARNINGS in live.columns else pl.lit([], pl.List(pl.String)).alias(WARNINGS),
+    # with_columns, not select: literals alone would make one row out of none.
+    landed = (
+        live.filter(pl.col(RUN_ID) == run_id)
+        .with_columns(
+            pl.col(PERSON_ID) if PERSON_ID in live.columns else pl.lit(None, pl.String).alias(PERSON_ID),
+            pl.lit(True).alias(PASSED),
+            pl.col(WARNINGS) if WARNINGS in live.columns else pl.lit([], pl.List(pl.String)).alias(WARNINGS),
+        )
+        .select(PERSON_ID, PASSED, WARNINGS)
     )
     names = LoadNames.of(ref)
     if not warehouse.exists(names.quarantine):
@@ -278,7 +283,9 @@ def judged_rows(warehouse: Warehouse, ref: TableRef, live: pl.DataFrame, run_id:
         if keys is not None and any(m.to == keys.personal_id for m in ref.table.columns)
         else pl.lit(None, pl.String).alias(PERSON_ID)
     )
-    failed = rejected.select(person, pl.lit(False).alias(PASSED), pl.lit([], pl.List(pl.String)).alias(WARNINGS))
+    failed = rejected.with_columns(
+        person, pl.lit(False).alias(PASSED), pl.lit([], pl.List(pl.String)).alias(WARNINGS)
+    ).select(PERSON_ID, PASSED, WARNINGS)
     return pl.concat([landed.cast(schema), failed.collect().cast(schema)])  # type: ignore[arg-type]
 
 
