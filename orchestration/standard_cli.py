@@ -117,23 +117,31 @@ def report() -> None:
     show_default=True,
     help="Silver holds personal data: only the restricted role may read its changes. Env: NDC_SQL_ROLE.",
 )
-def changes(table: str, since: str, as_json: bool, role: str) -> None:
+@click.option(
+    "--scd2",
+    "history",
+    metavar="COLUMNS",
+    help="Instead, the history of these comma-separated columns as spans: key, values, valid_from, valid_to "
+    "(e.g. residence_ward_legacy,vital_status).",
+)
+def changes(table: str, since: str, as_json: bool, role: str, history: str | None) -> None:
     """Print what changed in a silver TABLE (layer.domain.table) since a time: inserts, updates
     (one line per changed column, before and after) and tombstones, from Delta's change data feed.
 
     Audited like `ndc sql` (ndc audit), refused ones too, before anything is shown.
     """
+    import polars as pl
     from rich.markup import escape
 
     from orchestration.cli import out, print_json, print_table
     from pipeline.gold import GOLD_PERSONAL_DATA
     from warehouse import audit
-    from warehouse.changes import ChangesError
+    from warehouse.changes import ChangesError, raw_changes, scd2
     from warehouse.changes import changes as read_changes
     from warehouse.tables import TableName
 
     catalogue, warehouse = _setup()
-    query = f"changes {table} --since {since}"
+    query = f"changes {table} --since {since}" + (f" --scd2 {history}" if history else "")
 
     def record(outcome: audit.Outcome, **facts) -> None:
         try:
@@ -159,18 +167,28 @@ def changes(table: str, since: str, as_json: bool, role: str) -> None:
                 f"refused: {table} is in a restricted zone; role 'analyst' reads gold only (use --role restricted)"
             )
         start = audit.parse_since(since)
-        frame = read_changes(warehouse, name, ref.entity.primary_key, start)
+        if history:
+            from pipeline.mapping import watermark_column
+
+            columns = [c.strip() for c in history.split(",") if c.strip()]
+            feed = raw_changes(warehouse, name, start)
+            frame = scd2(feed, ref.entity.primary_key, columns, watermark_column(ref.table))
+            frame = frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)
+        else:
+            frame = read_changes(warehouse, name, ref.entity.primary_key, start)
     except (ChangesError, ValueError) as error:
         record("error", reason=str(error).splitlines()[0])
         raise click.ClickException(str(error)) from None
     classes = audit.personal_data_classes(catalogue, GOLD_PERSONAL_DATA).get(str(name), {})
-    shown = set(ref.entity.primary_key) | set(frame["column"].drop_nulls().unique().to_list())
+    shown = set(ref.entity.primary_key) | set(
+        frame.columns if history else frame["column"].drop_nulls().unique().to_list()
+    )
     personal = sorted(f"{name}.{c}:{k}" for c, k in classes.items() if k != "none" and c in shown)
     record("ok", tables=(str(name),), personal_columns=tuple(personal), rows=frame.height)
     if as_json:
         print_json(frame.to_dicts())
         return
-    out.print(f"{table}: {frame.height:,} change(s) since {start:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    out.print(f"{table}: {frame.height:,} {'span(s)' if history else 'change(s)'} since {start:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
     print_table(
         tuple(frame.columns),
         [["" if v is None else escape(str(v)) for v in row] for row in frame.iter_rows()],

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from catalogue import CatalogueError, load_catalogue
 from catalogue.loader import CATALOGUE_DIR
 from catalogue.models import DataStandard
-from warehouse.changes import describe
+from warehouse.changes import ChangesError, describe, scd2
 
 
 def test_the_shipped_catalogue_declares_the_standard_of_every_sql_table() -> None:
@@ -67,3 +68,28 @@ def test_the_change_feed_is_described_as_inserts_updates_with_before_and_after_a
         (1, "update", "1", "phone", "a", "z"),
         (2, "tombstone", "2", None, None, None),
     ]
+
+
+def test_scd2_spans_follow_the_tracked_values_and_a_tombstone_ends_the_last() -> None:
+    def image(key: str, ward: str, updated: str, deleted: bool, change: str, version: int) -> dict:
+        return {"personal_id": key, "residence_ward_legacy": ward, "phone": f"p{version}",
+                "updated_at": dt.datetime.fromisoformat(updated), "_deleted": deleted,
+                "_change_type": change, "_commit_version": version, "_commit_timestamp": None}
+
+    feed = pl.DataFrame([
+        image("1", "00001", "2026-01-01 08:00:00", False, "insert", 0),
+        image("1", "00001", "2026-02-01 08:00:00", False, "update_postimage", 1),  # phone only: same span
+        image("1", "00004", "2026-03-01 08:00:00", False, "update_postimage", 2),  # moved
+        image("2", "26734", "2026-01-05 08:00:00", False, "insert", 0),
+        image("2", "26734", "2026-04-01 08:00:00", True, "update_postimage", 3),  # deleted at the source
+    ])
+    spans = scd2(feed, ["personal_id"], ["residence_ward_legacy"], "updated_at")
+    assert spans.select(
+        "personal_id", "residence_ward_legacy", pl.col("valid_from").dt.date(), pl.col("valid_to").dt.date()
+    ).rows() == [
+        ("1", "00001", dt.date(2026, 1, 1), dt.date(2026, 3, 1)),
+        ("1", "00004", dt.date(2026, 3, 1), None),
+        ("2", "26734", dt.date(2026, 1, 5), dt.date(2026, 4, 1)),
+    ]
+    with pytest.raises(ChangesError, match="no column"):
+        scd2(feed, ["personal_id"], ["ward"], "updated_at")

@@ -129,3 +129,25 @@ def describe(feed: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
 
 def changes(warehouse: Warehouse, name: TableName, keys: Sequence[str], since: datetime) -> pl.DataFrame:
     return describe(raw_changes(warehouse, name, since), keys)
+
+
+def scd2(feed: pl.DataFrame, keys: Sequence[str], columns: Sequence[str], stamp: str | None) -> pl.DataFrame:
+    """A slowly changing dimension (type 2) of `columns` from the change feed: one row per key and
+    span of unchanged values, `valid_from` to `valid_to` (null: still valid). Spans start at the
+    record's own watermark `stamp` (when the ministry changed it), else at the commit that stored
+    it; a tombstone ends the key's last span."""
+    versions = feed.filter(pl.col(CHANGE_TYPE).is_in(["insert", "update_postimage"]))
+    missing = [c for c in columns if c not in versions.columns]
+    if missing:
+        raise ChangesError(f"no column(s) {', '.join(missing)} in the table (columns: {', '.join(feed.columns)})")
+    start = pl.col(stamp).cast(pl.Datetime("us")) if stamp else pl.col(COMMITTED).cast(pl.Datetime("us"))
+    deleted = pl.col("_deleted").fill_null(False) if "_deleted" in versions.columns else pl.lit(False)
+    ordered = (
+        versions.with_columns(start.alias("valid_from"), deleted.alias("_gone"))
+        .sort([*keys, VERSION])
+        .with_columns(pl.struct([*columns, "_gone"]).alias("_state"))
+        # keep a version only when the tracked values (or the tombstone) changed
+        .filter(pl.col("_state").ne_missing(pl.col("_state").shift(1).over(keys)))
+        .with_columns(pl.col("valid_from").shift(-1).over(keys).alias("valid_to"))
+    )
+    return ordered.filter(~pl.col("_gone")).select(*keys, *columns, "valid_from", "valid_to")
