@@ -20,6 +20,7 @@ gold.kpi.linkage_by_province; records not linked are under `unlinked`, and each 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -40,6 +41,7 @@ VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # ministries stamp their rows in local t
 # The identifying roles, as the gold columns name them (pct_correct_<label>).
 ROLE_LABELS = {"name_key": "name", "date_of_birth": "date_of_birth", "sex": "sex", "birth_province": "birth_province"}
 PASSED = "_passed"
+TODAY_ENV = "NDC_TODAY"  # the date validation treats as today: measurements follow it (reproducible runs)
 
 
 @dataclass(frozen=True)
@@ -321,13 +323,9 @@ def register_of(catalogue: Catalogue, warehouse: Warehouse) -> Register | None:
     return Register.from_silver(live_silver(warehouse, silver), register_ref.entity)
 
 
-TODAY_ENV = "NDC_TODAY"  # the date validation treats as today: measurements follow it (reproducible runs)
-
 
 def measurement_time(environ: dict[str, str] | None = None) -> datetime:
     """Now, or the end of NDC_TODAY in Vietnam when it is set (so demo runs measure reproducibly)."""
-    import os
-
     value = (environ if environ is not None else os.environ).get(TODAY_ENV, "").strip()
     if not value:
         return datetime.now(UTC)

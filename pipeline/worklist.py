@@ -23,7 +23,7 @@ from catalogue import Catalogue, TableRef
 from pipeline.link import LINK_METHOD, LINKED_METHODS, PERSON_ID
 from pipeline.load import LOAD_COLUMNS, LOADS, RULES, LoadNames
 from pipeline.mapping import canonical_expressions
-from pipeline.standard import ROLE_LABELS, Register, identifying_roles, register_of
+from pipeline.standard import ROLE_LABELS, Register, identifying_roles, live_silver, register_of
 from warehouse.tables import RUN_ID, TableName, Warehouse
 
 WORKLIST_SUFFIX = "__worklist"
@@ -166,8 +166,6 @@ def build_worklist(ref: TableRef, warehouse: Warehouse, register: Register | Non
     if warehouse.exists(names.quarantine):
         parts.append(rule_items(ref, warehouse.scan(names.quarantine), silver, runs).cast(SCHEMA))  # type: ignore[arg-type]
     if silver is not None and register is not None:
-        from pipeline.standard import live_silver
-
         on_rules = set(parts[-1][KEY].to_list())
         mismatches = register_items(ref, live_silver(warehouse, names.silver), register, runs.collect())
         parts.append(mismatches.filter(~pl.col(KEY).is_in(list(on_rules))).cast(SCHEMA))  # type: ignore[arg-type]
