@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from catalogue.models import Entity, Source, Table
+from catalogue.models import Entity, Source, Table, check_standard
 from quality.suites import SUITES_DIR, SUITES_ENV
 from quality.suites import suites_dir as configured_suites_dir
 
@@ -163,6 +163,7 @@ def _check_table(where: str, table: Table, entities: Mapping[str, Entity]) -> li
             check_options(mapping.parse, mapping.options)
         except ValueError as error:
             problems.append(f"{at}: parse '{mapping.parse}': {error}")
+    problems += check_standard(where, table.standard, entity)  # issue 13's declarations
     mapped = {mapping.to for mapping in table.columns}
     unmapped_keys = [key for key in entity.primary_key if key not in mapped]
     if unmapped_keys:

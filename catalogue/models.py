@@ -128,6 +128,63 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
+# --- Project 06 data standard (issue 13): which columns count for "correct, complete, live" ---
+# A separate, optional block per table (`standard:`), so the four criteria are declared as data:
+#   important:   canonical columns a record must hold to count as complete;
+#   identifying: person roles compared with the register for "correct" (default: every role the
+#                entity maps besides the personal ID: name_key, date_of_birth, sex, birth_province);
+#   freshness:   a record is "live" when its watermark is within this of the measurement (e.g. 365d).
+# Checked against the entity by catalogue.loader (`check_standard`); documented in docs/data-standard.md.
+PERSON_ROLES = ("name_key", "date_of_birth", "sex", "birth_province")
+
+
+def parse_duration(value: Any) -> Any:
+    """"2d", "6h", "30m", "10s" as a timedelta; other values unchanged (pydantic checks them)."""
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if isinstance(value, str):
+        raise ValueError(f"'{value}' is not a duration: write e.g. 2d, 6h or 30m")
+    return value
+
+
+class DataStandard(Model):
+    important: list[str] = Field(default_factory=list)
+    identifying: list[Literal["name_key", "date_of_birth", "sex", "birth_province"]] | None = None
+    freshness: timedelta | None = None
+
+    @field_validator("freshness", mode="before")
+    @classmethod
+    def _parse_freshness(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
+def check_standard(where: str, standard: DataStandard | None, entity: Entity) -> list[str]:
+    """Problems of a table's `standard:` block against its entity, one actionable line each."""
+    if standard is None:
+        return []
+    problems = [
+        f"{where}: standard.important: '{name}' is not a column of entity '{entity.name}' "
+        f"(columns: {', '.join(entity.column_names)})"
+        for name in standard.important
+        if name not in entity.column_names
+    ]
+    # Completeness is measured on silver's basic table; sensitive columns live apart (Decree 13).
+    problems += [
+        f"{where}: standard.important: '{name}' is sensitive (kept apart from silver's basic table): "
+        "leave it out of the important columns"
+        for name in standard.important
+        if name in entity.column_names and entity.column(name).pii == "sensitive"
+    ]
+    mapped_roles = [r for r in PERSON_ROLES if entity.person is not None and getattr(entity.person, r)]
+    for role in standard.identifying or []:
+        if role not in mapped_roles:
+            problems.append(
+                f"{where}: standard.identifying: entity '{entity.name}' maps no '{role}' in its person keys "
+                f"(it maps: {', '.join(mapped_roles) or 'none'})"
+            )
+    return problems
+
+
 class Table(Model):
     name: str = Field(pattern=IDENTIFIER)
     description: str = ""
@@ -147,6 +204,7 @@ class Table(Model):
     max_quarantine_jump: float = Field(default=0.3, ge=0, le=1)
     max_deleted_share: float = Field(default=0.2, ge=0, le=1)
     columns: list[ColumnMapping] = Field(min_length=1)
+    standard: DataStandard | None = None  # the data standard's declarations (block above)
 
     @model_validator(mode="before")
     @classmethod

@@ -743,5 +743,10 @@ def _attach_storage() -> None:
 _attach_storage()
 main.add_command(docs)
 
+from orchestration.standard_cli import COMMANDS as _STANDARD_COMMANDS  # noqa: E402 - issue 13's commands
+
+for _command in _STANDARD_COMMANDS:
+    main.add_command(_command)
+
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ import dagster as dg
 from assets.gold import gold_assets
 from assets.maintenance import maintenance_definitions
 from assets.ministries import ministry_assets
+from assets.standard import standard_definitions
 from catalogue.check import checked_catalogue
 from orchestration.alerts import run_failure_alert
 from orchestration.resources import environment, resources_for
@@ -55,6 +56,7 @@ def build_definitions() -> dg.Definitions:
             resources=resources_for(environment()),
         ),
         maintenance_definitions(warehouse_table_uris, zorder_by=ZORDER_BY),
+        standard_definitions(catalogue),  # issue 13: worklists, data standard, feedback
     )
 
 

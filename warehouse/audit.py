@@ -135,6 +135,9 @@ def read_audit(settings: StorageSettings, *, since: datetime | None = None) -> p
     return frame.sort("at")
 
 
+_RANK = ("none", "basic", "sensitive")
+
+
 def personal_data_classes(catalogue, gold: Classification) -> dict[str, dict[str, str]]:
     """Each table's classified columns: raw zones from the catalogue entities (silver and bronze
     carry canonical columns, quarantine the ministry's own names too), gold from `gold`."""
@@ -157,6 +160,11 @@ def personal_data_classes(catalogue, gold: Classification) -> dict[str, dict[str
         # Files quarantined whole: their bytes hold every column of the table, at its highest class.
         highest = "sensitive" if "sensitive" in canonical.values() else "basic"
         classes[f"quarantine.{ref.domain}.{ref.table.name}__files"] = {"content": highest}
+        # The live worklist (pipeline/worklist.py): the ministry's row as sent, and its values beside the register's.
+        keys_class = max((canonical.get(k, "none") for k in ref.entity.primary_key), key=_RANK.index)
+        classes[f"quarantine.{ref.domain}.{ref.table.name}__worklist"] = {
+            "record_key": keys_class, "record": highest, "ministry_values": "basic", "register_values": "basic",
+        }
     for table, columns in gold.items():
         classes[table] = dict(columns)
     return classes

@@ -14,6 +14,7 @@ from warehouse.commit import with_commit_retry
 from warehouse.storage import Layer, StorageSettings
 
 RUN_ID = "_run_id"
+CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}  # table property of every silver table
 # Rows to write: a table, a stream, or a function making a fresh stream (so a retried commit can re-read it).
 Rows = (
     pa.Table | pa.RecordBatchReader | Callable[[], pa.RecordBatchReader]
@@ -132,6 +133,9 @@ class Warehouse:
                     uri,
                     _rows(data),
                     mode="append",
+                    # Silver keeps Delta's change data feed: every insert, update (before and after)
+                    # and tombstone stays readable (`ndc changes`, warehouse/changes.py).
+                    configuration=CHANGE_FEED if name.layer == "silver" else None,
                     storage_options=self._options,
                     description=description or None,
                     commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
