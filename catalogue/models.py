@@ -134,7 +134,14 @@ class Table(Model):
     table: str | None = None
     query: str | None = None
     entity: str
+    # The cursor: which rows (a SQL column) or files (`_file` on a drop) a load has read already.
     watermark: str | None = None
+    # The version order: of several versions of one key, the one with the highest value of this
+    # source column wins, within a load and across loads (an older version arriving later is
+    # quarantined as `superseded`, never landed). Absent: the watermark orders versions, as for a
+    # ministry whose update stamp is its cursor. A drop should declare it: its cursor `_file` says
+    # which file came later, not which version is newer.
+    version_column: str | None = None
     # How far before the high-water mark each incremental load starts again, to catch rows
     # committed late with an older watermark; MERGE absorbs the overlap. "2d", "6h", "30m".
     lookback: timedelta = timedelta(0)
@@ -174,6 +181,12 @@ class Table(Model):
         duplicated = sorted({t for t in targets if targets.count(t) > 1})
         if duplicated:
             raise ValueError(f"canonical columns mapped twice: {', '.join(duplicated)}")
+        if self.version_column is not None and self.version_column not in self.source_columns:
+            raise ValueError(
+                f"version_column '{self.version_column}' is not a mapped source column: map it to a "
+                f"canonical column (e.g. {{source: {self.version_column}, to: updated_at, parse: datetime}}) "
+                f"so that silver keeps the version; mapped: {', '.join(self.source_columns)}"
+            )
         return self
 
     @model_validator(mode="after")
