@@ -127,7 +127,8 @@ def _load_all[M: BaseModel](folder: Path, model: type[M], problems: list[str]) -
         except ValidationError as error:
             name = document.get("name", "?") if isinstance(document, dict) else "?"
             problems += [
-                f"{path}: {model.__name__.lower()} '{name}': {_location(e['loc'])}: {e['msg']}"
+                f"{path}: {model.__name__.lower()} '{name}': {_location(e['loc'])}: "
+                + e["msg"].removeprefix("Value error, ")
                 for e in error.errors()
             ]
             continue
@@ -140,7 +141,9 @@ def _load_all[M: BaseModel](folder: Path, model: type[M], problems: list[str]) -
 
 def _location(loc: tuple[Any, ...]) -> str:
     text = ""
-    for part in loc:
+    for index, part in enumerate(loc):
+        if index and loc[index - 1] == "connection":
+            continue  # the connection's kind, which pydantic adds as a step; the message names it
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(document)"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any, Literal
+from difflib import get_close_matches
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator, model_validator
 
 PersonalDataClass = Literal["none", "basic", "sensitive"]
 ColumnType = Literal["string", "date", "datetime", "int", "float", "bool", "list[string]"]
@@ -16,7 +17,35 @@ _LITERAL_PASSWORD = re.compile(r"://[^/:@]+:(?!\$\{)[^@]+@")
 
 
 class Model(BaseModel):
+    """Every catalogue model refuses a key it does not know, naming the allowed ones: a mistyped key
+    silently ignored is a setting that does not apply."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # Keys that are not fields but a likely mistake, with what to write instead.
+    _hints: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [key for key in data if key not in cls.model_fields]
+            if unknown:
+                raise ValueError("; ".join(unknown_key_message(cls, str(key), data) for key in unknown))
+        return data
+
+
+def unknown_key_message(model: type[BaseModel], key: str, data: dict[str, Any]) -> str:
+    """One sentence: the unknown key, where (a connection's kind), what was meant, what is allowed."""
+    allowed = list(model.model_fields)
+    hints: dict[str, str] = getattr(model, "_hints", {})
+    kind = f" of a '{data['kind']}' connection" if "kind" in allowed and "kind" in data else ""
+    if key in hints:
+        meant = f": {hints[key]}"
+    elif close := get_close_matches(key, allowed, n=1, cutoff=0.6):
+        meant = f" (did you mean '{close[0]}'?)"
+    else:
+        meant = ""
+    return f"unknown key '{key}'{kind}{meant}; allowed keys: {', '.join(allowed)}"
 
 
 class EntityColumn(Model):
@@ -82,29 +111,135 @@ class ColumnMapping(Model):
     pii: PersonalDataClass
 
 
-class Connection(Model):
-    """How to reach a source. Strings may hold ${VAR} or ${VAR:-default}, resolved at run time, so
+# A setting that is a number may also be a ${VAR} reference, resolved at run time.
+ENV_REFERENCE = r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$"
+EnvReference = Annotated[str, StringConstraints(pattern=ENV_REFERENCE)]
+Seconds = Annotated[float, Field(ge=0)] | EnvReference
+# The text encodings a file drop may declare; `auto` detects each file's (connectors/encodings.py).
+Encoding = Literal["auto", "utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni"]
+SqlDialect = Literal["sqlite", "postgres", "mysql", "mariadb", "mssql", "oracle"]
+_SECRET_KEYS = ("password", "token", "secret")
+
+
+class ConnectionSettings(Model):
+    """How to reach a source: one model per `kind`, so a key the kind does not read is refused
+    rather than ignored. Strings may hold ${VAR} or ${VAR:-default}, resolved at run time, so
     secrets live in the environment, never in the catalogue."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
-    kind: str
+    _hints: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(
+            _SECRET_KEYS,
+            "a secret never goes in the catalogue: write it as ${SOME_ENV_VAR} inside `url`, "
+            "or name its environment variable (token_env: NDC_… for rest)",
+        ),
+        "encoding": "`encoding` is read from file drops only (kind file_drop or csv_folder): "
+        "a database or an API hands over text already decoded",
+        "partitions": "`partitions` is not read: the pipeline never splits a table's read "
+        "(partitioned reads are a connector option for benchmarks only); remove it",
+    }
 
     @model_validator(mode="after")
-    def _no_literal_secrets(self) -> Connection:
-        for key, value in (self.model_extra or {}).items():
+    def _no_literal_secrets(self) -> ConnectionSettings:
+        for key, value in self.settings.items():
             if isinstance(value, str) and _LITERAL_PASSWORD.search(value):
                 raise ValueError(
                     f"'{key}' holds a literal password: write it as ${{SOME_ENV_VAR}} and set that variable"
-                )
-            if key in {"password", "token", "secret"}:
-                raise ValueError(
-                    f"'{key}' is a secret: name its environment variable instead ({key}_env: NDC_…)"
                 )
         return self
 
     @property
     def settings(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        """The settings the catalogue gives, without `kind` (connectors apply their own defaults)."""
+        return self.model_dump(exclude={"kind"}, exclude_unset=True)
+
+
+class SqlConnection(ConnectionSettings):
+    """`kind: sql`: the dialect from the scheme of `url`; when `url` is empty or absent, the SQLite
+    file at `path` (one entry serves a real server and the embedded demo file)."""
+
+    kind: Literal["sql"]
+    url: str | None = None
+    path: str | None = None
+    timeout_s: Seconds | None = None  # server-side statement limit
+    stall_timeout_s: Seconds | None = None  # client-side: most seconds without a batch
+
+
+class DialectConnection(ConnectionSettings):
+    """`kind: postgres` (or another dialect): a connectorx `url`; a SQLite file may be a `path`."""
+
+    kind: SqlDialect
+    url: str | None = None
+    path: str | None = None
+    timeout_s: Seconds | None = None
+    stall_timeout_s: Seconds | None = None
+
+
+class FileDropConnection(ConnectionSettings):
+    """`kind: file_drop`: a folder (`path`) or an S3 prefix (`s3_uri`), one sub-folder per table."""
+
+    kind: Literal["file_drop"]
+    path: str | None = None
+    s3_uri: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+    formats: list[Literal["csv", "excel", "parquet", "jsonl"]] | None = None
+    settle_s: Seconds | None = None
+    complete_marker: str | None = None
+    encoding: Encoding = "auto"
+
+
+class CsvFolderConnection(ConnectionSettings):
+    """`kind: csv_folder`: the first version's CSV-only drop; `_file` is the name without `.csv`."""
+
+    kind: Literal["csv_folder"]
+    path: str
+    settle_s: Seconds | None = None
+    complete_marker: str | None = None
+    encoding: Encoding = "auto"
+
+
+class RestConnection(ConnectionSettings):
+    """`kind: rest`: a JSON API (connectors.rest.RestConnector reads these)."""
+
+    kind: Literal["rest"]
+    base_url: str
+    token_env: str | None = None
+    pagination: Literal["page", "next_link", "none"] | None = None
+    records_key: str | None = None
+    page_param: str | None = None
+    page_size_param: str | None = None
+    page_size: int | EnvReference | None = None
+    start_page: int | EnvReference | None = None
+    next_key: str | None = None
+    since_param: str | None = None
+    until_param: str | None = None
+    params: dict[str, str] | None = None
+    max_rps: float | EnvReference | None = None
+    max_retries: int | EnvReference | None = None
+    backoff_s: Seconds | None = None
+    max_backoff_s: Seconds | None = None
+    timeout_s: Seconds | None = None
+
+
+AnyConnection = Annotated[
+    SqlConnection | DialectConnection | FileDropConnection | CsvFolderConnection | RestConnection,
+    Field(discriminator="kind"),
+]
+
+
+class Connection(RootModel[AnyConnection]):
+    """A source's connection, typed by its `kind`: `Connection(kind="sql", url=...)` builds the
+    model of that kind; `.kind` and `.settings` read through to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @property
+    def kind(self) -> str:
+        return self.root.kind
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.root.settings
 
 
 class SoftDelete(Model):
@@ -129,6 +264,10 @@ _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 class Table(Model):
+    _hints: ClassVar[dict[str, str]] = {
+        "reconcile_deletes": "'reconcile_deletes' is now one field: write 'deletes: reconcile' (or 'deletes: none')"
+    }
+
     name: str = Field(pattern=IDENTIFIER)
     description: str = ""
     table: str | None = None
@@ -154,15 +293,6 @@ class Table(Model):
     max_quarantine_jump: float = Field(default=0.3, ge=0, le=1)
     max_deleted_share: float = Field(default=0.2, ge=0, le=1)
     columns: list[ColumnMapping] = Field(min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_reconcile_deletes(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "reconcile_deletes" in data:
-            raise ValueError(
-                "'reconcile_deletes' is now one field: write 'deletes: reconcile' (or 'deletes: none')"
-            )
-        return data
 
     @field_validator("lookback", mode="before")
     @classmethod
