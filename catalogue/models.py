@@ -7,7 +7,15 @@ from datetime import timedelta
 from difflib import get_close_matches
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 PersonalDataClass = Literal["none", "basic", "sensitive"]
 ColumnType = Literal["string", "date", "datetime", "int", "float", "bool", "list[string]"]
