@@ -70,7 +70,10 @@ class PersonKeys(Model):
     name_key: str | None = None
     date_of_birth: str | None = None
     sex: str | None = None
-    birth_province: str | None = None
+    birth_province: str | None = None  # the province of birth registration, legacy code list
+    # The same in the 2025 code list: a source written after 1 July 2025 holds only these, and 2025
+    # → legacy is not one-to-one, so its records are matched on the 2025 code (pipeline/link.py).
+    birth_province_2025: str | None = None
 
 
 class Entity(Model):
