@@ -87,3 +87,17 @@ def test_unknown_keys_elsewhere_in_the_catalogue_are_refused_too(catalogue_copy)
 
 def test_the_catalogue_and_the_file_reader_know_the_same_encodings():
     assert set(get_args(Encoding)) == set(ENCODINGS)
+
+
+def test_a_declared_encoding_reaches_the_drop_reader(tmp_path):
+    from catalogue import Source, resolve_settings
+    from connectors import FileDropConnector, open_connector
+
+    source = Source.model_validate({
+        "name": "lao_cai", "ministry": "Ministry of Justice",
+        "connection": {"kind": "file_drop", "path": str(tmp_path), "encoding": "tcvn3"},
+        "tables": [{"name": "deaths", "table": "khai_tu", "entity": "death_registration", "deletes": "none",
+                    "columns": [{"source": "so_dang_ky", "to": "registration_no", "pii": "none"}]}],
+    })
+    connector = open_connector(source.name, source.connection.kind, resolve_settings(source))
+    assert isinstance(connector, FileDropConnector) and connector.encoding == "tcvn3"
