@@ -274,6 +274,37 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
+class Channel(Model):
+    """One more way the same records arrive (e.g. provincial CSV drops beside the central
+    database): its own connection, source table and column mapping, landing in its table's silver
+    table under its table's duplicate rule. Its rows are counted in a load record of its own,
+    `<table>__<channel>`, and its bronze and quarantine tables carry that name too."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    description: str = ""
+    connection: Connection | None = None  # None: the source's own connection
+    table: str | None = None
+    query: str | None = None
+    watermark: str | None = None
+    lookback: timedelta = timedelta(0)
+    # Required: the channel's own column holding the version stamp (mapped like the table's).
+    version_column: str | None = None
+    columns: list[ColumnMapping] = Field(min_length=1)
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        return _duration(value)
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if isinstance(value, str):
+        raise ValueError(f"'{value}' is not a duration: write e.g. 2d, 6h or 30m")
+    return value
+
+
 class Table(Model):
     _hints: ClassVar[dict[str, str]] = {
         "reconcile_deletes": "'reconcile_deletes' is now one field: write 'deletes: reconcile' (or 'deletes: none')"
@@ -305,14 +336,13 @@ class Table(Model):
     max_deleted_share: float = Field(default=0.2, ge=0, le=1)
     columns: list[ColumnMapping] = Field(min_length=1)
 
+    # More channels feeding the same silver table (docs/adding-a-source.md, "Several channels").
+    channels: list[Channel] = Field(default_factory=list)
+
     @field_validator("lookback", mode="before")
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
-        if isinstance(value, str) and (match := _DURATION.match(value)):
-            return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        if isinstance(value, str):
-            raise ValueError(f"'{value}' is not a duration: write e.g. 2d, 6h or 30m")
-        return value
+        return _duration(value)
 
     @model_validator(mode="after")
     def _one_of_table_or_query(self) -> Table:
@@ -329,6 +359,48 @@ class Table(Model):
                 f"so that silver keeps the version; mapped: {', '.join(self.source_columns)}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _channels_agree(self) -> Table:
+        """Channels share one version order and one silver table; deletions cannot be reconciled
+        against any one of them (a key missing from one channel may come by another)."""
+        if not self.channels:
+            return self
+        names = [self.name, *(channel.name for channel in self.channels)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"channel names must differ from each other and from the table: {names}")
+        if self.version_column is None:
+            raise ValueError(
+                "a table with channels needs version_column (and each channel its own): a SQL cursor "
+                "and a file name cannot order each other's versions"
+            )
+        if self.deletes == "reconcile":
+            raise ValueError(
+                "a table with channels cannot reconcile deletions: a key missing from one channel may "
+                "come by another; write 'deletes: none' or 'soft_delete'"
+            )
+        version = next((m.to for m in self.columns if m.source == self.version_column), None)
+        for channel in self.channels:
+            where = f"channel '{channel.name}'"
+            if (channel.table is None) == (channel.query is None):
+                raise ValueError(f"{where}: give exactly one of 'table' or 'query'")
+            mapped = {m.source: m.to for m in channel.columns}
+            if channel.version_column is None or mapped.get(channel.version_column) != version:
+                raise ValueError(
+                    f"{where}: version_column must name the channel's column mapped to '{version}' "
+                    f"(the table's version order); mapped: {', '.join(mapped)}"
+                )
+        return self
+
+    def channel_table(self, channel: Channel) -> Table:
+        """A channel as a table of its own (named `<table>__<channel>`), for the pipeline to load."""
+        return self.model_copy(update={
+            "name": f"{self.name}__{channel.name}", "description": channel.description or self.description,
+            "table": channel.table, "query": channel.query, "watermark": channel.watermark,
+            "lookback": channel.lookback, "version_column": channel.version_column,
+            "columns": channel.columns, "soft_delete": None,
+            "deletes": "none" if self.deletes == "soft_delete" else self.deletes, "channels": [],
+        })
 
     @model_validator(mode="after")
     def _deletes_declared(self) -> Table:

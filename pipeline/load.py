@@ -23,6 +23,7 @@ from catalogue.check import compiled_suite
 from connectors import Connector, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
 from connectors.files import FILE_COLUMN, DropFile, FileDropConnector, NotARegularFile
 from connectors.staging import scratch_dir
+from pipeline.channels import load_channels
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.guards import check_deleted_share, check_quarantine_jump, check_types, column_changes
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
@@ -69,10 +70,10 @@ class LoadNames:
 
     @classmethod
     def of(cls, ref: TableRef) -> LoadNames:
-        bronze, silver, quarantine = (
-            TableName(layer, ref.domain, ref.table.name) for layer in ("bronze", "silver", "quarantine")
-        )
-        apart = TableName("silver", ref.domain, f"{ref.table.name}{SENSITIVE_SUFFIX}") if sensitive_columns(ref) else None
+        # A channel keeps its own bronze and quarantine (its columns are its own) and lands in its table's silver.
+        bronze, quarantine = (TableName(layer, ref.domain, ref.table.name) for layer in ("bronze", "quarantine"))
+        silver = TableName("silver", ref.domain, ref.silver_table)
+        apart = TableName("silver", ref.domain, f"{ref.silver_table}{SENSITIVE_SUFFIX}") if sensitive_columns(ref) else None
         return cls(bronze, silver, quarantine, apart)
 
 
@@ -174,6 +175,12 @@ def load_table(
     watermark of its last recorded load) minus its look-back window; `full_refresh` reads all.
     The high-water mark moves only when the load record is written, after every commit.
     """
+
+    if ref.table.channels and ref.lands_in is None:  # several channels: each loaded in turn (channels.py)
+        return load_channels(ref, lambda channel, **window: load_table(
+            channel, warehouse, run_id=run_id, today=today, full_refresh=full_refresh, people=people,
+            progress=progress, **window,
+        ), since=since, until=until)
 
     def say(message: str) -> None:
         log.info(message)

@@ -5,7 +5,9 @@ declared, is the ministry's own version stamp (e.g. its update timestamp). Versi
 the canonical column made from the version column, else from the watermark (today's rule for SQL
 tables, whose update stamp is both). With a declared version column, a version older than the one
 silver already holds is `superseded` across loads too: quarantined with that rule, never landed,
-so that MERGE (which keeps the newer row) and the load's counts tell the same story.
+so that MERGE (which keeps the newer row) and the load's counts tell the same story. For a table
+fed by several channels, a version equal to silver's is the same record come by another channel
+(or read again): counted as deduplicated, not landed twice.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from catalogue import Table, TableRef
-from pipeline.duplicates import DUPLICATE, SUPERSEDED
+from pipeline.duplicates import DUPLICATE, EXACT, SUPERSEDED
 from pipeline.mapping import canonical_expressions
 
 
@@ -48,6 +50,20 @@ def older_than_silver(
     )
 
 
+def same_as_silver(
+    arrivals: pl.LazyFrame, silver: pl.LazyFrame, *, keys: Sequence[str], version: str, row: str
+) -> pl.DataFrame:
+    """The `row` ids of arrivals whose version is the one silver holds for their key."""
+    held = silver.select(*keys, pl.col(version).alias("_silver_version"))
+    return (
+        arrivals.select(row, *keys, version)
+        .join(held, on=list(keys), how="inner")
+        .filter(pl.col(version) == pl.col("_silver_version"))
+        .select(row)
+        .collect()
+    )
+
+
 def with_superseded_by_silver(
     ref: TableRef, this_run: pl.LazyFrame, silver: pl.LazyFrame | None, decisions: pl.DataFrame, *, row: str
 ) -> pl.DataFrame:
@@ -64,8 +80,11 @@ def with_superseded_by_silver(
         pl.col(row),
         *(expr for name, expr in canonical_expressions(ref.table, ref.entity).items() if name in wanted),
     ).join(decisions.lazy(), on=row, how="anti")
-    stale = older_than_silver(arrivals, silver, keys=keys, version=version, row=row)
-    if not stale.height:
-        return decisions
-    verdicts = stale.with_columns(pl.lit(SUPERSEDED).alias(DUPLICATE)).select(decisions.columns)
-    return pl.concat([decisions, verdicts.cast(dict(decisions.schema))])  # type: ignore[arg-type]
+    verdicts = [older_than_silver(arrivals, silver, keys=keys, version=version, row=row).with_columns(
+        pl.lit(SUPERSEDED).alias(DUPLICATE)
+    )]
+    if ref.lands_in is not None:  # a channel of several: a version silver holds already is a copy
+        copies = same_as_silver(arrivals, silver, keys=keys, version=version, row=row)
+        verdicts.append(copies.with_columns(pl.lit(EXACT).alias(DUPLICATE)))
+    found = pl.concat(verdicts).select(decisions.columns).cast(dict(decisions.schema))  # type: ignore[arg-type]
+    return pl.concat([decisions, found]) if found.height else decisions
