@@ -4,6 +4,7 @@ lands once; a later file re-sending an older version is superseded; each channel
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import time
@@ -56,7 +57,7 @@ def source_document(table_name: str | None = None) -> dict:
             "table": "bao_cao",
             "watermark": "_file",
             "version_column": "NGAY_CAP_NHAT",
-            "columns": DROP_COLUMNS,
+            "columns": copy.deepcopy(DROP_COLUMNS),  # a test may edit its copy
         }],
     }
     return shipped | {"connection": {"kind": "postgres", "url": "${NDC_TEST_WELFARE_URL}"}, "tables": [table]}
