@@ -176,11 +176,13 @@ def load_table(
     The high-water mark moves only when the load record is written, after every commit.
     """
 
-    if ref.table.channels and ref.lands_in is None:  # several channels: each loaded in turn (channels.py)
-        return load_channels(ref, lambda channel, **window: load_table(
-            channel, warehouse, run_id=run_id, today=today, full_refresh=full_refresh, people=people,
-            progress=progress, **window,
-        ), since=since, until=until)
+    if ref.table.channels and ref.lands_in is None:
+        # Several channels: each is loaded in turn as a table of its own (pipeline/channels.py).
+        def load_channel(channel: TableRef, **window: str | None) -> LoadReport:
+            return load_table(channel, warehouse, run_id=run_id, today=today, full_refresh=full_refresh,
+                              people=people, progress=progress, **window)
+
+        return load_channels(ref, load_channel, since=since, until=until)
 
     def say(message: str) -> None:
         log.info(message)
@@ -240,7 +242,8 @@ def load_table(
     say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
 
     # Versions are ordered within this load, then against silver (pipeline/versions.py).
-    silver_now = warehouse.scan(names.silver) if warehouse.exists(names.silver) else None
+    versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
+    silver_now = warehouse.scan(names.silver) if versioned else None
     decisions = with_superseded_by_silver(
         ref, this_run, silver_now, _duplicate_decisions(ref, this_run, extracted), row=ROW
     )
