@@ -8,7 +8,15 @@ from catalogue.loader import (
     load_catalogue,
     resolve_settings,
 )
-from catalogue.models import ColumnMapping, Connection, Entity, EntityColumn, Source, Table
+from catalogue.models import (
+    ColumnMapping,
+    Connection,
+    ConnectionSettings,
+    Entity,
+    EntityColumn,
+    Source,
+    Table,
+)
 
 __all__ = [
     "CATALOGUE_DIR",
@@ -16,6 +24,7 @@ __all__ = [
     "CatalogueError",
     "ColumnMapping",
     "Connection",
+    "ConnectionSettings",
     "Entity",
     "EntityColumn",
     "Source",

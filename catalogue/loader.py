@@ -40,10 +40,29 @@ class TableRef:
     source: Source
     table: Table
     entity: Entity
+    # A channel of a table with several (or that table's own first channel): the table whose
+    # silver it lands in. None for a table with one channel.
+    lands_in: str | None = None
 
     @property
     def domain(self) -> str:
         return self.source.name
+
+    @property
+    def silver_table(self) -> str:
+        return self.lands_in or self.table.name
+
+    def channel_refs(self) -> list[TableRef]:
+        """Each channel of a table with several, as a table of its own landing in this one's
+        silver: the table's own first (its source connection, mapping and name), then the others."""
+        own = TableRef(self.source, self.table, self.entity, lands_in=self.table.name)
+        others = []
+        for channel in self.table.channels:
+            table = self.table.channel_table(channel)
+            connection = channel.connection or self.source.connection
+            source = self.source.model_copy(update={"connection": connection, "tables": [table]})
+            others.append(TableRef(source, table, self.entity, lands_in=self.table.name))
+        return [own, *others]
 
     @property
     def key(self) -> str:
@@ -103,7 +122,11 @@ def load_catalogue(root: Path | None = None, suites_dir: Path | None = None) -> 
     for path, source in sources.values():
         for index, table in enumerate(source.tables):
             where = f"{path}: source '{source.name}': tables[{index}] ('{table.name}')"
-            problems += _check_table(where, table, {name: e for name, (_, e) in entities.items()})
+            known = {name: e for name, (_, e) in entities.items()}
+            problems += _check_table(where, table, known)
+            for number, channel in enumerate(table.channels):
+                at = f"{where}: channels[{number}] ('{channel.name}')"
+                problems += _check_table(at, table.channel_table(channel), known)
     if problems:
         raise CatalogueError(problems)
     return Catalogue(
@@ -127,7 +150,8 @@ def _load_all[M: BaseModel](folder: Path, model: type[M], problems: list[str]) -
         except ValidationError as error:
             name = document.get("name", "?") if isinstance(document, dict) else "?"
             problems += [
-                f"{path}: {model.__name__.lower()} '{name}': {_location(e['loc'])}: {e['msg']}"
+                f"{path}: {model.__name__.lower()} '{name}': {_location(e['loc'])}: "
+                + e["msg"].removeprefix("Value error, ")
                 for e in error.errors()
             ]
             continue
@@ -140,7 +164,9 @@ def _load_all[M: BaseModel](folder: Path, model: type[M], problems: list[str]) -
 
 def _location(loc: tuple[Any, ...]) -> str:
     text = ""
-    for part in loc:
+    for index, part in enumerate(loc):
+        if index and loc[index - 1] == "connection":
+            continue  # the connection's kind, which pydantic adds as a step; the message names it
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(document)"
 

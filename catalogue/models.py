@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any, Literal
+from difflib import get_close_matches
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 PersonalDataClass = Literal["none", "basic", "sensitive"]
 ColumnType = Literal["string", "date", "datetime", "int", "float", "bool", "list[string]"]
@@ -16,7 +25,35 @@ _LITERAL_PASSWORD = re.compile(r"://[^/:@]+:(?!\$\{)[^@]+@")
 
 
 class Model(BaseModel):
+    """Every catalogue model refuses a key it does not know, naming the allowed ones: a mistyped key
+    silently ignored is a setting that does not apply."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # Keys that are not fields but a likely mistake, with what to write instead.
+    _hints: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [key for key in data if key not in cls.model_fields]
+            if unknown:
+                raise ValueError("; ".join(unknown_key_message(cls, str(key), data) for key in unknown))
+        return data
+
+
+def unknown_key_message(model: type[BaseModel], key: str, data: dict[str, Any]) -> str:
+    """One sentence: the unknown key, where (a connection's kind), what was meant, what is allowed."""
+    allowed = list(model.model_fields)
+    hints: dict[str, str] = getattr(model, "_hints", {})
+    kind = f" of a '{data['kind']}' connection" if "kind" in allowed and "kind" in data else ""
+    if key in hints:
+        meant = f": {hints[key]}"
+    elif close := get_close_matches(key, allowed, n=1, cutoff=0.6):
+        meant = f" (did you mean '{close[0]}'?)"
+    else:
+        meant = ""
+    return f"unknown key '{key}'{kind}{meant}; allowed keys: {', '.join(allowed)}"
 
 
 class EntityColumn(Model):
@@ -33,7 +70,10 @@ class PersonKeys(Model):
     name_key: str | None = None
     date_of_birth: str | None = None
     sex: str | None = None
-    birth_province: str | None = None
+    birth_province: str | None = None  # the province of birth registration, legacy code list
+    # The same in the 2025 code list: a source written after 1 July 2025 holds only these, and 2025
+    # → legacy is not one-to-one, so its records are matched on the 2025 code (pipeline/link.py).
+    birth_province_2025: str | None = None
 
 
 class Entity(Model):
@@ -82,29 +122,135 @@ class ColumnMapping(Model):
     pii: PersonalDataClass
 
 
-class Connection(Model):
-    """How to reach a source. Strings may hold ${VAR} or ${VAR:-default}, resolved at run time, so
+# A setting that is a number may also be a ${VAR} reference, resolved at run time.
+ENV_REFERENCE = r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$"
+EnvReference = Annotated[str, StringConstraints(pattern=ENV_REFERENCE)]
+Seconds = Annotated[float, Field(ge=0)] | EnvReference
+# The text encodings a file drop may declare; `auto` detects each file's (connectors/encodings.py).
+Encoding = Literal["auto", "utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni"]
+SqlDialect = Literal["sqlite", "postgres", "mysql", "mariadb", "mssql", "oracle"]
+_SECRET_KEYS = ("password", "token", "secret")
+
+
+class ConnectionSettings(Model):
+    """How to reach a source: one model per `kind`, so a key the kind does not read is refused
+    rather than ignored. Strings may hold ${VAR} or ${VAR:-default}, resolved at run time, so
     secrets live in the environment, never in the catalogue."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
-    kind: str
+    _hints: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(
+            _SECRET_KEYS,
+            "a secret never goes in the catalogue: write it as ${SOME_ENV_VAR} inside `url`, "
+            "or name its environment variable (token_env: NDC_… for rest)",
+        ),
+        "encoding": "`encoding` is read from file drops only (kind file_drop or csv_folder): "
+        "a database or an API hands over text already decoded",
+        "partitions": "`partitions` is not read: the pipeline never splits a table's read "
+        "(partitioned reads are a connector option for benchmarks only); remove it",
+    }
 
     @model_validator(mode="after")
-    def _no_literal_secrets(self) -> Connection:
-        for key, value in (self.model_extra or {}).items():
+    def _no_literal_secrets(self) -> ConnectionSettings:
+        for key, value in self.settings.items():
             if isinstance(value, str) and _LITERAL_PASSWORD.search(value):
                 raise ValueError(
                     f"'{key}' holds a literal password: write it as ${{SOME_ENV_VAR}} and set that variable"
-                )
-            if key in {"password", "token", "secret"}:
-                raise ValueError(
-                    f"'{key}' is a secret: name its environment variable instead ({key}_env: NDC_…)"
                 )
         return self
 
     @property
     def settings(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        """The settings the catalogue gives, without `kind` (connectors apply their own defaults)."""
+        return self.model_dump(exclude={"kind"}, exclude_unset=True)
+
+
+class SqlConnection(ConnectionSettings):
+    """`kind: sql`: the dialect from the scheme of `url`; when `url` is empty or absent, the SQLite
+    file at `path` (one entry serves a real server and the embedded demo file)."""
+
+    kind: Literal["sql"]
+    url: str | None = None
+    path: str | None = None
+    timeout_s: Seconds | None = None  # server-side statement limit
+    stall_timeout_s: Seconds | None = None  # client-side: most seconds without a batch
+
+
+class DialectConnection(ConnectionSettings):
+    """`kind: postgres` (or another dialect): a connectorx `url`; a SQLite file may be a `path`."""
+
+    kind: SqlDialect
+    url: str | None = None
+    path: str | None = None
+    timeout_s: Seconds | None = None
+    stall_timeout_s: Seconds | None = None
+
+
+class FileDropConnection(ConnectionSettings):
+    """`kind: file_drop`: a folder (`path`) or an S3 prefix (`s3_uri`), one sub-folder per table."""
+
+    kind: Literal["file_drop"]
+    path: str | None = None
+    s3_uri: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+    formats: list[Literal["csv", "excel", "parquet", "jsonl"]] | None = None
+    settle_s: Seconds | None = None
+    complete_marker: str | None = None
+    encoding: Encoding = "auto"
+
+
+class CsvFolderConnection(ConnectionSettings):
+    """`kind: csv_folder`: the first version's CSV-only drop; `_file` is the name without `.csv`."""
+
+    kind: Literal["csv_folder"]
+    path: str
+    settle_s: Seconds | None = None
+    complete_marker: str | None = None
+    encoding: Encoding = "auto"
+
+
+class RestConnection(ConnectionSettings):
+    """`kind: rest`: a JSON API (connectors.rest.RestConnector reads these)."""
+
+    kind: Literal["rest"]
+    base_url: str
+    token_env: str | None = None
+    pagination: Literal["page", "next_link", "none"] | None = None
+    records_key: str | None = None
+    page_param: str | None = None
+    page_size_param: str | None = None
+    page_size: int | EnvReference | None = None
+    start_page: int | EnvReference | None = None
+    next_key: str | None = None
+    since_param: str | None = None
+    until_param: str | None = None
+    params: dict[str, str] | None = None
+    max_rps: float | EnvReference | None = None
+    max_retries: int | EnvReference | None = None
+    backoff_s: Seconds | None = None
+    max_backoff_s: Seconds | None = None
+    timeout_s: Seconds | None = None
+
+
+AnyConnection = Annotated[
+    SqlConnection | DialectConnection | FileDropConnection | CsvFolderConnection | RestConnection,
+    Field(discriminator="kind"),
+]
+
+
+class Connection(RootModel[AnyConnection]):
+    """A source's connection, typed by its `kind`: `Connection(kind="sql", url=...)` builds the
+    model of that kind; `.kind` and `.settings` read through to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @property
+    def kind(self) -> str:
+        return self.root.kind
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.root.settings
 
 
 class SoftDelete(Model):
@@ -126,6 +272,29 @@ FILE_DROP_KINDS = frozenset({"csv_folder", "file_drop"})
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+class Channel(Model):
+    """One more way the same records arrive (e.g. provincial CSV drops beside the central
+    database): its own connection, source table and column mapping, landing in its table's silver
+    table under its table's duplicate rule. Its rows are counted in a load record of its own,
+    `<table>__<channel>`, and its bronze and quarantine tables carry that name too."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    description: str = ""
+    connection: Connection | None = None  # None: the source's own connection
+    table: str | None = None
+    query: str | None = None
+    watermark: str | None = None
+    lookback: timedelta = timedelta(0)
+    # Required: the channel's own column holding the version stamp (mapped like the table's).
+    version_column: str | None = None
+    columns: list[ColumnMapping] = Field(min_length=1)
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        return parse_duration(value)
 
 
 # --- Project 06 data standard (issue 13): which columns count for "correct, complete, live" ---
@@ -186,12 +355,23 @@ def check_standard(where: str, standard: DataStandard | None, entity: Entity) ->
 
 
 class Table(Model):
+    _hints: ClassVar[dict[str, str]] = {
+        "reconcile_deletes": "'reconcile_deletes' is now one field: write 'deletes: reconcile' (or 'deletes: none')"
+    }
+
     name: str = Field(pattern=IDENTIFIER)
     description: str = ""
     table: str | None = None
     query: str | None = None
     entity: str
+    # The cursor: which rows (a SQL column) or files (`_file` on a drop) a load has read already.
     watermark: str | None = None
+    # The version order: of several versions of one key, the one with the highest value of this
+    # source column wins, within a load and across loads (an older version arriving later is
+    # quarantined as `superseded`, never landed). Absent: the watermark orders versions, as for a
+    # ministry whose update stamp is its cursor. A drop should declare it: its cursor `_file` says
+    # which file came later, not which version is newer.
+    version_column: str | None = None
     # How far before the high-water mark each incremental load starts again, to catch rows
     # committed late with an older watermark; MERGE absorbs the overlap. "2d", "6h", "30m".
     lookback: timedelta = timedelta(0)
@@ -206,23 +386,13 @@ class Table(Model):
     columns: list[ColumnMapping] = Field(min_length=1)
     standard: DataStandard | None = None  # the data standard's declarations (block above)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_reconcile_deletes(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "reconcile_deletes" in data:
-            raise ValueError(
-                "'reconcile_deletes' is now one field: write 'deletes: reconcile' (or 'deletes: none')"
-            )
-        return data
+    # More channels feeding the same silver table (docs/adding-a-source.md, "Several channels").
+    channels: list[Channel] = Field(default_factory=list)
 
     @field_validator("lookback", mode="before")
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
-        if isinstance(value, str) and (match := _DURATION.match(value)):
-            return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        if isinstance(value, str):
-            raise ValueError(f"'{value}' is not a duration: write e.g. 2d, 6h or 30m")
-        return value
+        return parse_duration(value)
 
     @model_validator(mode="after")
     def _one_of_table_or_query(self) -> Table:
@@ -232,7 +402,55 @@ class Table(Model):
         duplicated = sorted({t for t in targets if targets.count(t) > 1})
         if duplicated:
             raise ValueError(f"canonical columns mapped twice: {', '.join(duplicated)}")
+        if self.version_column is not None and self.version_column not in self.source_columns:
+            raise ValueError(
+                f"version_column '{self.version_column}' is not a mapped source column: map it to a "
+                f"canonical column (e.g. {{source: {self.version_column}, to: updated_at, parse: datetime}}) "
+                f"so that silver keeps the version; mapped: {', '.join(self.source_columns)}"
+            )
         return self
+
+    @model_validator(mode="after")
+    def _channels_agree(self) -> Table:
+        """Channels share one version order and one silver table; deletions cannot be reconciled
+        against any one of them (a key missing from one channel may come by another)."""
+        if not self.channels:
+            return self
+        names = [self.name, *(channel.name for channel in self.channels)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"channel names must differ from each other and from the table: {names}")
+        if self.version_column is None:
+            raise ValueError(
+                "a table with channels needs version_column (and each channel its own): a SQL cursor "
+                "and a file name cannot order each other's versions"
+            )
+        if self.deletes == "reconcile":
+            raise ValueError(
+                "a table with channels cannot reconcile deletions: a key missing from one channel may "
+                "come by another; write 'deletes: none' or 'soft_delete'"
+            )
+        version = next((m.to for m in self.columns if m.source == self.version_column), None)
+        for channel in self.channels:
+            where = f"channel '{channel.name}'"
+            if (channel.table is None) == (channel.query is None):
+                raise ValueError(f"{where}: give exactly one of 'table' or 'query'")
+            mapped = {m.source: m.to for m in channel.columns}
+            if channel.version_column is None or mapped.get(channel.version_column) != version:
+                raise ValueError(
+                    f"{where}: version_column must name the channel's column mapped to '{version}' "
+                    f"(the table's version order); mapped: {', '.join(mapped)}"
+                )
+        return self
+
+    def channel_table(self, channel: Channel) -> Table:
+        """A channel as a table of its own (named `<table>__<channel>`), for the pipeline to load."""
+        return self.model_copy(update={
+            "name": f"{self.name}__{channel.name}", "description": channel.description or self.description,
+            "table": channel.table, "query": channel.query, "watermark": channel.watermark,
+            "lookback": channel.lookback, "version_column": channel.version_column,
+            "columns": channel.columns, "soft_delete": None,
+            "deletes": "none" if self.deletes == "soft_delete" else self.deletes, "channels": [],
+        })
 
     @model_validator(mode="after")
     def _deletes_declared(self) -> Table:

@@ -4,15 +4,16 @@ Kinds and their settings (docs/connectors.md has the details):
 - sql: `url` whose scheme picks the dialect (postgresql://, postgres://, mysql://, mariadb://,
   sqlite://, mssql://, oracle://); when `url` is empty or absent, the SQLite file at `path`.
   Optional `timeout_s` (server-side statement limit), `stall_timeout_s` (client-side: the most
-  seconds without a batch before the read fails as a timeout; default 600), `partitions`.
-- sqlite, postgres, mysql, mariadb, mssql, oracle: `url` (connectorx form), optional `timeout_s`,
-  `partitions`.
-- file_drop: `path` or `s3_uri` (+ `endpoint_url`, `region`), optional `formats`, `settle_s`
+  seconds without a batch before the read fails as a timeout; default 600).
+- sqlite, postgres, mysql, mariadb, mssql, oracle: `url` (connectorx form), optional `timeout_s`.
+- file_drop: `path` or `s3_uri` (+ `endpoint_url`, `region`), optional `formats`, `encoding`, `settle_s`
   (seconds a file must stay unchanged before it is read; default 60, 0 on S3) or `complete_marker` (`.done`:
   a file is read once `<name>.done` exists).
 - csv_folder: `path` (the first version's CSV-only drop; `_file` is the name without `.csv`),
-  optional `settle_s`, `complete_marker`.
+  optional `encoding`, `settle_s`, `complete_marker`.
 - rest: `base_url`, `token_env`, `pagination`, … (connectors.rest.RestConnector).
+
+The catalogue's models (catalogue/models.py) say which keys each kind takes and refuse any other.
 """
 
 from __future__ import annotations
@@ -62,7 +63,6 @@ def _sql_connector(source: str, url: str, kind: str, settings: Mapping[str, Any]
         source, url, kind,
         timeout_s=seconds("timeout_s", None),
         stall_timeout_s=seconds("stall_timeout_s", STALL_TIMEOUT_S),
-        partitions=int(settings.get("partitions", 1)),
     )
 
 

@@ -1,9 +1,10 @@
 """Duplicate keys within one load, decided by a declared rule, never by an arbitrary pick.
 
 - exact copies of a source row (every ministry column equal) are counted as deduplicated;
-- several versions of one key: the latest watermark wins, older ones are quarantined as
-  `superseded`; if several versions share the latest watermark there is no honest winner, so all
-  of them are quarantined as `conflicting_versions`.
+- several versions of one key: the latest version wins (ordered by the table's version column,
+  else its watermark: pipeline/versions.py), older ones are quarantined as `superseded`; if several
+  versions share the latest one there is no honest winner, so all of them are quarantined as
+  `conflicting_versions`.
 """
 
 from __future__ import annotations

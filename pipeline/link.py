@@ -3,6 +3,10 @@
 Only exact evidence links: the personal ID itself, the register's own CMND column (never
 arithmetic), or an exact match on the four fields that created the ID (name key, date of birth,
 sex, birth province) when exactly one citizen has them. Anything ambiguous stays unlinked.
+
+The birth province is matched in the code list the record has: the legacy code where the record
+holds one, else the 2025 code (a source written after 1 July 2025 has only those; 2025 → legacy
+is not one-to-one). The register carries both, or its 2025 code is derived from its legacy one.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from catalogue import Entity
+from catalogue.models import PersonKeys
 
 PERSON_ID, LINK_METHOD, LINK_ERRORS = "_person_id", "_link_method", "_link_errors"
 AMBIGUOUS = "ambiguous"  # the link method of a record several citizens fit
@@ -20,6 +25,7 @@ UNVERIFIED = "unverified"  # an ID taken as written: no register was there to co
 # matched by personal ID, resolved CMND or the four fields. An `unverified` ID is not a link.
 LINKED_METHODS = ("register", "personal_id", "cmnd", "four_fields")
 _FOUR = ("name_key", "date_of_birth", "sex", "birth_province")
+_FOUR_2025 = ("name_key", "date_of_birth", "sex", "birth_province_2025")
 _TWELVE_DIGITS, _NINE_DIGITS = r"^\d{12}$", r"^\d{9}$"
 
 
@@ -32,6 +38,8 @@ class PeopleRegister:
     cmnd: pl.DataFrame
     # name_key, date_of_birth, sex, birth_province, personal_id, ambiguous: likewise for the four fields
     four_fields: pl.DataFrame
+    # the same with birth_province_2025: the four fields of a record holding only 2025 codes
+    four_fields_2025: pl.DataFrame | None = None
 
     @classmethod
     def from_citizens(cls, citizens: pl.DataFrame, entity: Entity) -> PeopleRegister:
@@ -46,20 +54,47 @@ class PeopleRegister:
             if "cmnd" in people.columns
             else pl.DataFrame(schema={"cmnd": pl.String, "personal_id": pl.String, "ambiguous": pl.Boolean})
         )
-        columns = {name: getattr(keys, name) for name in _FOUR}
-        if all(columns.values()):
-            four = _unique_holders(
-                people.select(
-                    *(pl.col(c).alias(n) for n, c in columns.items()),
-                    pl.col(keys.personal_id).alias("personal_id"),
-                ),
-                list(_FOUR),
-            )
-        else:
-            four = pl.DataFrame(
-                schema={**dict.fromkeys(_FOUR, pl.String), "personal_id": pl.String, "ambiguous": pl.Boolean}
-            )
-        return cls(ids=ids, cmnd=cmnd, four_fields=four)
+        four = _four_field_holders(people, keys.personal_id, _four_columns(keys), _FOUR)
+        four_2025 = _four_field_holders(
+            people, keys.personal_id, _four_columns_2025(keys, set(people.columns)), _FOUR_2025
+        )
+        return cls(ids=ids, cmnd=cmnd, four_fields=four, four_fields_2025=four_2025)
+
+
+def _four_columns(keys: PersonKeys) -> dict[str, pl.Expr] | None:
+    """The register's four fields with a legacy birth province, if it declares them."""
+    columns = {name: getattr(keys, name) for name in _FOUR}
+    return {n: pl.col(c) for n, c in columns.items()} if all(columns.values()) else None
+
+
+def _four_columns_2025(keys: PersonKeys, available: set[str]) -> dict[str, pl.Expr] | None:
+    """The register's four fields with a 2025 birth province: its own column, or derived from the
+    legacy code (every legacy province maps to exactly one 2025 province)."""
+    from normalise.admin import province_2025
+
+    if keys.birth_province_2025 and keys.birth_province_2025 in available:
+        province = pl.col(keys.birth_province_2025)
+    elif keys.birth_province:
+        province = province_2025(pl.col(keys.birth_province), **{"from": "legacy"})
+    else:
+        return None
+    columns = {name: getattr(keys, name) for name in _FOUR_2025[:3]}
+    if not all(columns.values()):
+        return None
+    return {**{n: pl.col(c) for n, c in columns.items()}, "birth_province_2025": province}
+
+
+def _four_field_holders(
+    people: pl.DataFrame, personal_id: str, columns: dict[str, pl.Expr] | None, names: tuple[str, ...]
+) -> pl.DataFrame:
+    if columns is None:
+        return pl.DataFrame(
+            schema={**dict.fromkeys(names, pl.String), "personal_id": pl.String, "ambiguous": pl.Boolean}
+        )
+    return _unique_holders(
+        people.select(*(e.alias(n) for n, e in columns.items()), pl.col(personal_id).alias("personal_id")),
+        list(names),
+    )
 
 
 def _unique_holders(pairs: pl.DataFrame, by: list[str]) -> pl.DataFrame:
@@ -161,19 +196,7 @@ def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister 
         how="left",
         maintain_order="left",
     )
-    four_columns = [getattr(keys, name) for name in _FOUR]
-    if all(four_columns):
-        linked = linked.join(
-            register.four_fields.lazy().rename({"personal_id": "_via_four", "ambiguous": "_four_ambiguous"}),
-            left_on=four_columns,
-            right_on=list(_FOUR),
-            how="left",
-            maintain_order="left",
-        )
-    else:
-        linked = linked.with_columns(
-            pl.lit(None, pl.String).alias("_via_four"), pl.lit(None, pl.Boolean).alias("_four_ambiguous")
-        )
+    linked = _join_four_fields(linked, keys, register)
     known = pl.col("_known").fill_null(False)
     cmnd_ambiguous = pl.col("_cmnd_ambiguous").fill_null(False)
     return linked.with_columns(
@@ -208,3 +231,29 @@ def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister 
         .otherwise(pid)
         .alias(keys.personal_id),
     ).drop("_known", "_via_cmnd", "_via_four", "_cmnd_ambiguous", "_four_ambiguous")
+
+
+def _join_four_fields(frame: pl.LazyFrame, keys: PersonKeys, register: PeopleRegister) -> pl.LazyFrame:
+    """`_via_four` and `_four_ambiguous`: the register's match on the four fields, on the legacy
+    birth province where the record has one, else on its 2025 province."""
+    legacy = [getattr(keys, name) for name in _FOUR]
+    current = [*(getattr(keys, name) for name in _FOUR_2025[:3]), keys.birth_province_2025]
+    matches: list[tuple[str, str, pl.Expr]] = []  # (found, ambiguous, the record has that code)
+    for suffix, columns, table, names in (
+        ("_legacy", legacy, register.four_fields, _FOUR),
+        ("_2025", current, register.four_fields_2025, _FOUR_2025),
+    ):
+        if not all(columns) or table is None:
+            continue
+        found, ambiguous = f"_via_four{suffix}", f"_four_ambiguous{suffix}"
+        frame = frame.join(
+            table.lazy().rename({"personal_id": found, "ambiguous": ambiguous}),
+            left_on=columns, right_on=list(names), how="left", maintain_order="left",
+        )
+        matches.append((found, ambiguous, pl.col(columns[-1]).is_not_null()))
+    via, unclear = pl.lit(None, pl.String), pl.lit(None, pl.Boolean)
+    for found, ambiguous, has_code in reversed(matches):  # the legacy code, when present, decides
+        via = pl.when(has_code).then(pl.col(found)).otherwise(via)
+        unclear = pl.when(has_code).then(pl.col(ambiguous)).otherwise(unclear)
+    helpers = [name for found, ambiguous, _ in matches for name in (found, ambiguous)]
+    return frame.with_columns(via.alias("_via_four"), unclear.alias("_four_ambiguous")).drop(helpers)

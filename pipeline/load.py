@@ -23,10 +23,12 @@ from catalogue.check import compiled_suite
 from connectors import Connector, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
 from connectors.files import FILE_COLUMN, DropFile, FileDropConnector, NotARegularFile
 from connectors.staging import scratch_dir
+from pipeline.channels import load_channels
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.guards import check_deleted_share, check_quarantine_jump, check_types, column_changes
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
-from pipeline.mapping import canonical_columns, canonical_expressions, watermark_column
+from pipeline.mapping import canonical_columns, canonical_expressions
+from pipeline.versions import version_order, with_superseded_by_silver
 from warehouse.committed import LOADS
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
 
@@ -68,10 +70,10 @@ class LoadNames:
 
     @classmethod
     def of(cls, ref: TableRef) -> LoadNames:
-        bronze, silver, quarantine = (
-            TableName(layer, ref.domain, ref.table.name) for layer in ("bronze", "silver", "quarantine")
-        )
-        apart = TableName("silver", ref.domain, f"{ref.table.name}{SENSITIVE_SUFFIX}") if sensitive_columns(ref) else None
+        # A channel keeps its own bronze and quarantine (its columns are its own) and lands in its table's silver.
+        bronze, quarantine = (TableName(layer, ref.domain, ref.table.name) for layer in ("bronze", "quarantine"))
+        silver = TableName("silver", ref.domain, ref.silver_table)
+        apart = TableName("silver", ref.domain, f"{ref.silver_table}{SENSITIVE_SUFFIX}") if sensitive_columns(ref) else None
         return cls(bronze, silver, quarantine, apart)
 
 
@@ -174,6 +176,14 @@ def load_table(
     The high-water mark moves only when the load record is written, after every commit.
     """
 
+    if ref.table.channels and ref.lands_in is None:
+        # Several channels: each is loaded in turn as a table of its own (pipeline/channels.py).
+        def load_channel(channel: TableRef, **window: str | None) -> LoadReport:
+            return load_table(channel, warehouse, run_id=run_id, today=today, full_refresh=full_refresh,
+                              people=people, progress=progress, **window)
+
+        return load_channels(ref, load_channel, since=since, until=until)
+
     def say(message: str) -> None:
         log.info(message)
         if progress is not None:
@@ -231,7 +241,12 @@ def load_table(
     extracted, watermark_from, watermark_to = _extent(ref, this_run)
     say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
 
-    decisions = _duplicate_decisions(ref, this_run, extracted)
+    # Versions are ordered within this load, then against silver (pipeline/versions.py).
+    versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
+    silver_now = warehouse.scan(names.silver) if versioned else None
+    decisions = with_superseded_by_silver(
+        ref, this_run, silver_now, _duplicate_decisions(ref, this_run, extracted), row=ROW
+    )
     outcome = Outcome()
     with scratch_dir("load") as staging:
         # Bounded memory: the load is judged in slices of rows; only the narrow duplicate
@@ -259,7 +274,7 @@ def load_table(
             _staged(Path(staging), "silver"),
             ref.entity.primary_key,
             run_id,
-            newer_wins_on=watermark_column(ref.table),
+            newer_wins_on=version_order(ref.table),
             description=ref.entity.description,
         )
         if names.sensitive is not None:
@@ -268,7 +283,7 @@ def load_table(
                 _staged(Path(staging), "sensitive"),
                 ref.entity.primary_key,
                 run_id,
-                newer_wins_on=watermark_column(ref.table),
+                newer_wins_on=version_order(ref.table),
                 description=f"the sensitive columns of {names.silver}, by the same key",
             )
     # A load that read everything holds the source's keys already: reconcile against them.
@@ -742,7 +757,7 @@ def _duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame, rows: int) -> pl
     that are duplicates are returned, with their verdict."""
     source_columns = [c for c in this_run.collect_schema().names() if c not in LOAD_COLUMNS]
     keys = ref.entity.primary_key
-    stamp = watermark_column(ref.table)
+    stamp = version_order(ref.table)
     wanted = set(keys) | {stamp}
     narrow_columns = [
         pl.col(ROW),
@@ -893,7 +908,7 @@ def _stage(
     quarantine.write_parquet(folder / f"quarantine-{number:05d}.parquet")
     if apart := sensitive_columns(ref):
         # The sensitive columns go to their own table with what MERGE needs: key, version order, provenance.
-        joining = [*ref.entity.primary_key, *([w] if (w := watermark_column(ref.table)) and w not in apart else [])]
+        joining = [*ref.entity.primary_key, *([w] if (w := version_order(ref.table)) and w not in apart else [])]
         provenance = [ROW, DELETED, DELETED_AT, RUN_ID, "_loaded_at"]
         landing.select(*dict.fromkeys([*joining, *apart, *provenance])).write_parquet(
             folder / f"sensitive-{number:05d}.parquet"

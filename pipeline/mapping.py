@@ -39,9 +39,3 @@ def canonical_expressions(table: Table, entity: Entity) -> dict[str, pl.Expr]:
 def canonical_columns(table: Table, entity: Entity) -> list[pl.Expr]:
     return list(canonical_expressions(table, entity).values())
 
-
-def watermark_column(table: Table) -> str | None:
-    """The canonical column made from the source's watermark column, if the mapping keeps it."""
-    if table.watermark is None:
-        return None
-    return next((m.to for m in table.columns if m.source == table.watermark), None)
