@@ -39,3 +39,12 @@ def canonical_expressions(table: Table, entity: Entity) -> dict[str, pl.Expr]:
 def canonical_columns(table: Table, entity: Entity) -> list[pl.Expr]:
     return list(canonical_expressions(table, entity).values())
 
+
+
+def watermark_column(table: Table) -> str | None:
+    """The canonical column made from the source's watermark column, if the mapping keeps it
+    (the data standard's "live" criterion measures lag on it; versions are ordered by
+    pipeline.versions.version_order, which may be another column)."""
+    if table.watermark is None:
+        return None
+    return next((m.to for m in table.columns if m.source == table.watermark), None)
