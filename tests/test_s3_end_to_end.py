@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import load_catalogue
 from demo.generator import generate
-from orchestration.runs import full_refresh_config, latest_partition_tags
+from orchestration.runs import full_refresh_config
 from pipeline.load import LOADS, LoadNames
 from tests.fixtures.environment import environment
 from warehouse.catalog import warehouse_tables
@@ -68,7 +68,6 @@ def run_nightly_sync() -> dg.ExecuteInProcessResult:
         },
         raise_on_error=False,
         run_config=full_refresh_config(),
-        tags=latest_partition_tags(),
     )
 
 
