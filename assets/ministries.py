@@ -338,10 +338,12 @@ def _earlier_evaluations(
     earlier = {}
     for rule in rules:
         key = dg.AssetCheckKey(silver, rule.rule_id)
-        # The newest records may be this run's own planned evaluations: skip to a completed one.
-        for record in storage.get_asset_check_execution_history(key, limit=3):
+        # The newest records may be this run's own planned evaluation, or a run that died before
+        # evaluating: skip to a completed evaluation of an earlier run.
+        for record in storage.get_asset_check_execution_history(key, limit=5):
             event = record.event.dagster_event if record.event is not None else None
-            if record.run_id != context.run.run_id and event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluated = event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION"
+            if evaluated and record.run_id != context.run.run_id:
                 earlier[rule.rule_id] = (record.run_id, event.event_specific_data)
                 break
     return earlier
@@ -406,7 +408,8 @@ def _checks(
 
 def _restated(run_id: str, previous) -> dict[str, object]:
     """An earlier evaluation's figures, naming the load they came from (kept across quiet nights)."""
-    kept = {k: v for k, v in previous.metadata.items() if k in ("rows_broken", "percent_broken", "outcome_of_load")}
+    figures = ("rows_broken", "percent_broken", "outcome_of_load")
+    kept = {k: v for k, v in previous.metadata.items() if k in figures}
     kept.setdefault("outcome_of_load", dg.MetadataValue.text(run_id))
     return kept
 

@@ -403,9 +403,9 @@ def run_loads(run_id: str, result) -> list[dict[str, Any]]:
     restated: dict[str, set[str]] = {}
     news: dict[str, str] = {}
     for event in result.all_events:
-        asset = "/".join(event.asset_key.path) if event.asset_key else ""
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
+            asset = "/".join(evaluation.asset_key.path)
             if evaluation.check_name == "conservation":  # the balance has its own column
                 continue
             rules.setdefault(asset, []).append(rule_outcome(evaluation.passed, evaluation.severity.value))
@@ -413,9 +413,10 @@ def run_loads(run_id: str, result) -> list[dict[str, Any]]:
                 origin = evaluation.metadata.get("outcome_of_load")
                 restated.setdefault(asset, set()).add(str(getattr(origin, "value", origin)))
         elif event.event_type_value == "ASSET_MATERIALIZATION":
-            summary = event.event_specific_data.materialization.metadata.get("this_load")
+            materialization = event.event_specific_data.materialization
+            summary = materialization.metadata.get("this_load")
             if summary is not None:
-                news[asset] = str(getattr(summary, "value", summary))
+                news["/".join(materialization.asset_key.path)] = str(getattr(summary, "value", summary))
     loads = warehouse.read(LOADS).filter(pl.col("_run_id") == run_id).sort("source", "table")
     records = []
     for row in loads.iter_rows(named=True):

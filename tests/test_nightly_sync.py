@@ -73,11 +73,11 @@ def quiet_night(first_run, instance):
 
 
 def events(result: dg.ExecuteInProcessResult, kind: str, asset: str) -> list:
-    return [
-        e.event_specific_data
-        for e in result.all_events
-        if e.event_type_value == kind and e.asset_key and "/".join(e.asset_key.path) == asset
-    ]
+    """The data of the run's events of one kind about one asset (checks name it in their data)."""
+    found = [e.event_specific_data for e in result.all_events if e.event_type_value == kind]
+    if kind == "ASSET_MATERIALIZATION":
+        return [d for d in found if "/".join(d.materialization.asset_key.path) == asset]
+    return [d for d in found if "/".join(d.asset_key.path) == asset]
 
 
 def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
