@@ -9,6 +9,7 @@ pipeline handled by quarantining or flagging them). A load that read nothing new
 table's high-water mark re-states the rule checks of the last load that did (see _checks).
 """
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -171,7 +172,7 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
     def load(context: dg.AssetExecutionContext, config: LoadConfig, warehouse: WarehouseResource):
         warehouse = warehouse.warehouse()
         people = _people_register(catalogue, warehouse) if register_keys else None
-        mode = "full refresh" if config.full_refresh else "window" if config.since or config.until else "nightly"
+        mode = load_mode(config)
         mark = high_water_mark(ref, warehouse) if mode == "nightly" else None
         try:
             report = load_table(
@@ -197,6 +198,28 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
         yield from _checks(ref, names, report, rules, news, earlier)
 
     return load
+
+
+def load_mode(config: LoadConfig) -> str:
+    """`nightly` (from the high-water mark), `window` (since / until) or `full refresh`; a window
+    that is no timestamp, or a full refresh with a window, fails the step once, saying what to give."""
+    for field in ("since", "until"):
+        value = getattr(config, field)
+        try:
+            if value is not None:
+                dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise dg.Failure(
+                description=f"config {field}={value!r} is not a watermark: give YYYY-MM-DD or YYYY-MM-DD HH:MM:SS",
+                allow_retries=False,
+            ) from None
+    window = config.since is not None or config.until is not None
+    if config.full_refresh and window:
+        raise dg.Failure(
+            description="config full_refresh reads every row: leave since / until out, or full_refresh false",
+            allow_retries=False,
+        )
+    return "full refresh" if config.full_refresh else "window" if window else "nightly"
 
 
 def rule_check_description(rule: SuiteRule) -> str:
