@@ -82,6 +82,11 @@ def suite_rules(suite: str) -> list[SuiteRule]:
     return rules
 
 
+def reads_by_watermark(ref: TableRef) -> bool:
+    """SQL tables read a watermark window; file drops read the file versions not read yet."""
+    return ref.table.watermark is not None and ref.source.connection.kind not in ("csv_folder", "file_drop")
+
+
 def needs_register(ref: TableRef) -> bool:
     """Tables whose people are linked to the population register load after it."""
     return not ref.entity.population_register and bool(ref.entity.person or ref.entity.personal_id_columns)

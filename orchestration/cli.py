@@ -265,7 +265,7 @@ def sync(since, until, full_refresh: bool, tables: tuple[str, ...], as_json: boo
     use_local_defaults()
     started = time.perf_counter()
     result, run_id = run_job(
-        "nightly_sync", run_config=load_run_config(chosen, full_refresh=full_refresh, **window), only=chosen
+        "nightly_sync", run_config=load_run_config(chosen, full_refresh=full_refresh, window=window), only=chosen
     )
     report_run(run_id, result, as_json=as_json, started=started)
 

@@ -10,10 +10,23 @@ from typing import Any
 from catalogue import load_catalogue
 
 
-def load_run_config(tables: list[str] | None = None, **config: object) -> dict:
-    """Run configuration giving each chosen load the same LoadConfig (a window, a full refresh)."""
+def load_run_config(
+    tables: list[str] | None = None, *, full_refresh: bool = False, window: dict[str, str] | None = None
+) -> dict:
+    """Run configuration of the chosen loads: a full refresh, or a watermark window (`since` /
+    `until`). A window applies to tables read by watermark only: file drops have none, and keep
+    reading the file versions not read yet."""
+    from assets.ministries import reads_by_watermark
+
     refs = [r for r in load_catalogue().tables if tables is None or r.key in tables]
-    return {"ops": {f"load_{r.domain}__{r.table.name}": {"config": dict(config)} for r in refs}}
+    return {
+        "ops": {
+            f"load_{r.domain}__{r.table.name}": {
+                "config": {"full_refresh": full_refresh, **(window if reads_by_watermark(r) and window else {})}
+            }
+            for r in refs
+        }
+    }
 
 
 def full_refresh_config(tables: list[str] | None = None) -> dict:

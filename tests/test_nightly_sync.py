@@ -242,7 +242,7 @@ def test_a_window_of_days_is_one_run_and_idempotent(first_run, instance):
     warehouse = Warehouse.from_env()
     before = silver_counts(warehouse)
     window = day_window(dt.date(2026, 10, 1), dt.date(2026, 11, 1))
-    result = run_nightly_sync(instance, load_run_config(**window))
+    result = run_nightly_sync(instance, load_run_config(window=window))
     assert result.success
     assert len(events(result, "ASSET_MATERIALIZATION", "silver/population/citizens")) == 1
     loads = warehouse.read(LOADS).filter(pl.col("_run_id") == result.run_id)

@@ -77,3 +77,16 @@ def test_the_summary_reads_rules_as_clean_or_warned_not_a_failing_score():
     assert rules_cell(load) == "17 clean · [yellow]6 warned[/] (rows quarantined or flagged)"
     quiet = {**load, "rules_restated_from": ["0123456789abcdef"]}
     assert rules_cell(quiet).endswith("as of run 01234567")
+
+
+def test_a_window_reaches_the_sql_tables_and_file_drops_keep_their_own_cursor():
+    from orchestration.runs import load_run_config
+
+    window = day_window(dt.date(2026, 10, 1), None)
+    ops = load_run_config(["population.citizens", "civil_status.births"], window=window)["ops"]
+    assert ops == {
+        "load_population__citizens": {"config": {"full_refresh": False, "since": "2026-10-01 00:00:00"}},
+        "load_civil_status__births": {"config": {"full_refresh": False}},
+    }
+    every = load_run_config(full_refresh=True)["ops"]
+    assert len(every) == 10 and all(op["config"] == {"full_refresh": True} for op in every.values())
