@@ -316,7 +316,7 @@ def test_version_and_help_are_complete():
     helped = runner.invoke(main, ["--help"], terminal_width=80)
     commands = helped.stdout.split("Commands:")[1]
     assert helped.exit_code == 0 and "..." not in commands
-    assert "backfill of days as one run" in " ".join(commands.split())  # once cut at "..."
+    assert "or a window of days, as one run" in " ".join(commands.split())  # once cut at "..."
 
 
 def test_a_killed_sync_never_blocks_the_next_one(demo_done):
