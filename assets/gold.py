@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from assets.ministries import asset_key
+from assets.nightly import NIGHTLY_FRESHNESS
 from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import Catalogue
 from pipeline.gold import CITIZEN_360, LINKAGE_KPIS, citizen_360, linkage_kpis
@@ -30,6 +31,7 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
         key=asset_key(citizen_key),
         group_name="gold",
         kinds={"polars", "delta"},
+        freshness_policy=NIGHTLY_FRESHNESS,  # rebuilt each night after the loads: stale by 06:00 if not
         deps=[asset_key(name) for name in people_tables.values()],
         description="One row per registered person: which ministries know them and vital status across "
         "sources. Pseudonymous: a keyed hash stands for the personal ID.",
@@ -55,6 +57,7 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
         key=asset_key(kpi_key),
         group_name="gold",
         kinds={"polars", "delta"},
+        freshness_policy=NIGHTLY_FRESHNESS,  # rebuilt each night after the loads: stale by 06:00 if not
         deps=[asset_key(name) for name in silver.values()],
         description="Project 06 linkage KPIs per ministry table and province: rows, % linked to the "
         "population register, % quarantined.",

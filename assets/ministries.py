@@ -1,25 +1,31 @@
 """One multi-asset per catalogue table: its bronze, quarantine and silver tables, loaded together.
 
 A load is one unit (see pipeline.load): the three tables and the load record describe the same
-run, so they are materialised by one step. Checks: conservation (blocking) and one check per
-suite rule, with the rule's severity and the share of rows that broke it.
+run, so they are materialised by one step, unpartitioned (assets.nightly says why). Every
+materialisation describes the table as it now is (rows, Delta version, URI, columns) and what
+this load did to it. Checks: conservation (blocking, ERROR: a broken balance is a pipeline
+failure) and one check per suite rule (WARN when rows broke it: the source's data, which the
+pipeline handled by quarantining or flagging them). A load that read nothing newer than the
+table's high-water mark re-states the rule checks of the last load that did (see _checks).
 """
 
+import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
 import polars as pl
 
-from assets.partitions import DAILY, watermark_window
+from assets.nightly import NIGHTLY_FRESHNESS
 from assets.resources import WarehouseResource
 from catalogue import Catalogue, CatalogueError, TableRef
 from connectors import SourceError
 from pipeline.link import PeopleRegister
-from pipeline.load import DELETED, KEY_UNSAFE, LoadNames, LoadReport, load_table
+from pipeline.load import DELETED, KEY_UNSAFE, LoadNames, LoadReport, high_water_mark, load_table
 from quality.publish import publish_data_docs
 from quality.suites import suites_dir
-from warehouse.tables import TableName
+from warehouse.tables import TableName, Warehouse
 
 CONSERVATION = "conservation"
 PIPELINE_RULES = {
@@ -33,9 +39,10 @@ PIPELINE_RULES = {
 
 
 class LoadConfig(dg.Config):
-    """Which rows a load reads. By default: the run's days (partitioned tables, with the table's
-    look-back) or everything newer than the table's high-water mark (file drops). `since` /
-    `until` give an explicit watermark window; `full_refresh` reads every row."""
+    """Which rows a load reads. By default: from the table's high-water mark minus its look-back
+    (SQL tables; everything on the first load) or the file versions not read yet (file drops).
+    `since` / `until` give an explicit watermark window, read as it is (`YYYY-MM-DD HH:MM:SS`,
+    the source's local time); `full_refresh` reads every row."""
 
     since: str | None = None
     until: str | None = None
@@ -75,8 +82,8 @@ def suite_rules(suite: str) -> list[SuiteRule]:
     return rules
 
 
-def is_partitioned(ref: TableRef) -> bool:
-    """Tables with a timestamp watermark load by day; file drops load by file."""
+def reads_by_watermark(ref: TableRef) -> bool:
+    """SQL tables read a watermark window; file drops read the file versions not read yet."""
     return ref.table.watermark is not None and ref.source.connection.kind not in ("csv_folder", "file_drop")
 
 
@@ -127,6 +134,8 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
             description=f"{ref.entity.description} Canonical, validated and normalised; "
             f"MERGEd by {', '.join(ref.entity.primary_key)}.",
             metadata={"dagster/column_schema": column_schema(ref)},
+            # Loaded each night at 01:00: a silver table not materialised by 06:00 shows as stale.
+            freshness_policy=NIGHTLY_FRESHNESS,
             **common,
         ),
     ]
@@ -139,49 +148,45 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
             CONSERVATION,
             asset=asset_key(names.silver),
             blocking=True,
-            description="extracted = landed + quarantined + deduplicated for this load",
+            description="extracted = landed + quarantined + deduplicated for this load. Fails with ERROR "
+            "severity when rows went missing or were counted twice: a pipeline failure, and gold waits.",
         ),
         *(
             dg.AssetCheckSpec(
                 rule.rule_id,
                 asset=asset_key(names.silver),
                 blocking=rule.blocking,
-                description=f"[{rule.severity}] {rule.description}",
+                description=rule_check_description(rule),
             )
             for rule in rules
         ),
     ]
-
-    partitioned = is_partitioned(ref)
 
     @dg.multi_asset(
         name=f"load_{ref.domain}__{ref.table.name}",
         specs=specs,
         check_specs=checks,
         can_subset=False,
-        partitions_def=DAILY if partitioned else None,
-        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         pool=f"source_{ref.source.name}",
         retry_policy=dg.RetryPolicy(
             max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
         ),
-        description=f"Load {ref.key} ({ref.source.ministry}) through bronze, validation and silver.",
+        description=f"Load {ref.key} ({ref.source.ministry}) through bronze, validation and silver: "
+        "from the table's high-water mark minus its look-back, or the window of the run's config.",
     )
     def load(context: dg.AssetExecutionContext, config: LoadConfig, warehouse: WarehouseResource):
         warehouse = warehouse.warehouse()
         people = _people_register(catalogue, warehouse) if register_keys else None
-        since, until = config.since, config.until
-        window = watermark_window(context, ref.table.lookback) if partitioned else None
-        if window is not None and since is None and until is None and not config.full_refresh:
-            since, until = window
+        mode = load_mode(config)
+        mark = high_water_mark(ref, warehouse) if mode == "nightly" else None
         try:
             report = load_table(
                 ref,
                 warehouse,
                 run_id=context.run.run_id,
                 today=_today(),
-                since=since,
-                until=until,
+                since=config.since,
+                until=config.until,
                 full_refresh=config.full_refresh,
                 people=people,
                 progress=context.log.info,
@@ -192,10 +197,73 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
             if getattr(error, "retryable", False):
                 raise
             raise dg.Failure(description=str(error), allow_retries=False) from None
-        yield from _materializations(ref, names, report, warehouse)
-        yield from _checks(ref, names, report, rules)
+        news = load_news(report, mode=mode, mark=mark)
+        yield from _materializations(ref, names, report, warehouse, news)
+        earlier = _earlier_evaluations(context, asset_key(names.silver), rules) if not news.new_rows else {}
+        yield from _checks(ref, names, report, rules, news, earlier)
 
     return load
+
+
+def load_mode(config: LoadConfig) -> str:
+    """`nightly` (from the high-water mark), `window` (since / until) or `full refresh`; a window
+    that is no timestamp, or a full refresh with a window, fails the step once, saying what to give."""
+    for field in ("since", "until"):
+        value = getattr(config, field)
+        try:
+            if value is not None:
+                dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise dg.Failure(
+                description=f"config {field}={value!r} is not a watermark: give YYYY-MM-DD or YYYY-MM-DD HH:MM:SS",
+                allow_retries=False,
+            ) from None
+    window = config.since is not None or config.until is not None
+    if config.full_refresh and window:
+        raise dg.Failure(
+            description="config full_refresh reads every row: leave since / until out, or full_refresh false",
+            allow_retries=False,
+        )
+    return "full refresh" if config.full_refresh else "window" if window else "nightly"
+
+
+def rule_check_description(rule: SuiteRule) -> str:
+    """What a rule check means, shown in the UI beside its result."""
+    handled = "quarantined" if rule.severity == "error" else "landed with a warning flag"
+    severity = "ERROR (blocking)" if rule.blocking else "WARN"
+    return (
+        f"[{rule.severity} rule] {rule.description}. Fails with {severity} severity when rows of the "
+        f"load broke it: those rows were {handled}; a statement about the source's data, not a "
+        "pipeline failure. A load that read nothing newer than the high-water mark re-states the "
+        "outcome of the last load that did (metadata: outcome_of_load)."
+    )
+
+
+@dataclass(frozen=True)
+class LoadNews:
+    """Whether a load brought rows the table had not seen, in words for the UI."""
+
+    new_rows: bool
+    summary: str
+
+
+def load_news(report: LoadReport, *, mode: str, mark: str | None) -> LoadNews:
+    """A nightly load that read nothing newer than the high-water mark found nothing new.
+
+    Its look-back re-reads rows already judged, so its rule counts are not the table's news. An
+    explicit window or a full refresh is a deliberate re-read: always judged afresh.
+    """
+    if mode != "nightly":
+        return LoadNews(True, f"{report.extracted:,} rows read ({mode})")
+    if report.extracted == 0:
+        since = f" since watermark {mark}" if mark else ""
+        return LoadNews(False, f"no new rows{since}: nothing extracted")
+    if mark is not None and report.watermark_to is not None and report.watermark_to <= mark:
+        return LoadNews(
+            False,
+            f"no new rows since watermark {mark}: {report.extracted:,} rows of the look-back re-read",
+        )
+    return LoadNews(True, f"{report.extracted:,} rows read, up to watermark {report.watermark_to}")
 
 
 def _today():
@@ -222,39 +290,61 @@ def _people_register(catalogue: Catalogue, warehouse) -> PeopleRegister | None:
     return None
 
 
-def _materializations(ref: TableRef, names: LoadNames, report: LoadReport, warehouse):
-    common = {"run_id": report.run_id, "watermark_to": report.watermark_to}
+def table_metadata(warehouse: Warehouse, name: TableName, descriptions: dict[str, str] | None = None) -> dict:
+    """The table as it now is: rows, Delta version, URI and columns (from its Delta schema)."""
+    if not warehouse.exists(name):
+        return {"dagster/uri": warehouse.uri(name), "dagster/row_count": 0, "delta_version": None}
+    info = warehouse.info(name)
+    fields = warehouse.table(name).schema().to_arrow()
+    descriptions = descriptions or {}
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn(f.name, str(f.type), description=descriptions.get(f.name, "")) for f in fields
+        ]
+    )
+    return {
+        "dagster/uri": info.uri,
+        "dagster/row_count": info.rows,
+        "delta_version": info.version,
+        "dagster/column_schema": schema,
+    }
+
+
+def _materializations(
+    ref: TableRef, names: LoadNames, report: LoadReport, warehouse: Warehouse, news: LoadNews
+) -> Iterator[dg.MaterializeResult]:
+    load = {
+        "run_id": report.run_id,
+        "this_load": news.summary,
+        "new_rows": news.new_rows,
+        "watermark_from": report.watermark_from,
+        "watermark_to": report.watermark_to,
+    }
     yield dg.MaterializeResult(
         asset_key=asset_key(names.bronze),
-        metadata={
-            **common,
-            "dagster/row_count": report.extracted,
-            "dagster/uri": warehouse.uri(names.bronze),
-            "delta_version": report.bronze_version,
-        },
+        metadata={**table_metadata(warehouse, names.bronze), **load, "extracted_this_load": report.extracted},
     )
     yield dg.MaterializeResult(
         asset_key=asset_key(names.quarantine),
         metadata={
-            **common,
-            "rows_quarantined": report.quarantined,
-            "dagster/uri": warehouse.uri(names.quarantine),
-            "delta_version": report.quarantine_version,
-            "rules": dg.MetadataValue.json(report.rule_counts),
+            **table_metadata(warehouse, names.quarantine),
+            **load,
+            "quarantined_this_load": report.quarantined,
+            "files_quarantined_this_load": report.files_quarantined,
+            "rules_this_load": dg.MetadataValue.json(report.rule_counts),
         },
     )
-    info = warehouse.info(names.silver)
+    described = {c.name: f"[{c.pii}] {c.description}".strip() for c in ref.entity.columns}
     yield dg.MaterializeResult(
         asset_key=asset_key(names.silver),
         metadata={
-            **common,
-            "dagster/row_count": info.rows,
-            "dagster/uri": info.uri,
-            "delta_version": report.silver_version,
+            **table_metadata(warehouse, names.silver, described),
+            **load,
             "extracted": report.extracted,
             "landed": report.landed,
             "quarantined": report.quarantined,
             "deduplicated": report.deduplicated,
+            "deleted": report.deleted,
             "warned": report.warned,
             "linked": report.linked,
             "ambiguous_matches": report.ambiguous,
@@ -268,7 +358,34 @@ def _materializations(ref: TableRef, names: LoadNames, report: LoadReport, wareh
     )
 
 
-def _checks(ref: TableRef, names: LoadNames, report: LoadReport, rules):
+def _earlier_evaluations(
+    context: dg.AssetExecutionContext, silver: dg.AssetKey, rules: list[SuiteRule]
+) -> dict[str, tuple[str, object]]:
+    """The last completed evaluation of each rule check in an earlier run (Dagster's own history)."""
+    storage = context.instance.event_log_storage
+    earlier = {}
+    for rule in rules:
+        key = dg.AssetCheckKey(silver, rule.rule_id)
+        # The newest records may be this run's own planned evaluation, or a run that died before
+        # evaluating: skip to a completed evaluation of an earlier run.
+        for record in storage.get_asset_check_execution_history(key, limit=5):
+            event = record.event.dagster_event if record.event is not None else None
+            evaluated = event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION"
+            if evaluated and record.run_id != context.run.run_id:
+                earlier[rule.rule_id] = (record.run_id, event.event_specific_data)
+                break
+    return earlier
+
+
+def _checks(
+    ref: TableRef,
+    names: LoadNames,
+    report: LoadReport,
+    rules: list[SuiteRule],
+    news: LoadNews,
+    earlier: dict[str, tuple[str, object]],
+) -> Iterator[dg.AssetCheckResult]:
+    # Conservation is about this load, always: a quiet night's 0 = 0 + 0 + 0 is a real result.
     yield dg.AssetCheckResult(
         asset_key=asset_key(names.silver),
         check_name=CONSERVATION,
@@ -279,22 +396,50 @@ def _checks(ref: TableRef, names: LoadNames, report: LoadReport, rules):
             "landed": report.landed,
             "quarantined": report.quarantined,
             "deduplicated": report.deduplicated,
+            "this_load": news.summary,
         },
     )
     considered = max(report.extracted - report.deduplicated, 1)
     for rule in rules:
         broken = report.rule_counts.get(rule.rule_id, 0)
+        this_load = {
+            "this_load": news.summary,
+            "rows_broken_this_load": broken,
+            "outcome": "quarantined" if rule.severity == "error" else "landed with a warning flag",
+        }
+        if not news.new_rows and rule.rule_id in earlier:
+            # Nothing new was judged: re-state the last real outcome rather than turn it green.
+            run_id, previous = earlier[rule.rule_id]
+            yield dg.AssetCheckResult(
+                asset_key=asset_key(names.silver),
+                check_name=rule.rule_id,
+                passed=previous.passed,
+                severity=previous.severity,
+                metadata={**_restated(run_id, previous), **this_load, "restated": True},
+            )
+            continue
         yield dg.AssetCheckResult(
             asset_key=asset_key(names.silver),
             check_name=rule.rule_id,
             passed=broken / considered <= 1 - rule.mostly,
-            severity=dg.AssetCheckSeverity.ERROR if rule.severity == "error" else dg.AssetCheckSeverity.WARN,
+            # Broken rows are the source's data, handled (quarantined or flagged): a warning. Only a
+            # rule declared blocking stops gold, which Dagster does for ERROR severity alone.
+            severity=dg.AssetCheckSeverity.ERROR if rule.blocking else dg.AssetCheckSeverity.WARN,
             metadata={
+                **this_load,
                 "rows_broken": broken,
                 "percent_broken": round(100 * broken / considered, 3),
-                "outcome": "quarantined" if rule.severity == "error" else "landed with a warning flag",
+                "outcome_of_load": report.run_id,
             },
         )
+
+
+def _restated(run_id: str, previous) -> dict[str, object]:
+    """An earlier evaluation's figures, naming the load they came from (kept across quiet nights)."""
+    figures = ("rows_broken", "percent_broken", "outcome_of_load")
+    kept = {k: v for k, v in previous.metadata.items() if k in figures}
+    kept.setdefault("outcome_of_load", dg.MetadataValue.text(run_id))
+    return kept
 
 
 def _masked_preview(ref: TableRef, frame: pl.DataFrame) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import random
@@ -57,10 +56,6 @@ from warehouse.tables import RUN_ID, Warehouse  # noqa: E402
 
 NDC = str(Path(sys.executable).parent / "ndc")
 TODAY = "2026-11-01"  # the demo generator's run date
-# A full-refresh sync plans one Dagster event per partition and asset: from the default start
-# (2024-01-01) that is ~26,000 fsync'd events and over ten minutes before any row moves. The
-# harness keeps a few days of partitions; full refresh reads every row whatever the partitions.
-PARTITIONS_START = (dt.date.today() - dt.timedelta(days=3)).isoformat()
 RUN_TIMEOUT_S = 300  # a run longer than this is reported as hung
 STALL_TIMEOUT_S = 3  # the frozen-source scenario's stall limit (the default is 600 s)
 
@@ -96,7 +91,6 @@ class Lab:
             "NDC_WAREHOUSE_URI": self.warehouse_uri,
             "DAGSTER_HOME": str(self.dagster_home),
             "NDC_TODAY": TODAY,
-            "NDC_PARTITIONS_START": PARTITIONS_START,
             "COLUMNS": "250",  # one log line per message: rich wraps at 80 columns off a terminal
             **self.extra,
             **more,

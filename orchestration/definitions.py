@@ -7,6 +7,7 @@ import dagster as dg
 from assets.gold import gold_assets
 from assets.maintenance import maintenance_definitions
 from assets.ministries import ministry_assets
+from assets.nightly import NIGHTLY_CRON, TIMEZONE
 from assets.standard import standard_definitions
 from catalogue.check import checked_catalogue
 from orchestration.alerts import run_failure_alert
@@ -25,13 +26,14 @@ nightly_sync = dg.define_asset_job(
     description="Every ministry table through bronze, validation, quarantine and silver, then gold.",
 )
 
-nightly_schedule = dg.build_schedule_from_partitioned_job(
-    nightly_sync,
+nightly_schedule = dg.ScheduleDefinition(
     name="nightly_sync_0100",
-    hour_of_day=1,
+    job=nightly_sync,
+    cron_schedule=NIGHTLY_CRON,
+    execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Each night at 01:00 Vietnam time, load yesterday's partition of every ministry table "
-    "(after the ministries' own nightly batches), the file drops' new files, and gold.",
+    description="Each night at 01:00 Vietnam time (after the ministries' own nightly batches): every "
+    "ministry table from its high-water mark minus its look-back, the file drops' new files, and gold.",
 )
 
 

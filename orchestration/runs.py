@@ -1,4 +1,4 @@
-"""How a run of nightly_sync is asked for (which days, whether loads read everything), and what
+"""How a run of nightly_sync is asked for (a window of days, or a full refresh), and what
 a failed run says: one line per failed step, taken from the run's events."""
 
 from __future__ import annotations
@@ -7,19 +7,31 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from assets.partitions import DAILY, range_tags
 from catalogue import load_catalogue
 
 
-def latest_partition_tags() -> dict[str, str]:
-    last = DAILY.get_last_partition_key()
-    return range_tags(last, last)
+def load_run_config(
+    tables: list[str] | None = None, *, full_refresh: bool = False, window: dict[str, str] | None = None
+) -> dict:
+    """Run configuration of the chosen loads: a full refresh, or a watermark window (`since` /
+    `until`). A window applies to tables read by watermark only: file drops have none, and keep
+    reading the file versions not read yet."""
+    from assets.ministries import reads_by_watermark
+
+    refs = [r for r in load_catalogue().tables if tables is None or r.key in tables]
+    return {
+        "ops": {
+            f"load_{r.domain}__{r.table.name}": {
+                "config": {"full_refresh": full_refresh, **(window if reads_by_watermark(r) and window else {})}
+            }
+            for r in refs
+        }
+    }
 
 
 def full_refresh_config(tables: list[str] | None = None) -> dict:
     """Every chosen load reads its whole source (the demo's first load; repeating it is idempotent)."""
-    refs = [r for r in load_catalogue().tables if tables is None or r.key in tables]
-    return {"ops": {f"load_{r.domain}__{r.table.name}": {"config": {"full_refresh": True}} for r in refs}}
+    return load_run_config(tables, full_refresh=True)
 
 
 _LOAD_STEP = re.compile(r"^load_(?P<domain>[A-Za-z0-9_]+?)__(?P<table>[A-Za-z0-9_]+)$")

@@ -323,11 +323,11 @@ def load_table(
     return report
 
 
-def incremental_since(ref: TableRef, warehouse: Warehouse) -> str | None:
-    """The table's high-water mark minus its look-back window; None before the first load."""
+def high_water_mark(ref: TableRef, warehouse: Warehouse) -> str | None:
+    """The newest watermark any balanced load of the table read; None before the first load."""
     if ref.table.watermark is None or not warehouse.exists(LOADS):
         return None
-    mark = (
+    return (
         warehouse.scan(LOADS)
         .filter(
             (pl.col("source") == ref.source.name) & (pl.col("table") == ref.table.name) & pl.col("balanced")
@@ -336,6 +336,11 @@ def incremental_since(ref: TableRef, warehouse: Warehouse) -> str | None:
         .collect()
         .item()
     )
+
+
+def incremental_since(ref: TableRef, warehouse: Warehouse) -> str | None:
+    """The table's high-water mark minus its look-back window; None before the first load."""
+    mark = high_water_mark(ref, warehouse)
     if mark is None or not ref.table.lookback:
         return mark
     try:

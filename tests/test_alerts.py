@@ -203,8 +203,6 @@ def test_the_sensor_itself_posts_and_is_in_the_definitions(failed_run, receiver,
 @pytest.mark.slow
 def test_nightly_sync_with_its_source_gone_alerts_naming_the_source(tmp_path, monkeypatch, receiver):
     """The real job, the real load: the population register's files are not there."""
-    from orchestration.runs import latest_partition_tags
-
     monkeypatch.setenv("NDC_DEMO_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("NDC_WAREHOUSE_URI", str(tmp_path / "warehouse"))
     job = defs.resolve_job_def("nightly_sync")
@@ -215,7 +213,6 @@ def test_nightly_sync_with_its_source_gone_alerts_naming_the_source(tmp_path, mo
                 dg.AssetKey([layer, "population", "citizens"]) for layer in ("bronze", "quarantine", "silver")
             ],
             raise_on_error=False,
-            tags=latest_partition_tags(),
         )
         assert not result.success
         run = instance.get_run_by_id(result.run_id)

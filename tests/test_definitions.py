@@ -50,12 +50,17 @@ def test_conservation_check_is_blocking_and_loads_use_a_pool_per_source():
     assert specs["conservation"].blocking
 
 
-def test_sql_tables_are_daily_partitions_in_vietnam_time_and_file_drops_are_not():
+def test_loads_are_unpartitioned_and_silver_and_gold_expect_the_night_by_six():
+    """A load is one unit from the table's high-water mark: no partitions to show as missing."""
     graph = defs.resolve_asset_graph()
-    citizens = graph.get(dg.AssetKey(["silver", "population", "citizens"])).partitions_def
-    assert isinstance(citizens, dg.DailyPartitionsDefinition) and citizens.timezone == "Asia/Ho_Chi_Minh"
-    assert graph.get(dg.AssetKey(["silver", "civil_status", "births"])).partitions_def is None
-    assert graph.get(dg.AssetKey(["gold", "people", "citizen_360"])).partitions_def is None
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).partitions_def is None, key.to_user_string()
+    for path in (["silver", "population", "citizens"], ["silver", "civil_status", "births"], ["gold", "kpi", "linkage_by_province"]):
+        policy = graph.get(dg.AssetKey(path)).freshness_policy
+        assert policy.deadline_cron == "0 6 * * *" and policy.timezone == "Asia/Ho_Chi_Minh", path
+        # A materialisation since the 01:00 schedule counts; one from the afternoon before does not.
+        assert policy.lower_bound_delta.total_seconds() == 5 * 3600
+    assert graph.get(dg.AssetKey(["bronze", "population", "citizens"])).freshness_policy is None
 
 
 def test_nightly_schedule_runs_at_one_in_vietnam():
@@ -64,6 +69,17 @@ def test_nightly_schedule_runs_at_one_in_vietnam():
     assert schedule.execution_timezone == "Asia/Ho_Chi_Minh"
     assert schedule.job_name == "nightly_sync"
     assert defs.resolve_job_def("warehouse_maintenance") is not None
+
+
+def test_rule_checks_say_what_their_severity_means():
+    specs = {
+        spec.name: spec
+        for spec in defs.resolve_assets_def(dg.AssetKey(["silver", "population", "citizens"])).check_specs
+    }
+    assert "ERROR" in specs["conservation"].description
+    rules = [spec for name, spec in specs.items() if name != "conservation"]
+    assert rules and all("WARN" in spec.description and "not a pipeline failure" in spec.description for spec in rules)
+    assert all("no new rows" in spec.description or "newer than the high-water mark" in spec.description for spec in rules)
 
 
 def test_production_takes_every_setting_from_the_environment():

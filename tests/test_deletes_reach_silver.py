@@ -3,24 +3,26 @@
 The demo ministries are loaded into PostgreSQL and synced in full (as `ndc demo --backend postgres`
 does); then the population register deletes citizens and updates others, and social welfare deletes
 beneficiaries (a night with nothing else: the load has no new rows, only deletions). The normal
-nightly sync (yesterday's partition, not a full refresh) must tombstone every deleted key in silver
+nightly sync (from the high-water mark, not a full refresh) must tombstone every deleted key in silver
 (`_deleted`, history kept) and leave it out of gold.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from assets.partitions import DAILY, WATERMARK_FORMAT
+from assets.nightly import TIMEZONE, WATERMARK_FORMAT
 from demo.backends import SOURCES, load_demo_into, url_variable
 from demo.generator import generate
-from orchestration.runs import full_refresh_config, latest_partition_tags
+from orchestration.runs import full_refresh_config
 from pipeline.gold import pseudonymise
 from pipeline.link import PERSON_ID
 from pipeline.load import DELETED, DELETED_AT, LOADS
@@ -48,7 +50,7 @@ class Synced:
 
 
 def nightly_sync(synced: Synced, *, full_refresh: bool) -> dg.ExecuteInProcessResult:
-    """nightly_sync in-process on yesterday's partition; the first run reads everything (as the demo)."""
+    """nightly_sync in-process from each table's high-water mark; the first run reads everything (as the demo)."""
     env = {
         "NDC_DEMO_DIR": str(synced.demo_dir),
         "NDC_WAREHOUSE_URI": str(synced.warehouse_dir),
@@ -62,7 +64,6 @@ def nightly_sync(synced: Synced, *, full_refresh: bool) -> dg.ExecuteInProcessRe
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,
             run_config=full_refresh_config() if full_refresh else None,
-            tags=latest_partition_tags(),
         )
     assert result.success
     return result
@@ -97,7 +98,7 @@ def test_the_nightly_sync_tombstones_deleted_keys_in_silver_and_gold_forgets_the
     assert gold_before.height == citizens_before[PERSON_ID].drop_nulls().n_unique()
 
     # The night at the ministries: clean, linked citizens deleted (IDs as written at the source),
-    # others updated within yesterday's partition; welfare deletes beneficiaries and nothing else.
+    # others updated yesterday; welfare deletes beneficiaries and nothing else.
     linked = citizens_before.filter(pl.col(PERSON_ID).is_not_null()).sort("personal_id")
     source_ids = {row[0] for row in execute(synced.server, "population", "SELECT so_dinh_danh FROM cong_dan")}
     deletable = [pid for pid in linked["personal_id"] if pid in source_ids]
@@ -105,8 +106,8 @@ def test_the_nightly_sync_tombstones_deleted_keys_in_silver_and_gold_forgets_the
     execute(
         synced.server, "population", "DELETE FROM cong_dan WHERE so_dinh_danh = ANY(%s)", (deleted_citizens,)
     )
-    yesterday = DAILY.time_window_for_partition_key(DAILY.get_last_partition_key()).start
-    stamp = yesterday.replace(hour=10).strftime(WATERMARK_FORMAT)
+    yesterday = dt.datetime.now(ZoneInfo(TIMEZONE)) - dt.timedelta(days=1)
+    stamp = yesterday.replace(hour=10, minute=0, second=0).strftime(WATERMARK_FORMAT)
     execute(
         synced.server,
         "population",

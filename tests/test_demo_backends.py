@@ -19,7 +19,7 @@ from connectors import ExtractRequest, open_connector
 from demo.backends import SOURCES, copy_text, load_demo_into, sqlite_tables, url_variable
 from demo.generator import generate
 from devservers import databases
-from orchestration.runs import full_refresh_config, latest_partition_tags
+from orchestration.runs import full_refresh_config
 from pipeline.load import LOADS, LoadNames
 from tests.fixtures.environment import environment
 from tests.fixtures.servers import DatabaseServer
@@ -57,7 +57,6 @@ def run_nightly_sync(demo_dir: Path, warehouse_dir: Path, urls: Mapping[str, str
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,
             run_config=full_refresh_config(),
-            tags=latest_partition_tags(),
         )
         warehouse = Warehouse.from_env()
         loads = (

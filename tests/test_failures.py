@@ -10,7 +10,6 @@ import pytest
 from catalogue import load_catalogue
 from connectors import SourceSchemaError
 from demo.generator import generate
-from orchestration.runs import latest_partition_tags
 from pipeline.load import LOADS, LoadNames, load_table
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
@@ -70,7 +69,6 @@ def test_a_missing_source_fails_once_in_dagster_without_retries(loaded, tmp_path
             dg.AssetKey([layer, "population", "citizens"]) for layer in ("bronze", "quarantine", "silver")
         ],
         raise_on_error=False,
-        tags=latest_partition_tags(),
     )
     assert not result.success
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

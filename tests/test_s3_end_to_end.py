@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import load_catalogue
 from demo.generator import generate
-from orchestration.runs import full_refresh_config, latest_partition_tags
+from orchestration.runs import full_refresh_config
 from pipeline.load import LOADS, LoadNames
 from quality.publish import docs_base_url
 from tests.fixtures.environment import environment
@@ -67,7 +67,6 @@ def run_nightly_sync() -> dg.ExecuteInProcessResult:
         },
         raise_on_error=False,
         run_config=full_refresh_config(),
-        tags=latest_partition_tags(),
     )
 
 

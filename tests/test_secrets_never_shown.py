@@ -21,7 +21,7 @@ import pytest
 from assets.resources import PseudonymKeyResource, WarehouseResource
 from demo.backends import load_demo_into
 from demo.generator import generate
-from orchestration.runs import full_refresh_config, latest_partition_tags
+from orchestration.runs import full_refresh_config
 from tests.fixtures.environment import environment
 from tests.fixtures.servers import DatabaseServer
 from warehouse.storage import StorageSettings, split_s3_uri
@@ -42,7 +42,6 @@ def run_nightly_sync(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
         resources={"warehouse": WarehouseResource(), "pseudonym_key": PseudonymKeyResource(key=PSEUDONYM_KEY)},
         raise_on_error=False,
         run_config=full_refresh_config(),
-        tags=latest_partition_tags(),
     )
 
 
