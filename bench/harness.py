@@ -180,6 +180,24 @@ def markdown(summary: dict[str, dict[str, Any]], rows: int, rounds: int) -> str:
     return "\n".join(lines)
 
 
+def profile(src: source.Source, work: Path, timeout_s: float) -> int:
+    """One full sync of our own under pyinstrument (a sampling profiler: the figures are where the
+    time goes, not how long it takes); the report lands next to the results."""
+    folder = work / "profile"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    report = work / f"profile-{src.rows}-{time.strftime('%Y%m%dT%H%M%S')}.txt"
+    arguments = {"url": src.url, "table": source.TABLE, "rows": src.rows, "warehouse": str(folder / "wh")}
+    subprocess.run(
+        [sys.executable, "-m", "pyinstrument", "-r", "text", "--show-all", "-o", str(report),
+         "-m", "bench.methods", "ours", json.dumps(arguments)],
+        check=True, timeout=timeout_s,
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"profile written: {report}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="citizens generated (the table has ~2%% more rows)")
@@ -189,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-table", action="store_true", help="keep the table from the last run of the same --rows")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one method may take")
     parser.add_argument("--seed", type=int, default=14, help="the shuffles' seed")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of the rounds: one full sync under pyinstrument (text report in --work)")
     args = parser.parse_args(argv)
     citizens = 10_000_000 if args.ten_million else args.rows
     work = args.work.resolve()
@@ -208,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         admin_url=f"host={server.socket_dir} port={server.port} user=postgres dbname={source.DATABASE}",
         url=server.url(source.DATABASE), rows=rows,
     )
+    if args.profile:
+        return profile(src, work, args.timeout)
     rounds = []
     for number in range(1, args.rounds + 1):
         rounds.append(one_round(number, server, src, work, args.timeout, args.seed))
