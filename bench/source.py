@@ -80,17 +80,35 @@ class Night:
     deleted: list[str]
 
 
+def _new_id(like: str, taken: set[str]) -> str:
+    """A personal ID no one holds yet, for a new person like `like`: the same province, sex and
+    birth year digits (the first six, which the suite checks against the row), another serial."""
+    serial = int(like[6:])
+    while True:
+        serial = (serial + 7919) % 1_000_000
+        candidate = f"{like[:6]}{serial:06d}"
+        if candidate not in taken:
+            taken.add(candidate)
+            return candidate
+
+
 def night_changes(server: LocalServer, name: str, clean_keys: list[str], stamp: str, seed: int) -> Night:
     """The ministry's night on table `name`: 1% of rows updated (a name, with a newer watermark),
     1% inserted (new people), 0.1% deleted outright. Only rows that landed cleanly are touched, so
     what silver must show afterwards is known exactly."""
-    n = len(clean_keys)
-    shuffled = pl.Series(clean_keys).sample(fraction=1.0, shuffle=True, seed=seed).to_list()
+    with server.admin_connect(DATABASE) as admin:
+        counts = admin.execute(f"SELECT {KEY}, count(*) FROM {name} GROUP BY {KEY}").fetchall()
+    taken = {key for key, _ in counts if key is not None}
+    # Only keys held by one source row, written exactly as silver holds them: what silver must
+    # show after the night is then known exactly (no duplicate versions, no normalised spelling).
+    single = {key for key, count in counts if count == 1}
+    chosen = sorted(key for key in clean_keys if key in single)
+    n = len(chosen)
+    shuffled = pl.Series(chosen, dtype=pl.String).sample(fraction=1.0, shuffle=True, seed=seed).to_list()
     updated, deleted = shuffled[: n // 100], shuffled[n // 100 : n // 100 + n // 1000]
     copied = shuffled[n // 100 + n // 1000 : 2 * (n // 100) + n // 1000]
     suffix = " Mới"
-    # New people: copies of clean rows with a fresh 12-digit ID (prefix 9: never generated).
-    inserted = [f"9{i:011d}" for i in range(len(copied))]
+    inserted = [_new_id(key, taken) for key in copied]
     with server.admin_connect(DATABASE) as admin, admin.transaction():
         admin.execute("CREATE TEMP TABLE upd (k TEXT)")
         with admin.cursor().copy("COPY upd FROM STDIN") as copy:
