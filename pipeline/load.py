@@ -30,7 +30,7 @@ from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, Peo
 from pipeline.mapping import canonical_columns, canonical_expressions, watermark_column
 from pipeline.stages import StageClock
 from warehouse.committed import LOADS
-from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
+from warehouse.tables import RUN_ID, TableName, Tombstones, Warehouse, utc_now
 
 KEY_UNSAFE = "key_unsafe"  # the pipeline's own rule: a key that starts like a formula or holds a control character
 UNSAFE_KEY = r"^[=+@\t\r]|[\x00-\x1f\x7f]"
@@ -275,6 +275,15 @@ def load_table(
                 run_id,
                 description=f"rows of {ref.key} that broke an error rule, with their original values",
             )
+        # The keys the source no longer has are found before the MERGE and tombstoned by it:
+        # one rewrite of silver's files, not two. A load that read everything holds the
+        # source's keys already: reconcile against them.
+        read_everything = since is None and until is None
+        with clock.stage("reconcile"):
+            gone = _keys_to_tombstone(
+                ref, connector, warehouse, names, Path(staging), say, this_run if read_everything else None
+            )
+        tombstones = Tombstones(gone, started) if gone is not None else None
         say(f"{ref.key}: merging {outcome.landed:,} rows into silver")
         with clock.stage("merge"):
             silver_version = warehouse.merge(
@@ -284,6 +293,7 @@ def load_table(
                 run_id,
                 newer_wins_on=watermark_column(ref.table),
                 description=ref.entity.description,
+                tombstones=tombstones,
             )
             if names.sensitive is not None:
                 warehouse.merge(
@@ -293,15 +303,9 @@ def load_table(
                     run_id,
                     newer_wins_on=watermark_column(ref.table),
                     description=f"the sensitive columns of {names.silver}, by the same key",
+                    tombstones=tombstones if warehouse.exists(names.sensitive) else None,
                 )
-    # A load that read everything holds the source's keys already: reconcile against them.
-    read_everything = since is None and until is None
-    with clock.stage("reconcile"):
-        vanished, reconciled_version = _reconcile_deletes(
-            ref, connector, warehouse, names, run_id, started, say, this_run if read_everything else None
-        )
-    deleted = outcome.deleted + vanished
-    silver_version = reconciled_version if reconciled_version is not None else silver_version
+    deleted = outcome.deleted + (gone.height if gone is not None else 0)
     with clock.stage("bookkeeping"):
         validation = _validation_result(compiled, suite, dict(outcome.rule_counts), extracted, run_id)
     report = LoadReport(
@@ -656,6 +660,36 @@ def _reconcile_deletes(
     if names.sensitive is not None and warehouse.exists(names.sensitive):
         warehouse.tombstone(names.sensitive, vanished, ref.entity.primary_key, run_id, started)
     return vanished.height, version
+
+
+def _keys_to_tombstone(
+    ref: TableRef,
+    connector: Connector,
+    warehouse: Warehouse,
+    names: LoadNames,
+    staging: Path,
+    say: Progress,
+    whole_source: pl.LazyFrame | None = None,
+) -> pl.DataFrame | None:
+    """For `deletes: reconcile`, before the MERGE: silver's live keys the source no longer has
+    (checked by the deletion guard), for the MERGE to tombstone. None when there are none.
+
+    A key this load lands is left out: it was deleted at the source after the rows were read,
+    and one MERGE cannot both upsert and tombstone it; the next load tombstones it."""
+    if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
+        return None
+    vanished, live_rows = _vanished_keys(ref, connector, warehouse, names, whole_source)
+    if not vanished.height:
+        return None
+    check_deleted_share(ref, live_rows, vanished.height)
+    landing = sorted(staging.glob("silver-*.parquet"))
+    if landing:
+        keys = ref.entity.primary_key
+        vanished = vanished.join(pl.scan_parquet(landing).select(keys).collect(), on=keys, how="anti")
+    if not vanished.height:
+        return None
+    say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
+    return vanished
 
 
 def _vanished_keys(
