@@ -111,6 +111,8 @@ def _night(number: int, server, src: source.Source, work: Path, timeout_s: float
 
 def _short(result: dict[str, Any]) -> str:
     extra = f" valid={result['valid']}" if "valid" in result else ""
+    if "stages" in result:
+        extra += "; stages: " + ", ".join(f"{k} {v:.2f}" for k, v in result["stages"].items())
     return (f"{result['wall_s']:.2f}s wall, {result['cpu_s']:.2f}s CPU, "
             f"{result['peak_rss_mib']:.0f} MiB, {result.get('rows', 0):,} rows{extra}")
 
@@ -231,14 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         return profile(src, work, args.timeout)
     rounds = []
+    out = work / f"results-{rows}-{time.strftime('%Y%m%dT%H%M%S')}"
     for number in range(1, args.rounds + 1):
         rounds.append(one_round(number, server, src, work, args.timeout, args.seed))
-    summary = summarise(rounds)
-    table = markdown(summary, rows, args.rounds)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    out = work / f"results-{rows}-{stamp}"
-    out.with_suffix(".json").write_text(json.dumps(
-        {"rows": rows, "rounds": rounds, "summary": summary, "argv": sys.argv[1:]}, indent=1, default=str))
-    out.with_suffix(".md").write_text(table + "\n")
+        # Written after every round: a run cut short still leaves the rounds it finished.
+        summary = summarise(rounds)
+        table = markdown(summary, rows, len(rounds))
+        out.with_suffix(".json").write_text(json.dumps(
+            {"rows": rows, "rounds": rounds, "summary": summary, "argv": sys.argv[1:]}, indent=1, default=str))
+        out.with_suffix(".md").write_text(table + "\n")
     print("\n" + table + f"\n\n(written: {out}.json and .md)")
     return 0
