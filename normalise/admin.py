@@ -13,8 +13,13 @@ province mapping below is the rule book's table instead.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -53,10 +58,71 @@ class AdminTables:
     def wards(self, code_list: str) -> tuple[str, ...]:
         return self.legacy_wards if code_list == "legacy" else self.wards_2025
 
+    def to_json(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> AdminTables:
+        lists = ("legacy_provinces", "provinces_2025", "legacy_wards", "wards_2025")
+        values = {name: tuple(data[name]) for name in lists}  # type: ignore[call-overload]
+        return cls(
+            **values,
+            province_to_2025=dict(data["province_to_2025"]),  # type: ignore[call-overload]
+            ward_candidates={k: list(v) for k, v in data["ward_candidates"].items()},  # type: ignore[attr-defined]
+        )
+
 
 @cache
 def admin_tables() -> AdminTables:
-    """Load the code lists and the legacy → 2025 mappings from `vietnam-provinces` (once)."""
+    """The code lists and the legacy → 2025 mappings: from the cache file of this version of
+    `vietnam-provinces` when there is one, else built from the package (and the file written).
+
+    Importing the package builds tens of thousands of Python objects at module level (seconds of
+    CPU in every process that loads a table: a third of a 20,000-row sync, profiled with
+    `python -m bench --profile`); the cache holds the same code lists as one small JSON file.
+    """
+    path = _cache_path()
+    if path is not None:
+        try:
+            return AdminTables.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # absent, or not ours / damaged: rebuilt below
+    tables = build_admin_tables()
+    if path is not None:
+        _write_atomically(path, json.dumps(tables.to_json()))
+    return tables
+
+
+def _cache_path() -> Path | None:
+    """`$NDC_CACHE_DIR` (default ~/.cache/ndc) / admin-<package version>.json; None disables it
+    (NDC_CACHE_DIR set empty) or when the package's version cannot be read."""
+    root = os.environ.get("NDC_CACHE_DIR", str(Path.home() / ".cache" / "ndc"))
+    if not root:
+        return None
+    try:
+        version = metadata.version("vietnam-provinces")
+    except metadata.PackageNotFoundError:
+        return None
+    return Path(root) / f"admin-{version}-{_CACHE_FORMAT}.json"
+
+
+_CACHE_FORMAT = 1  # bump when AdminTables changes shape
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Written to a temporary name and renamed: a reader never sees half a file. A cache that
+    cannot be written (read-only home) is only a missed speed-up."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(f.name, path)
+    except OSError:
+        pass
+
+
+def build_admin_tables() -> AdminTables:
+    """Build the code lists and the legacy → 2025 mappings from `vietnam-provinces`."""
     from vietnam_provinces import Province, Ward, legacy
     from vietnam_provinces._ward_conversion_2025 import OLD_TO_NEW  # data behind search_from_legacy
 

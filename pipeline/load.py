@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,9 +29,10 @@ from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.guards import check_deleted_share, check_quarantine_jump, check_types, column_changes
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
 from pipeline.mapping import canonical_columns, canonical_expressions
+from pipeline.stages import StageClock
 from pipeline.versions import version_order, with_superseded_by_silver
 from warehouse.committed import LOADS
-from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
+from warehouse.tables import RUN_ID, TableName, Tombstones, Warehouse, utc_now
 
 KEY_UNSAFE = "key_unsafe"  # the pipeline's own rule: a key that starts like a formula or holds a control character
 UNSAFE_KEY = r"^[=+@\t\r]|[\x00-\x1f\x7f]"
@@ -111,6 +113,8 @@ class LoadReport:
     finished_at: datetime
     validation: object | None = field(default=None, compare=False, repr=False)  # GE result, for Data Docs
     drop: DropOutcome | None = None  # file drops only: what became of each file version
+    # Wall seconds per stage (pipeline/stages.py): where this load's time went.
+    stages: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def files_waiting(self) -> int:
@@ -168,12 +172,16 @@ def load_table(
     full_refresh: bool = False,
     people: PeopleRegister | None = None,
     progress: Progress | None = None,
+    validate: bool = True,
+    link: bool = True,
 ) -> LoadReport:
     """Run one table's load and return its report; raises SourceError / CatalogueError before any write.
 
     Without `since`, the load is incremental: from the table's high-water mark (the newest
     watermark of its last recorded load) minus its look-back window; `full_refresh` reads all.
     The high-water mark moves only when the load record is written, after every commit.
+    `validate=False` skips the suite's rules and `link=False` the linking (every row unlinked):
+    for measuring what each stage costs (bench/), never for a real load.
     """
 
     if ref.table.channels and ref.lands_in is None:
@@ -190,6 +198,7 @@ def load_table(
             progress(message)
 
     started = utc_now()
+    clock = StageClock()
     names = LoadNames.of(ref)
     # The suite is compiled before the source is touched: a rule the engine cannot compile fails
     # here, once, with nothing written (it used to fail after bronze, retried as if transient).
@@ -218,35 +227,44 @@ def load_table(
         batches = _file_batches(ref, connector, request, files, drop, say)
     else:
         batches = connector.extract(request)
-    bronze_schema = pa.schema(warehouse.table(names.bronze).schema().to_arrow()) if warehouse.exists(names.bronze) else None
-    stream = _bronze_stream(ref, batches, run_id, started, bronze_schema, say)
+    # Extraction is a stream the bronze write pulls: its time is counted apart from the write's.
+    batches = clock.pulling("extract", iter(batches), within="bronze_write")
+    with clock.stage("bronze_write"):
+        bronze_schema = (
+            pa.schema(warehouse.table(names.bronze).schema().to_arrow()) if warehouse.exists(names.bronze) else None
+        )
+        stream = _bronze_stream(ref, batches, run_id, started, bronze_schema, say)
     if stream is None:
         files_quarantined = _quarantine_files(ref, connector, drop, warehouse, run_id, say)
         say(f"{ref.key}: nothing new")
         # A night whose only changes are deletions still has deletions to reconcile.
-        deleted, silver_version = _reconcile_deletes(ref, connector, warehouse, names, run_id, started, say)
+        with clock.stage("reconcile"):
+            deleted, silver_version = _reconcile_deletes(ref, connector, warehouse, names, run_id, started, say)
         report = _empty_report(
             ref, run_id, started, files_quarantined, drop, deleted=deleted, silver_version=silver_version
         )
-        record_load(warehouse, report)
+        with clock.stage("bookkeeping"):
+            record_load(warehouse, report)
+        _settle(report, clock)
         return report
-    bronze_version = warehouse.replace_run(
-        names.bronze,
-        stream,
-        run_id,
-        description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
-    )
-    files_quarantined = _quarantine_files(ref, connector, drop, warehouse, run_id, say)
+    with clock.stage("bronze_write"):
+        bronze_version = warehouse.replace_run(
+            names.bronze,
+            stream,
+            run_id,
+            description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
+        )
+        files_quarantined = _quarantine_files(ref, connector, drop, warehouse, run_id, say)
     this_run = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id)
-    extracted, watermark_from, watermark_to = _extent(ref, this_run)
-    say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
-
-    # Versions are ordered within this load, then against silver (pipeline/versions.py).
-    versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
-    silver_now = warehouse.scan(names.silver) if versioned else None
-    decisions = with_superseded_by_silver(
-        ref, this_run, silver_now, _duplicate_decisions(ref, this_run, extracted), row=ROW
-    )
+    with clock.stage("duplicates"):
+        extracted, watermark_from, watermark_to = _extent(ref, this_run)
+        say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
+        # Versions are ordered within this load, then against silver (pipeline/versions.py).
+        versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
+        silver_now = warehouse.scan(names.silver) if versioned else None
+        decisions = with_superseded_by_silver(
+            ref, this_run, silver_now, _duplicate_decisions(ref, this_run, extracted), row=ROW
+        )
     outcome = Outcome()
     with scratch_dir("load") as staging:
         # Bounded memory: the load is judged in slices of rows; only the narrow duplicate
@@ -254,45 +272,57 @@ def load_table(
         # to quarantine and silver once each, so the load stays one transaction per table. The
         # slices hold personal data: the folder is private and swept by the next load after a kill.
         for number, first in enumerate(range(0, extracted, CHUNK_ROWS)):
-            raw = _slice(this_run, first).sort(ROW).collect()
-            flagged = _judge(ref, raw, decisions, compiled, people)
-            outcome.add(flagged)
-            _stage(ref, raw, flagged, Path(staging), number, run_id, started)
+            with clock.stage("bronze_read"):
+                raw = _slice(this_run, first).sort(ROW).collect()
+            flagged = _judge(ref, raw, decisions, compiled, people, clock, validate=validate, link=link)
+            with clock.stage("stage"):
+                outcome.add(flagged)
+                _stage(ref, raw, flagged, Path(staging), number, run_id, started)
         # Before anything reaches quarantine or silver: a load far worse than the table's recent
         # ones says the source changed (guards.py); it is refused, and its bronze rows stay unseen.
-        check_quarantine_jump(ref, _history(ref, warehouse), extracted, outcome.quarantined, outcome.rule_counts)
+        with clock.stage("bookkeeping"):
+            check_quarantine_jump(ref, _history(ref, warehouse), extracted, outcome.quarantined, outcome.rule_counts)
         say(f"{ref.key}: writing {outcome.quarantined:,} rows to quarantine")
-        quarantine_version = warehouse.replace_run(
-            names.quarantine,
-            _staged(Path(staging), "quarantine"),
-            run_id,
-            description=f"rows of {ref.key} that broke an error rule, with their original values",
-        )
+        with clock.stage("quarantine_write"):
+            quarantine_version = warehouse.replace_run(
+                names.quarantine,
+                _staged(Path(staging), "quarantine"),
+                run_id,
+                description=f"rows of {ref.key} that broke an error rule, with their original values",
+            )
+        # The keys the source no longer has are found before the MERGE and tombstoned by it:
+        # one rewrite of silver's files, not two. A load that read everything holds the
+        # source's keys already: reconcile against them.
+        read_everything = since is None and until is None
+        with clock.stage("reconcile"):
+            gone = _keys_to_tombstone(
+                ref, connector, warehouse, names, Path(staging), say, this_run if read_everything else None
+            )
+        tombstones = Tombstones(gone, started) if gone is not None else None
         say(f"{ref.key}: merging {outcome.landed:,} rows into silver")
-        silver_version = warehouse.merge(
-            names.silver,
-            _staged(Path(staging), "silver"),
-            ref.entity.primary_key,
-            run_id,
-            newer_wins_on=version_order(ref.table),
-            description=ref.entity.description,
-        )
-        if names.sensitive is not None:
-            warehouse.merge(
-                names.sensitive,
-                _staged(Path(staging), "sensitive"),
+        with clock.stage("merge"):
+            silver_version = warehouse.merge(
+                names.silver,
+                _staged(Path(staging), "silver"),
                 ref.entity.primary_key,
                 run_id,
                 newer_wins_on=version_order(ref.table),
-                description=f"the sensitive columns of {names.silver}, by the same key",
+                description=ref.entity.description,
+                tombstones=tombstones,
             )
-    # A load that read everything holds the source's keys already: reconcile against them.
-    read_everything = since is None and until is None
-    vanished, reconciled_version = _reconcile_deletes(
-        ref, connector, warehouse, names, run_id, started, say, this_run if read_everything else None
-    )
-    deleted = outcome.deleted + vanished
-    silver_version = reconciled_version if reconciled_version is not None else silver_version
+            if names.sensitive is not None:
+                warehouse.merge(
+                    names.sensitive,
+                    _staged(Path(staging), "sensitive"),
+                    ref.entity.primary_key,
+                    run_id,
+                    newer_wins_on=version_order(ref.table),
+                    description=f"the sensitive columns of {names.silver}, by the same key",
+                    tombstones=tombstones if warehouse.exists(names.sensitive) else None,
+                )
+    deleted = outcome.deleted + (gone.height if gone is not None else 0)
+    with clock.stage("bookkeeping"):
+        validation = _validation_result(compiled, suite, dict(outcome.rule_counts), extracted, run_id)
     report = LoadReport(
         run_id=run_id,
         source=ref.source.name,
@@ -315,12 +345,24 @@ def load_table(
         quarantine_version=quarantine_version,
         started_at=started,
         finished_at=utc_now(),
-        validation=_validation_result(compiled, suite, dict(outcome.rule_counts), extracted, run_id),
+        validation=validation,
         drop=drop,
+        stages=clock.seconds,  # the dict itself: the record's own write below is counted too
     )
     say(f"{ref.key}: recording the load")
-    record_load(warehouse, report)
+    with clock.stage("bookkeeping"):
+        record_load(warehouse, report)
+    _settle(report, clock)
+    say(f"{ref.key}: stage seconds: {clock.summary()}")
     return report
+
+
+def _settle(report: LoadReport, clock: StageClock) -> None:
+    """The report's stage seconds, final and in pipeline order (the report holds the clock's own
+    dict until then, so that writing the load record is counted too)."""
+    final = clock.report()
+    report.stages.clear()
+    report.stages.update(final)
 
 
 def high_water_mark(ref: TableRef, warehouse: Warehouse) -> str | None:
@@ -640,6 +682,36 @@ def _reconcile_deletes(
     return vanished.height, version
 
 
+def _keys_to_tombstone(
+    ref: TableRef,
+    connector: Connector,
+    warehouse: Warehouse,
+    names: LoadNames,
+    staging: Path,
+    say: Progress,
+    whole_source: pl.LazyFrame | None = None,
+) -> pl.DataFrame | None:
+    """For `deletes: reconcile`, before the MERGE: silver's live keys the source no longer has
+    (checked by the deletion guard), for the MERGE to tombstone. None when there are none.
+
+    A key this load lands is left out: it was deleted at the source after the rows were read,
+    and one MERGE cannot both upsert and tombstone it; the next load tombstones it."""
+    if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
+        return None
+    vanished, live_rows = _vanished_keys(ref, connector, warehouse, names, whole_source)
+    if not vanished.height:
+        return None
+    check_deleted_share(ref, live_rows, vanished.height)
+    landing = sorted(staging.glob("silver-*.parquet"))
+    if landing:
+        keys = ref.entity.primary_key
+        vanished = vanished.join(pl.scan_parquet(landing).select(keys).collect(), on=keys, how="anti")
+    if not vanished.height:
+        return None
+    say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
+    return vanished
+
+
 def _vanished_keys(
     ref: TableRef,
     connector: Connector,
@@ -801,10 +873,20 @@ def _slice(this_run: pl.LazyFrame, first: int) -> pl.LazyFrame:
 
 
 def _judge(
-    ref: TableRef, raw: pl.DataFrame, decisions: pl.DataFrame, compiled: object, people: PeopleRegister | None
+    ref: TableRef,
+    raw: pl.DataFrame,
+    decisions: pl.DataFrame,
+    compiled: object,
+    people: PeopleRegister | None,
+    clock: StageClock | None = None,
+    *,
+    validate: bool = True,
+    link: bool = True,
 ) -> pl.DataFrame:
     """One slice of the load: canonical columns, duplicate verdicts, links, and the rules each row breaks."""
     from quality.compile import flag_rows
+
+    clock = clock or StageClock()
 
     soft_delete = ref.table.soft_delete
     deleted = (
@@ -812,18 +894,28 @@ def _judge(
         if soft_delete
         else pl.lit(False)
     )
-    canonical = (
-        raw.lazy()
-        .select(*canonical_columns(ref.table, ref.entity), ROW, deleted.alias(DELETED))
-        .join(decisions.lazy(), on=ROW, how="left", maintain_order="left")
-    )
-    canonical = link_people(canonical, ref.entity, people).collect()
+    with clock.stage("normalise"):
+        canonical = (
+            raw.lazy()
+            .select(*canonical_columns(ref.table, ref.entity), ROW, deleted.alias(DELETED))
+            .join(decisions.lazy(), on=ROW, how="left", maintain_order="left")
+            .collect()
+        )
+    with clock.stage("link"):
+        canonical = (
+            link_people(canonical.lazy(), ref.entity, people).collect() if link else canonical.with_columns(*_UNLINKED)
+        )
     # The suite judges one version per key: duplicates were decided over the whole load by the
     # declared rule, and judging them again would make the winning version "not unique". A
     # tombstone needs only its key: the row is gone at the source, its other values no longer matter.
     decided_already = pl.col(DUPLICATE).is_not_null() | pl.col(DELETED)
-    judged = flag_rows(canonical.filter(~decided_already), compiled)
     no_rules = pl.lit([], pl.List(pl.String))
+    clock_validate = time.perf_counter()
+    judged = (
+        flag_rows(canonical.filter(~decided_already), compiled)
+        if validate
+        else canonical.filter(~decided_already).with_columns(no_rules.alias(ERRORS), no_rules.alias(WARNINGS))
+    )
     key_missing = pl.any_horizontal(pl.col(k).is_null() for k in ref.entity.primary_key)
     decided = canonical.filter(decided_already).with_columns(
         pl.when(pl.col(DUPLICATE) == EXACT)
@@ -842,7 +934,7 @@ def _judge(
         pl.col(k).cast(pl.String).str.contains(UNSAFE_KEY).fill_null(False) for k in ref.entity.primary_key
     )
     key_rules = pl.when(unsafe_key).then(pl.lit([KEY_UNSAFE])).otherwise(no_rules)
-    return (
+    flagged = (
         pl.concat([judged, decided], how="vertical")
         .sort(ROW)
         .with_columns(
@@ -850,6 +942,16 @@ def _judge(
         )
         .drop("_link_errors")
     )
+    clock.add("validate", time.perf_counter() - clock_validate)
+    return flagged
+
+
+# What linking adds, for a load measured without it: every row unlinked, no link errors.
+_UNLINKED = (
+    pl.lit(None, pl.String).alias(PERSON_ID),
+    pl.lit(None, pl.String).alias(LINK_METHOD),
+    pl.lit([], pl.List(pl.String)).alias("_link_errors"),
+)
 
 
 @dataclass

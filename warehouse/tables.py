@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -119,13 +119,18 @@ class Warehouse:
         *,
         newer_wins_on: str | None = None,
         description: str = "",
+        tombstones: Tombstones | None = None,
     ) -> int:
         """Upsert rows by primary key with Delta MERGE (creating the table on first load).
 
         With `newer_wins_on`, a matched row is only replaced by one at least as new, so a late
-        or replayed batch never overwrites fresher data.
+        or replayed batch never overwrites fresher data. `tombstones` (keys deleted at the
+        source) are marked in the same MERGE: copy-on-write rewrites every file a matched key
+        lives in, so a second MERGE for them would rewrite the table a second time.
         """
         uri = self.uri(name)
+        if tombstones is not None and tombstones.keys.height and self.exists(name):
+            return self._merge_with_tombstones(name, data, keys, run_id, newer_wins_on, tombstones)
 
         def upsert() -> int:
             if not self.exists(name):
@@ -165,11 +170,50 @@ class Warehouse:
 
         return with_commit_retry(upsert)
 
+    def _merge_with_tombstones(
+        self,
+        name: TableName,
+        data: Rows,
+        keys: Sequence[str],
+        run_id: str,
+        newer_wins_on: str | None,
+        tombstones: Tombstones,
+    ) -> int:
+        """One MERGE: the rows upserted as in `merge`, and the tombstones' keys marked deleted.
+        The source carries a marker column (never written) telling the two kinds of row apart."""
+        predicate = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in keys)
+        is_tombstone = f"s.{_ident(TOMBSTONE_MARK)}"
+        update_when = f"NOT {is_tombstone}"
+        if newer_wins_on is not None:
+            column = _ident(newer_wins_on)
+            update_when += f" AND (t.{column} IS NULL OR s.{column} >= t.{column})"
+
+        def upsert() -> int:
+            table = self.table(name)
+            (
+                table
+                .merge(
+                    _with_tombstones(_rows(data), tombstones.keys),
+                    predicate=predicate,
+                    source_alias="s",
+                    target_alias="t",
+                    merge_schema=True,
+                    commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
+                )
+                # The first clause that matches a row applies: a tombstone never reaches the others.
+                .when_matched_update(_tombstone_updates(tombstones.at, run_id), predicate=is_tombstone)
+                .when_matched_update_all(predicate=update_when, except_cols=[TOMBSTONE_MARK])
+                .when_not_matched_insert_all(predicate=f"NOT {is_tombstone}", except_cols=[TOMBSTONE_MARK])
+                .execute()
+            )
+            return table.version()
+
+        return with_commit_retry(upsert)
+
     def tombstone(
         self, name: TableName, keys: pl.DataFrame, key_columns: Sequence[str], run_id: str, at: datetime
     ) -> int:
         """Mark rows deleted at the source (`_deleted`, `_deleted_at`), keeping their history."""
-        stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
         def mark() -> int:
             predicate = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in key_columns)
@@ -183,13 +227,7 @@ class Warehouse:
                     target_alias="t",
                     commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
                 )
-                .when_matched_update(
-                    {
-                        "_deleted": "true",
-                        "_deleted_at": f"CAST('{stamp}' AS TIMESTAMP)",
-                        RUN_ID: f"'{_sql_string(run_id)}'",
-                    }
-                )
+                .when_matched_update(_tombstone_updates(at, run_id))
                 .execute()
             )
             return table.version()
@@ -234,6 +272,47 @@ class Warehouse:
 
 def _rows(data: Rows) -> pa.Table | pa.RecordBatchReader:
     return data() if callable(data) else data
+
+
+TOMBSTONE_MARK = "_ndc_tombstone"  # in a MERGE's source only: this row is a key deleted at the source
+
+
+@dataclass(frozen=True)
+class Tombstones:
+    """Keys deleted at the source, to mark in silver, and when the load saw them gone."""
+
+    keys: pl.DataFrame
+    at: datetime
+
+
+def _tombstone_updates(at: datetime, run_id: str) -> dict[str, str]:
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return {
+        "_deleted": "true",
+        "_deleted_at": f"CAST('{stamp}' AS TIMESTAMP)",
+        RUN_ID: f"'{_sql_string(run_id)}'",
+    }
+
+
+def _with_tombstones(rows: pa.Table | pa.RecordBatchReader, keys: pl.DataFrame) -> pa.RecordBatchReader:
+    """The rows with the marker false, then the tombstones' keys (other columns null) with it true."""
+    schema = rows.schema.append(pa.field(TOMBSTONE_MARK, pa.bool_()))
+    batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
+
+    def stream() -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            marks = pa.array([False] * batch.num_rows, pa.bool_())
+            yield pa.RecordBatch.from_arrays([*batch.columns, marks], schema=schema)
+        n = keys.height
+        columns = [
+            keys[field.name].to_arrow().cast(field.type) if field.name in keys.columns
+            else pa.array([True] * n, pa.bool_()) if field.name == TOMBSTONE_MARK
+            else pa.nulls(n, field.type)
+            for field in schema
+        ]
+        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, stream())
 
 
 def _sql_string(value: str) -> str:

@@ -1,0 +1,246 @@
+"""The benchmark harness: our sync against the physical limit (COPY) and the peer (dlt) on one
+PostgreSQL table, in rounds of shuffled order, each method in its own process.
+
+    uv run --group bench python -m bench                 # 1,000,000 rows, 3 rounds
+    uv run --group bench python -m bench --rows 200000 --rounds 3
+    uv run --group bench python -m bench --ten-million   # 10,000,000 rows (hours on 2 cores)
+
+Methods (bench/methods.py): `copy` COPY (FORMAT binary) to nowhere; `ours` our full sync of
+population.citizens (load_table, no Dagster) into a fresh warehouse, also `ours_no_validation` and
+`ours_no_linking`; `dlt_replace` and `dlt_merge` (sql_table, connectorx → Delta on the same disk);
+`night` our incremental sync after 1% updated, 1% inserted, 0.1% deleted (void unless silver then
+equals the changed source); `query` the analyst's group-by over silver (ndc sql's session).
+Per method: wall (the work, start-up excluded), CPU seconds, rows/s, peak RSS; the median over
+rounds, and the median of per-round ratios to COPY's wall. Writes JSON and a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import source
+
+SYNC_METHODS = ("copy", "ours", "ours_no_validation", "ours_no_linking", "dlt_replace", "dlt_merge")
+
+
+def run_child(method: str, args: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """One method in a fresh process; its own JSON line back, plus the process's wall seconds."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.methods", method, json.dumps(args)],
+        capture_output=True, text=True, timeout=timeout_s,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{method} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_wall_s"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def one_round(
+    number: int, server, src: source.Source, work: Path, timeout_s: float, order_seed: int
+) -> dict[str, dict[str, Any]]:
+    """Every method once, in an order shuffled per round; the night and the query last (they
+    need the full sync's warehouse, and the night works on its own copy of the table)."""
+    order = list(SYNC_METHODS)
+    random.Random(order_seed + number).shuffle(order)
+    results: dict[str, dict[str, Any]] = {}
+    common = {"url": src.url, "table": source.TABLE, "rows": src.rows}
+    for method in order:
+        folder = work / f"round{number}-{method}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        if method == "copy":
+            results[method] = run_child("copy", {**common, "url": src.admin_url}, timeout_s)
+        elif method.startswith("ours"):
+            knobs = {"validate": method != "ours_no_validation", "link": method != "ours_no_linking"}
+            results[method] = run_child("ours", {**common, "warehouse": str(folder / "wh"), **knobs}, timeout_s)
+        else:
+            disposition = method.removeprefix("dlt_")
+            results[method] = run_child(
+                "dlt", {**common, "disposition": disposition, "warehouse": str(folder / "wh"),
+                        "workdir": str(folder / "dlt")}, timeout_s,
+            )
+        shutil.rmtree(folder / "dlt", ignore_errors=True)
+        print(f"  round {number} {method}: {_short(results[method])}", flush=True)
+    results["query"] = run_child("query", {**common, "warehouse": str(work / f"round{number}-ours" / "wh")}, timeout_s)
+    print(f"  round {number} query: {_short(results['query'])}", flush=True)
+    results["night"] = _night(number, server, src, work, timeout_s)
+    print(f"  round {number} night: {_short(results['night'])}", flush=True)
+    for method in list(results):
+        if method != "night":
+            shutil.rmtree(work / f"round{number}-{method}", ignore_errors=True)
+    return results
+
+
+def _night(number: int, server, src: source.Source, work: Path, timeout_s: float) -> dict[str, Any]:
+    """A full sync of a copy of the table (not timed), the ministry's night on that copy, then
+    our incremental sync (timed) and the check that silver equals the changed source."""
+    import polars as pl
+
+    from pipeline.load import DELETED
+
+    name = f"{source.TABLE}_night"
+    source.copy_table(server, name)
+    folder = work / f"round{number}-night"
+    shutil.rmtree(folder, ignore_errors=True)
+    warehouse = folder / "wh"
+    common = {"url": src.url, "table": name, "rows": src.rows, "warehouse": str(warehouse)}
+    full = run_child("ours", {**common, "run_id": "first"}, timeout_s)
+    silver = pl.scan_delta(str(warehouse / "silver" / "population" / "citizens"))
+    clean = silver.filter(~pl.col(DELETED).fill_null(False)).select("personal_id").collect()["personal_id"]
+    high = silver.select(pl.col("updated_at").max()).collect().item()
+    stamp = (high + __import__("datetime").timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    changes = source.night_changes(server, name, clean.to_list(), stamp, seed=number)
+    result = run_child("night", {**common, "changes": changes.__dict__}, timeout_s)
+    result["full_sync_same_round"] = {k: full[k] for k in ("wall_s", "cpu_s", "peak_rss_mib", "rows")}
+    result["share_of_full_sync_wall"] = round(result["wall_s"] / full["wall_s"], 3)
+    result["share_of_full_sync_cpu"] = round(result["cpu_s"] / full["cpu_s"], 3)
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def _short(result: dict[str, Any]) -> str:
+    extra = f" valid={result['valid']}" if "valid" in result else ""
+    if "stages" in result:
+        extra += "; stages: " + ", ".join(f"{k} {v:.2f}" for k, v in result["stages"].items())
+    return (f"{result['wall_s']:.2f}s wall, {result['cpu_s']:.2f}s CPU, "
+            f"{result['peak_rss_mib']:.0f} MiB, {result.get('rows', 0):,} rows{extra}")
+
+
+def summarise(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per method: medians over rounds, and the median of per-round ratios to COPY's wall."""
+    summary: dict[str, dict[str, Any]] = {}
+    for method in rounds[0]:
+        got = [r[method] for r in rounds]
+        wall = statistics.median(g["wall_s"] for g in got)
+        rows = statistics.median(g.get("rows", 0) for g in got)
+        summary[method] = {
+            "wall_s": round(wall, 3),
+            "process_wall_s": round(statistics.median(g["process_wall_s"] for g in got), 3),
+            "cpu_s": round(statistics.median(g["cpu_s"] for g in got), 3),
+            "rows": int(rows),
+            "rows_per_s": int(rows / wall) if wall else 0,
+            "peak_rss_mib": round(statistics.median(g["peak_rss_mib"] for g in got), 1),
+            "x_copy": round(statistics.median(g["wall_s"] / r["copy"]["wall_s"] for g, r in zip(got, rounds, strict=True)), 2),
+        }
+        if "stages" in got[0]:
+            stages = {s for g in got for s in g["stages"]}
+            summary[method]["stages"] = {
+                s: round(statistics.median(g["stages"].get(s, 0.0) for g in got), 3) for s in got[0]["stages"] if s in stages
+            }
+        if method == "night":
+            summary[method]["valid"] = all(g["valid"] for g in got)
+            summary[method]["share_of_full_sync_wall"] = statistics.median(g["share_of_full_sync_wall"] for g in got)
+            summary[method]["share_of_full_sync_cpu"] = statistics.median(g["share_of_full_sync_cpu"] for g in got)
+    return summary
+
+
+LABELS = {
+    "copy": "COPY (FORMAT binary) to nowhere",
+    "ours": "our full sync (load_table, no Dagster)",
+    "ours_no_validation": "  the same, validation off",
+    "ours_no_linking": "  the same, linking off",
+    "dlt_replace": "dlt sql_table (connectorx) → Delta, replace",
+    "dlt_merge": "dlt sql_table (connectorx) → Delta, merge on the key",
+    "night": "incremental night (1% upd, 1% ins, 0.1% del)",
+    "query": "analyst group-by over silver (ndc sql session)",
+}
+
+
+def markdown(summary: dict[str, dict[str, Any]], rows: int, rounds: int) -> str:
+    lines = [
+        f"{rows:,}-row `cong_dan`, {rounds} round(s), medians; × COPY = median of per-round ratios of wall",
+        "",
+        "| method | wall s | × COPY | CPU s | rows/s | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for method, label in LABELS.items():
+        if method not in summary:
+            continue
+        s = summary[method]
+        lines.append(f"| {label} | {s['wall_s']:.2f} | {s['x_copy']:.1f} | {s['cpu_s']:.2f} | "
+                     f"{s['rows_per_s']:,} | {s['peak_rss_mib']:,.0f} |")
+    night = summary.get("night")
+    if night:
+        lines += ["", f"night: {'valid' if night['valid'] else 'VOID (silver differs from the source)'}; "
+                  f"{night['share_of_full_sync_wall']:.0%} of the same round's full sync wall, "
+                  f"{night['share_of_full_sync_cpu']:.0%} of its CPU"]
+    for method in ("ours", "night"):
+        if method in summary and "stages" in summary[method]:
+            stages = ", ".join(f"{k} {v:.2f}" for k, v in summary[method]["stages"].items())
+            lines += ["", f"stages of `{method}` (wall s, medians): {stages}"]
+    return "\n".join(lines)
+
+
+def profile(src: source.Source, work: Path, timeout_s: float) -> int:
+    """One full sync of our own under pyinstrument (a sampling profiler: the figures are where the
+    time goes, not how long it takes); the report lands next to the results."""
+    folder = work / "profile"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    report = work / f"profile-{src.rows}-{time.strftime('%Y%m%dT%H%M%S')}.txt"
+    arguments = {"url": src.url, "table": source.TABLE, "rows": src.rows, "warehouse": str(folder / "wh")}
+    subprocess.run(
+        [sys.executable, "-m", "pyinstrument", "-r", "text", "--show-all", "-o", str(report),
+         "-m", "bench.methods", "ours", json.dumps(arguments)],
+        check=True, timeout=timeout_s,
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"profile written: {report}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="citizens generated (the table has ~2%% more rows)")
+    parser.add_argument("--ten-million", action="store_true", help="10,000,000 citizens")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=Path(".ndc/bench"), help="server, warehouses, results")
+    parser.add_argument("--reuse-table", action="store_true", help="keep the table from the last run of the same --rows")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds one method may take")
+    parser.add_argument("--seed", type=int, default=14, help="the shuffles' seed")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of the rounds: one full sync under pyinstrument (text report in --work)")
+    args = parser.parse_args(argv)
+    citizens = 10_000_000 if args.ten_million else args.rows
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    server = source.start_server(work / "postgres")
+    marker = work / "table.json"
+    previous = json.loads(marker.read_text()) if marker.exists() else {}
+    if args.reuse_table and previous.get("citizens") == citizens:
+        rows = previous["rows"]
+        print(f"reusing {source.TABLE}: {rows:,} rows", flush=True)
+    else:
+        started = time.perf_counter()
+        rows = source.make_table(server, citizens)
+        marker.write_text(json.dumps({"citizens": citizens, "rows": rows}))
+        print(f"{source.TABLE}: {rows:,} rows written in {time.perf_counter() - started:.0f}s", flush=True)
+    src = source.Source(
+        admin_url=f"host={server.socket_dir} port={server.port} user=postgres dbname={source.DATABASE}",
+        url=server.url(source.DATABASE), rows=rows,
+    )
+    if args.profile:
+        return profile(src, work, args.timeout)
+    rounds = []
+    out = work / f"results-{rows}-{time.strftime('%Y%m%dT%H%M%S')}"
+    for number in range(1, args.rounds + 1):
+        rounds.append(one_round(number, server, src, work, args.timeout, args.seed))
+        # Written after every round: a run cut short still leaves the rounds it finished.
+        summary = summarise(rounds)
+        table = markdown(summary, rows, len(rounds))
+        out.with_suffix(".json").write_text(json.dumps(
+            {"rows": rows, "rounds": rounds, "summary": summary, "argv": sys.argv[1:]}, indent=1, default=str))
+        out.with_suffix(".md").write_text(table + "\n")
+    print("\n" + table + f"\n\n(written: {out}.json and .md)")
+    return 0

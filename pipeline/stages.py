@@ -1,0 +1,60 @@
+"""Where a load's time goes: wall seconds per stage, cheap enough to be always on.
+
+A load's stages interleave (extraction is a stream that the bronze write pulls; slices are
+normalised, linked, validated and staged one after another), so a stage's time is the sum of
+its spans, and time spent pulling a wrapped stream is moved from the enclosing stage to its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# The stages of one table load, in pipeline order (the load report lists them in this order).
+STAGES = (
+    "extract", "bronze_write", "duplicates", "bronze_read", "normalise", "link", "validate", "stage",
+    "quarantine_write", "merge", "reconcile", "bookkeeping",
+)
+
+
+class StageClock:
+    """Wall seconds per stage, summed over its spans."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def pulling[T](self, name: str, items: Iterator[T], within: str) -> Iterator[T]:
+        """`items`, with the time spent producing each counted as `name` and taken off `within`
+        (the stage that consumes them), so the two never count the same second twice."""
+        while True:
+            start = time.perf_counter()
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            finally:
+                spent = time.perf_counter() - start
+                self.add(name, spent)
+                self.add(within, -spent)
+            yield item
+
+    def report(self) -> dict[str, float]:
+        """Rounded seconds per stage, in pipeline order, stages never entered left out."""
+        known = [s for s in STAGES if s in self.seconds]
+        other = sorted(s for s in self.seconds if s not in STAGES)
+        return {s: round(max(self.seconds[s], 0.0), 4) for s in [*known, *other]}
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {seconds:.2f}s" for name, seconds in self.report().items())
