@@ -18,7 +18,7 @@ from demo.backends import copy_text
 from demo.dirt import Context
 from demo.generator import CHUNK_ROWS, _dirty, _stream
 from demo.people import generate_people
-from demo.servers import LocalServer, start
+from devservers.databases import LocalServer, start
 
 DATABASE = "bench_population"
 TABLE = "cong_dan"

@@ -17,7 +17,6 @@ from catalogue import CATALOGUE_DIR, CatalogueError, Source, load_catalogue
 from catalogue.loader import TableRef
 from normalise.admin import admin_tables
 from pipeline.load import LOADS, LoadNames, load_table
-from tests.fixtures.servers import postgres_server  # noqa: F401  (fixture)
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 
@@ -115,7 +114,7 @@ def test_a_channel_mapping_is_checked_like_a_table(tmp_path):
 
 @pytest.mark.slow  # starts PostgreSQL
 def test_a_ministry_fed_by_postgresql_and_csv_drops_lands_each_record_once(
-    postgres_server, tmp_path, monkeypatch  # noqa: F811
+    postgres_server, tmp_path, monkeypatch
 ):
     table_name = f"doi_tuong_{os.getpid()}_{tmp_path.name[-6:]}".lower().replace("-", "_")
     postgres_server.load_table(table_name, [
