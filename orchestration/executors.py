@@ -1,0 +1,55 @@
+"""Which executor runs nightly_sync's steps, switched by the environment in this one place.
+
+On a machine (`ndc demo`, `dagster dev`, deploy/dagster.yaml on a VM) the steps run as processes
+of the run worker: the local executor that definitions.py chooses. On Kubernetes
+(NDC_EXECUTOR=k8s, set by deploy/helm/values.yaml on the code location and so on every run pod)
+each step — one table's load, or a gold asset — is a Kubernetes Job of its own (dagster-k8s's
+`k8s_job_executor`), sized below; the source pools still bound how many loads read one ministry.
+
+definitions.py uses it as `define_asset_job(..., executor_def=executor_for(local=<its executor>))`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+EXECUTOR_ENV = "NDC_EXECUTOR"
+EXECUTORS = ("local", "k8s")
+
+# Steps in flight per run across all step pods (each source pool still allows 2 at a time).
+K8S_MAX_CONCURRENT_STEPS = 8
+
+# A step pod holds one table's load. Sized from the README's bench (bench/bench_sync.py --rows
+# 4000000, the 4M-row welfare payments table): peak 1,525 MiB (a night with reconcile; 1,452 MiB
+# for the first load) and CPU seconds ≈ wall seconds (one core busy). Request what a load needs,
+# and a memory limit with room above the measured peak, so a runaway load is killed alone.
+STEP_RESOURCES = {
+    "requests": {"cpu": "1", "memory": "2Gi"},
+    "limits": {"cpu": "2", "memory": "3Gi"},
+}
+
+K8S_EXECUTOR_CONFIG = {
+    "max_concurrent": K8S_MAX_CONCURRENT_STEPS,
+    "step_k8s_config": {"container_config": {"resources": STEP_RESOURCES}},
+}
+
+
+def executor_kind() -> str:
+    kind = os.environ.get(EXECUTOR_ENV, "local").strip() or "local"
+    if kind not in EXECUTORS:
+        raise ValueError(f"{EXECUTOR_ENV}={kind!r} is not an executor; use one of {', '.join(EXECUTORS)}")
+    return kind
+
+
+def executor_for(local: dg.ExecutorDefinition | None = None) -> dg.ExecutorDefinition:
+    """The executor of this environment: `local` (default: Dagster's multiprocess) or one pod per step."""
+    if executor_kind() == "k8s":
+        # Imported only here: the Kubernetes client is needed on a cluster, not for a local run.
+        from dagster_k8s import k8s_job_executor
+
+        # The image, secrets and env of the step pods are the run pod's (from the K8sRunLauncher
+        # and the code location): only the step's own size and the step limit are set here.
+        return k8s_job_executor.configured(K8S_EXECUTOR_CONFIG, name="k8s_job_executor_ndc")
+    return local if local is not None else dg.multiprocess_executor
