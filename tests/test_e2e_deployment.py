@@ -25,11 +25,11 @@ import dagster as dg
 import pytest
 import requests
 import yaml
+from demo.servers import LocalServer, free_port, start, stop
 
 from catalogue import load_catalogue
 from demo.backends import load_demo_into, url_variable
 from demo.generator import generate
-from demo.servers import LocalServer, free_port, start, stop
 from tests.fixtures.environment import environment
 from tests.fixtures.servers import DatabaseServer, postgres_server  # noqa: F401  (fixture)
 
@@ -51,10 +51,10 @@ BIN = Path(sys.executable).parent
 def nightly_request(tables: list[str] | None = None) -> tuple[dict, dict[str, str]]:
     """Run config and tags of a nightly_sync launch: every chosen load reads its whole source.
 
-    The one place that knows how a run of nightly_sync is asked for (today: the last daily
-    partition's tags, as `ndc demo` does); change it here when the run model changes.
+    The one place that knows how a run of nightly_sync is asked for: run config only (the
+    assets are unpartitioned; a full refresh is each load's config, as `ndc demo` asks).
     """
-    from orchestration.runs import full_refresh_config, latest_partition_tags
+    from orchestration.runs import full_refresh_config
 
     run_config = full_refresh_config(tables)
     if job_executor_name() == "multi_or_in_process_executor":
@@ -62,7 +62,7 @@ def nightly_request(tables: list[str] | None = None) -> tuple[dict, dict[str, st
         # pipeline first (minutes per step on a loaded 2-core machine): run the steps in the run
         # worker instead. An executor chosen for the job (fast step start-up) is used as it is.
         run_config = {**run_config, "execution": {"config": {"in_process": {}}}}
-    return run_config, latest_partition_tags()
+    return run_config, {}
 
 
 def job_executor_name() -> str:
@@ -282,6 +282,9 @@ def test_nightly_sync_launched_over_graphql_runs_through_the_queue_and_succeeds(
         {"filter": {"pipelineName": "nightly_sync"}},
     )
     assert {"runId": nightly_run, "status": "SUCCESS"} in data["runsOrError"]["results"]
+    # No asset can read as "missing": none is partitioned, so a complete load is the whole picture.
+    nodes = deployment.graphql("query { assetNodes { assetKey { path } isPartitioned } }")["assetNodes"]
+    assert nodes and not [node["assetKey"]["path"] for node in nodes if node["isPartitioned"]]
 
 
 def chromium(url: str, *extra: str) -> subprocess.CompletedProcess:
