@@ -352,7 +352,10 @@ def run_job(
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": dagster_level}}}}
     with dg.DagsterInstance.get() as instance:
         announce_pool_state(instance)
-        with console.status("loading the code location (workspace.yaml)…"):
+        # Dagster's own output of the code server, run worker and steps goes to a log file in
+        # DAGSTER_HOME; `ndc --debug` shows it on the terminal.
+        dagster_log = None if NdcGroup.debug else Path(instance.root_directory) / "logs" / "ndc-runs.log"
+        with console.status("loading the code location (workspace.yaml)…"), launch.children_output_to(dagster_log):
             workspace_context = launch.open_workspace(instance, log_level=dagster_level)
         with workspace_context:
             workspace = workspace_context.create_request_context()

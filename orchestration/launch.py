@@ -17,8 +17,11 @@ Dagster's `ExecuteInProcessResult` the reports read (`run_id`, `success`, `all_e
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +70,32 @@ def open_workspace(
 
     target = WorkspaceFileTarget(paths=[str(path or workspace_file())])
     return WorkspaceProcessContext(instance, target, code_server_log_level=log_level)
+
+
+@contextmanager
+def children_output_to(path: Path | None) -> Iterator[None]:
+    """Processes started inside (the code server, and through it the run worker and its steps)
+    write their stdout and stderr to `path` instead of the terminal: Dagster's own log lines would
+    drown the progress `ndc` prints from the run's events, and could break `--json` on stdout.
+    None leaves both as they are (`--debug`)."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    try:
+        with path.open("ab") as log:
+            for fd in saved:
+                os.dup2(log.fileno(), fd)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def _innermost(error: Any) -> str:
