@@ -4,6 +4,7 @@ in every step), on the same warehouse and the same (incremental, usually empty) 
 
     uv run python bench/bench_startup.py --tables population.citizens,business.enterprises,welfare.payments
     uv run python bench/bench_startup.py --run-id <id>      # only read an existing run's events
+    uv run python bench/bench_startup.py --processes 3      # a step's process alone, by start method
 
 Per step: start-up = "Launching subprocess" (STEP_WORKER_STARTING) to STEP_START, and STEP_START to
 the load's first log line; per run: RUN_START to the run's end, and the launch to the end. Needs a
@@ -113,13 +114,49 @@ def report(name: str, instance: dg.DagsterInstance, run_id: str, wall: float | N
         )
 
 
+def _child_cost(_: int) -> tuple[float, float]:
+    """In a step-like child: build the Definitions as a step does; its CPU and wall seconds."""
+    import resource
+
+    began = time.perf_counter()
+    import orchestration.definitions  # noqa: F401
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, time.perf_counter() - began
+
+
+def process_startup(rounds: int) -> None:
+    """What a step's process costs before its body runs, by start method (Dagster's mechanism:
+    multiprocessing's spawn, or forkserver with the project's preload list). CPU seconds are
+    the figure to compare on a shared machine; wall seconds follow the machine's load."""
+    import multiprocessing
+
+    from orchestration.definitions import STEP_PRELOAD
+
+    for method in ("spawn", "forkserver"):
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            context.set_forkserver_preload(STEP_PRELOAD)
+        with context.Pool(1, maxtasksperchild=1) as pool:
+            costs = pool.map(_child_cost, range(rounds), chunksize=1)
+        cpu = statistics.median(c for c, _ in costs)
+        wall = statistics.median(w for _, w in costs)
+        print(f"{method:10} per step process: {cpu:.2f} CPU s, {wall:.2f} wall s (median of {rounds})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", help="comma-separated source.table list (default: the whole job)")
     parser.add_argument("--run-id", help="only report this existing run's figures")
     parser.add_argument("--dagster-home", help="default: a temporary copy of dagster.yaml")
+    parser.add_argument(
+        "--processes", type=int, metavar="N", help="only measure N step-like processes per start method"
+    )
     args = parser.parse_args()
     set_local_defaults()
+    if args.processes:
+        process_startup(args.processes)
+        return
     home = Path(args.dagster_home or os.environ["DAGSTER_HOME"] if args.run_id else args.dagster_home or tempfile.mkdtemp())
     if not (home / "dagster.yaml").exists():
         shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
