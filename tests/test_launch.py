@@ -68,7 +68,8 @@ def test_a_sync_is_a_run_of_the_job_in_its_history(env):
         [pid] = {p for r in records if (p := worker_pid(r.event_log_entry)) is not None}
         assert pid != os.getpid() and run.tags["ndc/pid"] == str(pid)  # reclaim watches the worker
         # The load ran in a step process of its own (the multiprocess executor), not in the worker.
-        step_pids = {r.event_log_entry.pid for r in records if r.event_log_entry.step_key}
+        events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+        step_pids = {e.pid for e in events if e.event_type_value == "STEP_START"}
         assert step_pids and pid not in step_pids
 
 
