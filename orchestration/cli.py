@@ -19,7 +19,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table as RichTable
 
 from orchestration.docs_cli import docs
@@ -192,7 +191,7 @@ def main(debug: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
 def demo(citizens: int, seed: int, reuse_sources: bool, backend: str, as_json: bool) -> None:
-    """Generate five demo ministries and run the nightly_sync job on them, in-process."""
+    """Generate five demo ministries and run the nightly_sync job on them (a run in the Dagster instance)."""
     set_local_defaults()
     from catalogue import load_catalogue
 
@@ -326,46 +325,92 @@ def run_job(
     tags: dict[str, str] | None = None,
     only: list[str] | None = None,
 ):
-    """Run a job of the Definitions in this process, on the persistent Dagster instance."""
+    """Launch a run of a job in the persistent Dagster instance and follow it to its end.
+
+    The run is a real run of the workspace's code location (orchestration/launch.py): it shows in
+    the job's Runs tab and the Overview timeline, runs on the job's executor with the pools of
+    dagster.yaml, and prints its steps and the loads' progress here as they happen. ctrl-C
+    terminates it. Returns the run's summary (`.success`, `.run_id`, `.all_events`) and its id.
+    """
     import dagster as dg
 
-    from orchestration.reclaim import process_tags
+    from orchestration import launch
+    from orchestration.reclaim import PID_TAG, process_tags
+    from warehouse.seaweedfs import pid_alive
 
-    handler = RichHandler(console=console, show_path=False, show_level=False, markup=False)
-    pipeline_log = logging.getLogger("ndc.pipeline")
-    pipeline_log.addHandler(handler)
-    pipeline_log.setLevel(logging.INFO)
-    with console.status("loading definitions…"):
-        from orchestration.definitions import defs
-
-        job = defs.resolve_job_def(name)
-    console.print(f"running [bold]{name}[/] (DAGSTER_HOME={os.environ.get('DAGSTER_HOME')})")
-    # Failed steps are reported once, as one line each, from the run's events (report_run);
-    # Dagster's own log of them (stack traces, retries) is for `ndc --debug`.
+    selection = None
+    if only is not None:  # the chosen tables' loads, without gold (it needs every table)
+        selection = [
+            dg.AssetKey([layer, *key.split(".")]) for key in only for layer in ("bronze", "quarantine", "silver")
+        ]
+    # The run's steps and the loads' lines are printed here from its events (show_progress), and
+    # failed steps once, one line each (report_run); Dagster's own log is for `ndc --debug`.
     dagster_level = "WARNING" if NdcGroup.debug else "CRITICAL"
-    try:
-        with dg.DagsterInstance.get() as instance:
-            announce_pool_state(instance)
-            selection = None
-            if only is not None:  # the chosen tables' loads, without gold (it needs every table)
-                selection = [
-                    dg.AssetKey([layer, *key.split(".")])
-                    for key in only
-                    for layer in ("bronze", "quarantine", "silver")
-                ]
-            result = job.execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                asset_selection=selection,
-                tags={**(tags or {}), **process_tags()},  # lets a later run see that this one died
-                run_config={
-                    **(run_config or {}),
-                    "loggers": {"console": {"config": {"log_level": dagster_level}}},
-                },
+    run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": dagster_level}}}}
+    with dg.DagsterInstance.get() as instance:
+        announce_pool_state(instance)
+        # Dagster's own output of the code server, run worker and steps goes to a log file in
+        # DAGSTER_HOME; `ndc --debug` shows it on the terminal.
+        dagster_log = None if NdcGroup.debug else Path(instance.root_directory) / "logs" / "ndc-runs.log"
+        with console.status("loading the code location (workspace.yaml)…"), launch.children_output_to(dagster_log):
+            workspace_context = launch.open_workspace(instance, log_level=dagster_level)
+        with workspace_context:
+            workspace = workspace_context.create_request_context()
+            try:
+                created = launch.create_run(
+                    instance,
+                    workspace,
+                    name,
+                    run_config=run_config,
+                    # ndc/pid is this process until the run worker reports its own (reclaim.py)
+                    tags={**(tags or {}), **process_tags()},
+                    asset_selection=selection,
+                )
+            except launch.LaunchError as error:
+                raise click.ClickException(str(error)) from None
+            console.print(
+                f"launched [bold]{name}[/] run {created.run_id} (DAGSTER_HOME={os.environ.get('DAGSTER_HOME')})"
             )
-    finally:
-        pipeline_log.removeHandler(handler)
-    return result, result.run_id
+            instance.launch_run(created.run_id, workspace)
+            run = launch.LaunchedRun(created.run_id)
+            try:
+                launch.follow_run(
+                    instance,
+                    run,
+                    show_progress,
+                    on_worker=lambda pid: instance.add_run_tags(run.run_id, {PID_TAG: str(pid)}),
+                    worker_gone=lambda pid: not pid_alive(pid),
+                )
+            except KeyboardInterrupt:
+                status = launch.terminate(instance, run.run_id)
+                raise OneLineError([f"interrupted: run {run.run_id} terminated ({status})"], 130) from None
+    return run, run.run_id
+
+
+def show_progress(entry) -> None:
+    """One line per step event and per log line of a load; failures are reported once, at the end.
+
+    Dagster's own engine messages (and a failed step's stack trace) are for `ndc --debug`.
+    """
+    event = entry.dagster_event
+    step = entry.step_key
+    if event is None:
+        if step is not None and entry.level >= logging.INFO:
+            console.print(entry.user_message, markup=False, highlight=False)
+        elif NdcGroup.debug:
+            console.print(f"[dim]{entry.user_message}[/]", highlight=False)
+        return
+    kind = event.event_type_value
+    if kind == "STEP_START":
+        console.print(f"[dim]▶ {step} started[/]", highlight=False)
+    elif kind == "STEP_SUCCESS":
+        console.print(f"[green]✓[/] {step} done", highlight=False)
+    elif kind == "STEP_FAILURE":
+        console.print(f"[red]✗[/] {step} failed", highlight=False)
+    elif kind in ("STEP_UP_FOR_RETRY", "STEP_RESTARTED"):
+        console.print(f"[yellow]↻ {step}: {kind.lower().replace('_', ' ')}[/]", highlight=False)
+    elif NdcGroup.debug:
+        console.print(f"[dim]{kind} {step or ''} {entry.user_message}[/]", highlight=False)
 
 
 def announce_pool_state(instance) -> None:

@@ -48,6 +48,35 @@ def warehouse_table_uris(settings: StorageSettings) -> list[tuple[str, str]]:
 ZORDER_BY = {f"silver.{ref.domain}.{ref.table.name}": ref.entity.primary_key for ref in catalogue.tables}
 
 
+# Steps run in parallel, each source's loads limited by its pool (dagster.yaml). Each step is a
+# process forked from a server that has already imported the heavy modules, so it starts in about
+# a second instead of re-importing everything (issue 9: `spawn`, Dagster's default, cost tens of
+# seconds per step). Only imports: building these Definitions starts Polars' thread pool and a
+# Tokio runtime, and a process forked after that deadlocks on its first Polars query, so each step
+# still builds the Definitions itself (this module is deliberately not in the list).
+STEP_PRELOAD = [
+    "dagster",
+    "polars",
+    "pyarrow",
+    "pyarrow.dataset",
+    "deltalake",
+    "connectorx",
+    "vietnam_provinces",
+    "pipeline.load",
+    "pipeline.gold",
+    "catalogue.check",
+    "assets.ministries",
+    "assets.gold",
+    "assets.maintenance",
+    "orchestration.resources",
+    "orchestration.sensors",
+    "warehouse.catalog",
+]
+executor = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": STEP_PRELOAD}}}, name="multiprocess_forkserver"
+)
+
+
 def build_definitions() -> dg.Definitions:
     return dg.Definitions.merge(
         dg.Definitions(
@@ -56,6 +85,7 @@ def build_definitions() -> dg.Definitions:
             schedules=[nightly_schedule],
             sensors=[*file_drop_sensors(catalogue), run_failure_alert],
             resources=resources_for(environment()),
+            executor=executor,
         ),
         maintenance_definitions(warehouse_table_uris, zorder_by=ZORDER_BY),
         standard_definitions(catalogue),  # issue 13: worklists, data standard, feedback

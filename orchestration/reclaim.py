@@ -8,10 +8,12 @@ never frees its slot, and after `limit` such crashes every later run of that sou
 - runs launched by the daemon: Dagster's own run monitoring (`run_monitoring.enabled` and
   `free_slots_after_run_end_seconds` in dagster.yaml) marks dead run workers failed and frees
   their slots;
-- runs started by `ndc sync` / `ndc demo` (in this process, no daemon): each is tagged with the
-  host and pid that runs it, and before the next run starts, `reclaim_pool_slots` marks a run
-  whose process is gone as failed and frees its slots. A slot held by a run that has already ended
-  is freed too, whoever started it.
+- runs started by `ndc sync` / `ndc demo` (launched without a daemon, orchestration/launch.py):
+  each is tagged with the host and pid that runs it — first the CLI's, then, once the run worker
+  reports its own pid ("Started process for run (pid: …)"), the worker's. Before the next run
+  starts, `reclaim_pool_slots` marks a run whose worker is gone as failed and frees its slots
+  (the worker's pid is read from that event too, in case the CLI died before re-tagging). A slot
+  held by a run that has already ended is freed too, whoever started it.
 
 A slot held by a live run elsewhere is a real wait, not a leak: `blocking_runs` names it so that
 the CLI can say which run holds which pool instead of hanging silently.
@@ -54,12 +56,22 @@ class BlockingRun:
     status: str
 
 
-def _process_gone(run: dg.DagsterRun) -> bool:
-    """True only for a run started on this host by a process that no longer exists."""
+def _worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid the run worker reported in its first engine event, if it got that far."""
+    from dagster._core.events import DagsterEventType
+
+    from orchestration.launch import worker_pid
+
+    events = instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT, limit=20)
+    return next((pid for r in events.records if (pid := worker_pid(r.event_log_entry)) is not None), None)
+
+
+def _process_gone(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """True only for a run started on this host whose worker (or launcher) no longer exists."""
     tags = run.tags
     if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
         return False
-    pid = int(tags[PID_TAG])
+    pid = _worker_pid(instance, run.run_id) or int(tags[PID_TAG])
     return pid != os.getpid() and not pid_alive(pid)
 
 
@@ -83,7 +95,7 @@ def reclaim_pool_slots(instance: dg.DagsterInstance) -> list[ReclaimedRun]:
         run = instance.get_run_by_id(run_id)
         if run is None or run.status in _ENDED:
             reason = "run ended"
-        elif _process_gone(run):
+        elif _process_gone(instance, run):
             reason = "process gone"
             instance.report_run_failed(
                 run, f"the process that ran this run (pid {run.tags[PID_TAG]}) is gone: killed or crashed"

@@ -321,7 +321,11 @@ def test_version_and_help_are_complete():
 
 def test_a_killed_sync_never_blocks_the_next_one(demo_done):
     """SIGKILL `ndc sync` while its load holds the population pool's slot (issue 11, defect 1): the
-    next sync frees the dead run's slot, says so, completes, and silver is as it was."""
+    next sync frees the dead run's slot, says so, completes, and silver is as it was.
+
+    The run is launched (orchestration/launch.py): the CLI, its code server, the run worker and the
+    step are processes of one group, and the whole group is killed, as a lost machine or an OOM
+    kill of the session would."""
     import os
     import signal
     import subprocess
@@ -337,13 +341,15 @@ def test_a_killed_sync_never_blocks_the_next_one(demo_done):
     project = Path(__file__).resolve().parents[1]
     silver_before = {t["name"]: t["rows"] for t in json.loads(runner.invoke(main, ["tables", "--json"]).output)}
 
-    killed = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen(
+        command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     with dg.DagsterInstance.from_config(str(root / "dagster")) as instance:
         deadline = time.monotonic() + 300
         while instance.event_log_storage.get_concurrency_info("source_population").active_slot_count == 0:
             assert killed.poll() is None and time.monotonic() < deadline, "the load never claimed its slot"
             time.sleep(0.1)
-    killed.send_signal(signal.SIGKILL)
+    os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
 
     rerun = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)

@@ -70,7 +70,10 @@ def _syntax_tree(query: str) -> dict:
     """DuckDB's parse of one SELECT, as JSON: parsing only, nothing is bound or read."""
     con = duckdb.connect(config={"enable_external_access": False})
     try:
-        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+        # A literal, not a bound parameter: binding a Python value makes DuckDB import pandas
+        # (seconds of `ndc sql`'s start-up) to check whether it is a DataFrame.
+        literal = "'" + query.replace("'", "''") + "'"
+        tree = json.loads(con.execute(f"SELECT json_serialize_sql({literal})").fetchone()[0])
     finally:
         con.close()
     if tree.get("error"):
