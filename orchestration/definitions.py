@@ -11,6 +11,7 @@ from assets.nightly import NIGHTLY_CRON, TIMEZONE
 from assets.standard import standard_definitions
 from catalogue.check import checked_catalogue
 from orchestration.alerts import run_failure_alert
+from orchestration.executors import executor_for
 from orchestration.resources import environment, resources_for
 from orchestration.sensors import file_drop_sensors
 from warehouse.catalog import table_names
@@ -85,7 +86,7 @@ def build_definitions() -> dg.Definitions:
             schedules=[nightly_schedule],
             sensors=[*file_drop_sensors(catalogue), run_failure_alert],
             resources=resources_for(environment()),
-            executor=executor,
+            executor=executor_for(local=executor),  # NDC_EXECUTOR=k8s: one pod per step
         ),
         maintenance_definitions(warehouse_table_uris, zorder_by=ZORDER_BY),
         standard_definitions(catalogue),  # issue 13: worklists, data standard, feedback
