@@ -333,8 +333,8 @@ def run_job(
     terminates it. Returns the run's summary (`.success`, `.run_id`, `.all_events`) and its id.
     """
     import dagster as dg
-    from warehouse.seaweedfs import pid_alive
 
+    from devservers.process import pid_alive
     from orchestration import launch
     from orchestration.reclaim import PID_TAG, process_tags
 

@@ -25,11 +25,12 @@ import dagster as dg
 import pytest
 import requests
 import yaml
-from demo.servers import LocalServer, free_port, start, stop
 
 from catalogue import load_catalogue
 from demo.backends import load_demo_into, url_variable
 from demo.generator import generate
+from devservers.databases import LocalServer, start, stop
+from devservers.process import free_port
 from tests.fixtures.environment import environment
 from tests.fixtures.servers import DatabaseServer, postgres_server  # noqa: F401  (fixture)
 
