@@ -16,8 +16,7 @@ import yaml
 from dagster._core.instance.config import dagster_instance_config
 
 from tests.fixtures.environment import environment
-from tests.fixtures.seaweedfs import seaweedfs, seaweedfs_server  # noqa: F401  (fixtures)
-from tests.fixtures.servers import DatabaseServer, postgres_server  # noqa: F401  (fixture)
+from tests.fixtures.servers import DatabaseServer
 from warehouse.storage import StorageSettings, split_s3_uri
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
@@ -93,7 +92,7 @@ def deploy_probe():
 
 
 @pytest.fixture()
-def dagster_database(postgres_server: DatabaseServer) -> Iterator[str]:  # noqa: F811
+def dagster_database(postgres_server: DatabaseServer) -> Iterator[str]:
     """A fresh database for Dagster's tables on the test server, owned by the test user."""
     name = f"dagster_{uuid.uuid4().hex[:8]}"
     assert postgres_server.local is not None
@@ -106,7 +105,7 @@ def dagster_database(postgres_server: DatabaseServer) -> Iterator[str]:  # noqa:
 
 @pytest.fixture()
 def production_home(
-    tmp_path: Path, postgres_server: DatabaseServer, dagster_database: str, seaweedfs: StorageSettings  # noqa: F811
+    tmp_path: Path, postgres_server: DatabaseServer, dagster_database: str, seaweedfs: StorageSettings
 ) -> Iterator[Path]:
     """DAGSTER_HOME holding deploy/dagster.yaml verbatim, its environment pointing at the test servers."""
     home = tmp_path / "dagster_home"
@@ -132,7 +131,7 @@ def production_home(
 
 @pytest.mark.slow
 def test_a_run_on_the_production_instance_lands_in_postgresql_and_its_logs_on_s3(
-    production_home: Path, postgres_server: DatabaseServer, dagster_database: str  # noqa: F811
+    production_home: Path, postgres_server: DatabaseServer, dagster_database: str
 ):
     import psycopg
 

@@ -32,7 +32,7 @@ from demo.generator import generate
 from devservers.databases import LocalServer, start, stop
 from devservers.process import free_port
 from tests.fixtures.environment import environment
-from tests.fixtures.servers import DatabaseServer, postgres_server  # noqa: F401  (fixture)
+from tests.fixtures.servers import DatabaseServer
 
 pytestmark = [
     pytest.mark.slow,
@@ -161,7 +161,7 @@ def daemon_alive(deployment: Deployment) -> bool:
 
 
 @pytest.fixture(scope="module")
-def deployment(postgres_server: DatabaseServer) -> Iterator[Deployment]:  # noqa: F811
+def deployment(postgres_server: DatabaseServer) -> Iterator[Deployment]:
     if shutil.which("chromium") is None:
         pytest.skip("Chromium is not installed: apt-get install chromium (.ci/run installs it)")
     root = Path(tempfile.mkdtemp(prefix="ndc-e2e-"))
