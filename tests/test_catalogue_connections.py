@@ -4,28 +4,15 @@ allowed keys; every other catalogue model refuses unknown keys the same way."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import get_args
 
 import pytest
 import yaml
 
-from catalogue import CATALOGUE_DIR, CatalogueError, load_catalogue
+from catalogue import CatalogueError, load_catalogue
 from catalogue.models import Connection, CsvFolderConnection, Encoding, SqlConnection
 from connectors.encodings import ENCODINGS
-
-
-@pytest.fixture
-def catalogue_copy(tmp_path: Path) -> tuple[Path, Path]:
-    root = tmp_path / "catalogue"
-    shutil.copytree(CATALOGUE_DIR / "entities", root / "entities")
-    shutil.copytree(CATALOGUE_DIR / "sources", root / "sources")
-    suites = tmp_path / "suites"
-    suites.mkdir()
-    for path in (root / "entities").glob("*.yml"):
-        (suites / f"{yaml.safe_load(path.read_text())['suite']}.json").write_text("{}")
-    return root, suites
 
 
 def problem_after(root: Path, suites: Path, file: str, change) -> str:

@@ -6,7 +6,6 @@ warehouse; the server is the real `ndc docs serve` in a subprocess on a free por
 
 from __future__ import annotations
 
-import datetime as dt
 import http.client
 import os
 import subprocess
@@ -16,41 +15,21 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import polars as pl
 import pytest
 
-from quality.compile import compile_suite, flag_rows, rule_counts, validation_result
 from quality.docs import build_data_docs
 from quality.docs_server import BadPath, content_type, safe_path
 from quality.offline import STATIC_DIR, VENDORED, external_resources, localise_page
 from quality.publish import PublishedDocs, publish_data_docs
+from tests.fixtures.validation import payment_validation
 from warehouse.storage import project_root
 
 SUITE = "welfare_payment"
 
 
-def _result(run: str):
-    from quality.suites import load_suite
-
-    suite = load_suite(SUITE)
-    compiled = compile_suite(suite, today=dt.date(2026, 1, 1))
-    frame = pl.DataFrame(
-        {
-            "payment_id": ["p1", "p2", "p3"],
-            "beneficiary_id": ["b1", None, "b3"],
-            "period": [dt.date(2025, 1, 1)] * 3,
-            "amount_vnd": [500_000, 0, 750_000],
-            "paid_on": [dt.date(2025, 1, 5), dt.date(2027, 1, 1), None],
-            "updated_at": [dt.datetime(2025, 1, 6)] * 3,
-        }
-    )
-    counts = rule_counts(flag_rows(frame, compiled), compiled)
-    return validation_result(compiled, suite, counts, frame.height, run)
-
-
 @pytest.fixture(scope="module")
 def payment_result():
-    return _result("run-offline")
+    return payment_validation("run-offline")
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-from quality.compile import compile_suite, flag_rows, rule_counts, validation_result
 from quality.publish import data_docs_location, drop_unused_files, publish_data_docs
+from tests.fixtures.validation import payment_validation
 from warehouse.s3 import list_objects, read_bytes
 from warehouse.storage import StorageSettings, split_s3_uri
 
@@ -19,22 +17,7 @@ SUITE = "welfare_payment"
 
 @pytest.fixture(scope="module")
 def payment_result():
-    from quality.suites import load_suite
-
-    suite = load_suite(SUITE)
-    compiled = compile_suite(suite, today=dt.date(2026, 1, 1))
-    frame = pl.DataFrame(
-        {
-            "payment_id": ["p1", "p2", "p3"],
-            "beneficiary_id": ["b1", None, "b3"],
-            "period": [dt.date(2025, 1, 1)] * 3,
-            "amount_vnd": [500_000, 0, 750_000],
-            "paid_on": [dt.date(2025, 1, 5), dt.date(2027, 1, 1), None],
-            "updated_at": [dt.datetime(2025, 1, 6)] * 3,
-        }
-    )
-    counts = rule_counts(flag_rows(frame, compiled), compiled)
-    return validation_result(compiled, suite, counts, frame.height, "run-docs")
+    return payment_validation("run-docs")
 
 
 def test_local_warehouse_gets_the_site_beside_it(tmp_path, payment_result):
