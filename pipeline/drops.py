@@ -25,7 +25,6 @@ from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
 # A file drop's cursor: the file versions each load read or quarantined, in its load record, so
 # it moves in the same commit as the record (after every other commit of the load).
 FILES_READ = "files_read"
-
 FILES_READ_TYPE = pa.list_(
     pa.struct([("name", pa.string()), ("size", pa.int64()), ("modified_ns", pa.int64()),
                ("etag", pa.string()), ("digest", pa.string()), ("quarantined", pa.bool_())])

@@ -22,15 +22,12 @@ from pipeline.versions import version_order
 from quality.compile import CompiledSuite, flag_rows
 
 KEY_UNSAFE = "key_unsafe"  # the pipeline's own rule: a key that starts like a formula or holds a control character
-
 UNSAFE_KEY = r"^[=+@\t\r]|[\x00-\x1f\x7f]"
 
 # Where each judged row goes: exact copies are counted and dropped, rows breaking an error rule
 # go to quarantine, the rest land in silver. Every row is in exactly one of the three.
 IS_EXACT_COPY = (pl.col(DUPLICATE) == EXACT).fill_null(False)
-
 IS_REJECTED = ~IS_EXACT_COPY & (pl.col(ERRORS).list.len() > 0)
-
 IS_LANDING = ~IS_EXACT_COPY & ~IS_REJECTED
 
 
@@ -104,6 +101,7 @@ def judge_slice(
     )
     clock.add("validate", time.perf_counter() - clock_validate)
     return flagged
+
 
 # What linking adds, for a load measured without it: every row unlinked, no link errors.
 _UNLINKED = (

@@ -25,8 +25,12 @@ if TYPE_CHECKING:  # Great Expectations takes seconds to import: only its types 
     import great_expectations as gx
     from great_expectations.core import ExpectationSuiteValidationResult
 
+
 @dataclass(frozen=True)
 class LoadReport:
+    """What one table load did: its counts (extracted = landed + quarantined + deduplicated), window,
+    the table versions it wrote and its stage times; `record()` is its row in ops.pipeline.loads."""
+
     run_id: str
     source: str
     table: str

@@ -10,13 +10,9 @@ from catalogue import TableRef
 from warehouse.tables import RUN_ID, TableName
 
 ROW = "_row"  # position of the row within its load: ties bronze, quarantine and silver together
-
 INGESTED_AT, SOURCE_TABLE = "_ingested_at", "_source_table"
-
 ERRORS, WARNINGS, RULES = "_errors", "_warnings", "_rules"
-
 DELETED, DELETED_AT = "_deleted", "_deleted_at"  # tombstones: deletes are history, not holes
-
 LOAD_COLUMNS = (ROW, RUN_ID, INGESTED_AT, SOURCE_TABLE)
 
 
