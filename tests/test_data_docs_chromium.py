@@ -19,7 +19,8 @@ import pytest
 
 from quality.docs import build_data_docs
 from quality.publish import publish_data_docs
-from tests.test_data_docs_offline import _result, _serve
+from tests.fixtures.validation import payment_validation
+from tests.test_data_docs_offline import _serve
 from warehouse.storage import StorageSettings
 
 pytestmark = [
@@ -91,7 +92,7 @@ def _with_probe(page: Path) -> str:
 def served(tmp_path_factory):
     base = tmp_path_factory.mktemp("chromium")
     settings = StorageSettings(warehouse_uri=str(base / "warehouse"))
-    result = _result("run-chromium")
+    result = payment_validation("run-chromium")
     docs = publish_data_docs([result], settings, "run-chromium", name="welfare.payments")
     # GE's page as rendered, CDN links and all: what an air-gapped browser got before.
     raw_index = build_data_docs([result], base / "data_docs" / "raw-ge")
