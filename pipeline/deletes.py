@@ -19,6 +19,7 @@ from pipeline.guards import check_deleted_share
 from pipeline.mapping import canonical_expressions
 from pipeline.names import DELETED, LoadNames
 from pipeline.stages import Progress
+from pipeline.staging import staged_files
 from warehouse.tables import Warehouse
 
 
@@ -35,12 +36,9 @@ def reconcile_deletes(
     """For `deletes: reconcile`: tombstone silver's live keys the source no longer has, the source's
     keys taken from `whole_source` (this run's bronze, when it read every row) or read afresh.
     Returns (keys tombstoned, silver version written or None)."""
-    if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
+    vanished = _gone(ref, connector, warehouse, names, whole_source)
+    if vanished is None:
         return 0, None
-    vanished, live_rows = _vanished_keys(ref, connector, warehouse, names, whole_source)
-    if not vanished.height:
-        return 0, None
-    check_deleted_share(ref, live_rows, vanished.height)
     say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
     version = warehouse.tombstone(names.silver, vanished, ref.entity.primary_key, run_id, started)
     if names.sensitive is not None and warehouse.exists(names.sensitive):
@@ -62,19 +60,34 @@ def keys_to_tombstone(
 
     A key this load lands is left out: it was deleted at the source after the rows were read,
     and one MERGE cannot both upsert and tombstone it; the next load tombstones it."""
-    if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
+    vanished = _gone(ref, connector, warehouse, names, whole_source)
+    if vanished is None:
         return None
-    vanished, live_rows = _vanished_keys(ref, connector, warehouse, names, whole_source)
-    if not vanished.height:
-        return None
-    check_deleted_share(ref, live_rows, vanished.height)
-    landing = sorted(staging.glob("silver-*.parquet"))
+    landing = staged_files(staging, "silver")
     if landing:
         keys = ref.entity.primary_key
         vanished = vanished.join(pl.scan_parquet(landing).select(keys).collect(), on=keys, how="anti")
     if not vanished.height:
         return None
     say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
+    return vanished
+
+
+def _gone(
+    ref: TableRef,
+    connector: Connector,
+    warehouse: Warehouse,
+    names: LoadNames,
+    whole_source: pl.LazyFrame | None,
+) -> pl.DataFrame | None:
+    """For `deletes: reconcile`: silver's live keys the source no longer has, once the deletion
+    guard has let their share through; None when the table does not reconcile or none are gone."""
+    if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
+        return None
+    vanished, live_rows = _vanished_keys(ref, connector, warehouse, names, whole_source)
+    if not vanished.height:
+        return None
+    check_deleted_share(ref, live_rows, vanished.height)
     return vanished
 
 

@@ -64,7 +64,7 @@ def stage_slice(
 
 def staged(folder: Path, kind: str) -> Callable[[], pa.RecordBatchReader]:
     """A fresh reader over the staged slices each time it is called (a commit retry re-reads them)."""
-    files = sorted(folder.glob(f"{kind}-*.parquet"))
+    files = staged_files(folder, kind)
 
     def reader() -> pa.RecordBatchReader:
         dataset = pads.dataset([str(f) for f in files], format="parquet")
@@ -74,3 +74,7 @@ def staged(folder: Path, kind: str) -> Callable[[], pa.RecordBatchReader]:
 
     return reader
 
+
+def staged_files(folder: Path, kind: str) -> list[Path]:
+    """The staged slices of one kind ("quarantine", "silver", "sensitive"), in slice order."""
+    return sorted(folder.glob(f"{kind}-*.parquet"))
