@@ -9,7 +9,8 @@ from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import Catalogue
 from pipeline.gold import CITIZEN_360, LINKAGE_KPIS, citizen_360, linkage_kpis
 from pipeline.link import PERSON_ID
-from pipeline.load import DELETED, LOADS, LoadNames
+from pipeline.names import DELETED, LoadNames
+from warehouse.committed import LOADS
 from warehouse.tables import TableName, Warehouse
 
 

@@ -21,8 +21,12 @@ from assets.nightly import NIGHTLY_FRESHNESS
 from assets.resources import WarehouseResource
 from catalogue import Catalogue, CatalogueError, TableRef
 from connectors import SourceError
+from pipeline.cursor import high_water_mark
+from pipeline.judge import KEY_UNSAFE
 from pipeline.link import PeopleRegister
-from pipeline.load import DELETED, KEY_UNSAFE, LoadNames, LoadReport, high_water_mark, load_table
+from pipeline.load import load_table
+from pipeline.load_report import LoadReport
+from pipeline.names import DELETED, LoadNames
 from quality.publish import publish_data_docs
 from quality.suites import suites_dir
 from warehouse.tables import TableName, Warehouse

@@ -9,7 +9,7 @@ from assets.ministries import asset_key
 from assets.resources import WarehouseResource
 from catalogue import Catalogue
 from pipeline.feedback import write_feedback
-from pipeline.load import LoadNames
+from pipeline.names import LoadNames
 from pipeline.report import write_report
 from pipeline.standard import DATA_STANDARD, measurement_day, measurement_time, write_standard
 from pipeline.worklist import write_worklists

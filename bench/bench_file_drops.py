@@ -21,7 +21,10 @@ from pathlib import Path
 from catalogue import load_catalogue
 from catalogue.loader import TableRef
 from catalogue.models import Connection
-from pipeline.load import LOADS, LoadNames, LoadReport, load_table
+from pipeline.load import load_table
+from pipeline.load_report import LoadReport
+from pipeline.names import LoadNames
+from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
 from warehouse.tables import TableName, Warehouse
 

@@ -49,8 +49,9 @@ sys.path.insert(0, str(ROOT))
 import polars as pl  # noqa: E402
 
 from catalogue import load_catalogue  # noqa: E402
-from pipeline.load import LOADS, LoadNames  # noqa: E402
+from pipeline.names import LoadNames  # noqa: E402
 from warehouse.catalog import table_names  # noqa: E402
+from warehouse.committed import LOADS  # noqa: E402
 from warehouse.storage import StorageSettings  # noqa: E402
 from warehouse.tables import RUN_ID, Warehouse  # noqa: E402
 

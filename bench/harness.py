@@ -87,7 +87,7 @@ def _night(number: int, server, src: source.Source, work: Path, timeout_s: float
     our incremental sync (timed) and the check that silver equals the changed source."""
     import polars as pl
 
-    from pipeline.load import DELETED
+    from pipeline.names import DELETED
 
     name = f"{source.TABLE}_night"
     source.copy_table(server, name)

@@ -118,7 +118,8 @@ def night(args: dict[str, Any]) -> dict[str, Any]:
     in, nothing else changed)."""
     import polars as pl
 
-    from pipeline.load import DELETED, LoadNames, load_table
+    from pipeline.load import load_table
+    from pipeline.names import DELETED, LoadNames
     from warehouse.storage import StorageSettings
     from warehouse.tables import Warehouse
 

@@ -364,6 +364,12 @@ class FileDropConnector:
             digest = _sha256(Path(path))
             return digest if _is_version(Path(path), file) else ""
 
+    def file_bytes(self, file: DropFile, table: str | None) -> bytes:
+        """The file's content byte for byte (to quarantine a file that could not be parsed);
+        NotARegularFile when it is no longer a regular file."""
+        with self.store.local_copy(table or "", file.name) as path:
+            return Path(path).read_bytes()
+
     def _parse(
         self, name: str, path: Path, request: ExtractRequest, header: Sequence[str] | None
     ) -> pa.Table:

@@ -14,7 +14,7 @@ import polars as pl
 
 from catalogue import Catalogue, TableRef
 from pipeline.link import PERSON_ID
-from pipeline.load import ROW, LoadNames
+from pipeline.names import ROW, LoadNames
 from warehouse.tables import RUN_ID, Warehouse
 
 QUARANTINE_OUTCOMES = ("quarantine", "superseded")

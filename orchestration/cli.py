@@ -437,7 +437,7 @@ def run_loads(run_id: str, result) -> list[dict[str, Any]]:
     or flagged: the source's data, WARN severity) or `failed` (ERROR severity: a blocking rule);
     `restated` when a load found nothing new and re-stated the last real outcome.
     """
-    from pipeline.load import LOADS
+    from warehouse.committed import LOADS
     from warehouse.tables import Warehouse
 
     warehouse = Warehouse.from_env()

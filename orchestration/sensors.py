@@ -5,7 +5,7 @@ ready file it has asked to load, so a new file, a late file whatever its name, a
 under the same name each start one run, and a file still being written starts none until it is
 ready (connectors.files: settle interval or completion marker). The cursor lives in Dagster's
 storage so restarts do not replay. The load itself reads every ready version its own cursor (the
-load records) has not seen (pipeline.load), so even a run that is lost loses no file: the next one
+load records) has not seen (pipeline.drops), so even a run that is lost loses no file: the next one
 picks it up.
 """
 
@@ -18,7 +18,7 @@ from assets.ministries import asset_key
 from catalogue import Catalogue, TableRef, resolve_settings
 from connectors import open_connector
 from connectors.files import DropFile, FileDropConnector
-from pipeline.load import LoadNames
+from pipeline.names import LoadNames
 
 FILE_DROP_KINDS = ("file_drop", "csv_folder")
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from catalogue import TableRef
-
-if TYPE_CHECKING:
-    from pipeline.load import LoadReport
+from pipeline.load_report import LoadReport
 
 _SUMMED = ("extracted", "landed", "quarantined", "deduplicated", "warned", "linked", "ambiguous", "deleted",
            "files_quarantined")

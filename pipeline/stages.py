@@ -8,8 +8,11 @@ its spans, and time spent pulling a wrapped stream is moved from the enclosing s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+# What a load says as it goes (a line per step), for a CLI or a Dagster log.
+Progress = Callable[[str], None]
 
 # The stages of one table load, in pipeline order (the load report lists them in this order).
 STAGES = (

@@ -30,8 +30,9 @@ import polars as pl
 from catalogue import Catalogue, Entity, TableRef
 from catalogue.models import PERSON_ROLES
 from pipeline.link import LINK_METHOD, LINKED_METHODS, PERSON_ID
-from pipeline.load import DELETED, LOADS, WARNINGS, LoadNames
 from pipeline.mapping import canonical_expressions, watermark_column
+from pipeline.names import DELETED, WARNINGS, LoadNames
+from warehouse.committed import LOADS
 from warehouse.tables import RUN_ID, TableName, Warehouse
 
 DATA_STANDARD = TableName("gold", "kpi", "data_standard")

@@ -21,9 +21,10 @@ import polars as pl
 
 from catalogue import Catalogue, TableRef
 from pipeline.link import LINK_METHOD, LINKED_METHODS, PERSON_ID
-from pipeline.load import LOAD_COLUMNS, LOADS, RULES, LoadNames
 from pipeline.mapping import canonical_expressions
+from pipeline.names import LOAD_COLUMNS, RULES, LoadNames
 from pipeline.standard import ROLE_LABELS, Register, identifying_roles, live_silver, register_of
+from warehouse.committed import LOADS
 from warehouse.tables import RUN_ID, TableName, Warehouse
 
 WORKLIST_SUFFIX = "__worklist"

@@ -15,7 +15,8 @@ import polars as pl
 import pytest
 
 from catalogue import CATALOGUE_DIR, Catalogue, CatalogueError, load_catalogue
-from pipeline.load import RULES, WARNINGS, LoadNames, load_table
+from pipeline.load import load_table
+from pipeline.names import RULES, WARNINGS, LoadNames
 from quality.suites import SUITES_DIR, suites_dir
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse

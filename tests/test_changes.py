@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from catalogue import load_catalogue
 from orchestration.cli import main
-from pipeline.load import LoadNames
+from pipeline.names import LoadNames
 from tests.fixtures.standard import Ministries, ministries
 from warehouse.audit import read_audit
 from warehouse.changes import ChangesError, enable_change_feeds, has_change_feed, raw_changes

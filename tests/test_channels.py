@@ -16,7 +16,9 @@ import pytest
 from catalogue import CATALOGUE_DIR, CatalogueError, Source, load_catalogue
 from catalogue.loader import TableRef
 from normalise.admin import admin_tables
-from pipeline.load import LOADS, LoadNames, load_table
+from pipeline.load import load_table
+from pipeline.names import LoadNames
+from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 

@@ -20,10 +20,12 @@ from catalogue.check import check_catalogue, checked_catalogue
 from demo.generator import generate
 from orchestration.cli import main
 from pipeline.link import LINK_METHOD
-from pipeline.load import LOADS, LoadNames, load_table
+from pipeline.load import load_table
 from pipeline.mapping import canonical_columns
+from pipeline.names import LoadNames
 from quality.compile import ERRORS_COLUMN, compile_suite, flag_rows
 from quality.suites import SUITES_DIR, load_suite
+from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 

@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from catalogue import load_catalogue
-from pipeline.load import LOADS
 from pipeline.standard import DATA_STANDARD, measure, measurement_day
 from tests.fixtures.standard import MEASURED_AT, Ministries, ministries
+from warehouse.committed import LOADS
 from warehouse.days import replace_day
 
 __all__ = ["ministries"]

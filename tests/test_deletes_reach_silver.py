@@ -25,9 +25,10 @@ from demo.generator import generate
 from orchestration.runs import full_refresh_config
 from pipeline.gold import pseudonymise
 from pipeline.link import PERSON_ID
-from pipeline.load import DELETED, DELETED_AT, LOADS
+from pipeline.names import DELETED, DELETED_AT
 from tests.fixtures.servers import DatabaseServer
 from tests.test_demo_backends import environment, server_demo_dir
+from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
 from warehouse.tables import TableName, Warehouse
 

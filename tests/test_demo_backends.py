@@ -20,9 +20,10 @@ from demo.backends import SOURCES, copy_text, load_demo_into, sqlite_tables, url
 from demo.generator import generate
 from devservers import databases
 from orchestration.runs import full_refresh_config
-from pipeline.load import LOADS, LoadNames
+from pipeline.names import LoadNames
 from tests.fixtures.environment import environment
 from tests.fixtures.servers import DatabaseServer
+from warehouse.committed import LOADS
 from warehouse.tables import Warehouse
 
 pytestmark = pytest.mark.slow

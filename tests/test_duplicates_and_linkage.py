@@ -88,7 +88,7 @@ def test_a_citizen_the_register_deleted_is_nobody_to_link_to(tmp_path):
     from deltalake import write_deltalake
 
     from assets.ministries import _people_register
-    from pipeline.load import DELETED, LoadNames
+    from pipeline.names import DELETED, LoadNames
     from warehouse.storage import StorageSettings
     from warehouse.tables import Warehouse
 

@@ -10,7 +10,9 @@ import pytest
 from catalogue import load_catalogue
 from connectors import SourceSchemaError
 from demo.generator import generate
-from pipeline.load import LOADS, LoadNames, load_table
+from pipeline.load import load_table
+from pipeline.names import LoadNames
+from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 

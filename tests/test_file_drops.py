@@ -27,8 +27,10 @@ from catalogue.models import Connection
 from connectors import ExtractRequest, open_connector
 from connectors.files import NotARegularFile
 from orchestration.sensors import file_drop_sensor
-from pipeline.load import FILES_READ, LOADS, LoadNames
+from pipeline.drops import FILES_READ
+from pipeline.names import LoadNames
 from tests.fixtures.drops import FILES, HEADER, deaths_csv, deaths_rows, drop_ref, load, settled
+from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.load import KEY_UNSAFE, LoadNames, load_table
+from pipeline.judge import KEY_UNSAFE
+from pipeline.load import load_table
+from pipeline.names import LoadNames
 from tests.fixtures.drops import HEADER, drop_ref, settled
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse

@@ -9,8 +9,10 @@ import polars as pl
 import pytest
 
 from catalogue.loader import TableRef
-from pipeline.load import DELETED, LOADS, LoadNames, incremental_since
+from pipeline.cursor import incremental_since
+from pipeline.names import DELETED, LoadNames
 from tests.fixtures.welfare import BASE, payment, run
+from warehouse.committed import LOADS
 
 pytestmark = pytest.mark.slow  # starts PostgreSQL
 

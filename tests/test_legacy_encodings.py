@@ -11,7 +11,8 @@ import unicodedata
 import pytest
 
 from connectors.encodings import UndecodableText, decode_text, detect_encoding, plausibility
-from pipeline.load import LoadNames, load_table
+from pipeline.load import load_table
+from pipeline.names import LoadNames
 from tests.fixtures.drops import FILES, HEADER, drop_ref, settled
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse

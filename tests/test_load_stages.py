@@ -7,7 +7,8 @@ import datetime as dt
 import time
 
 from pipeline.link import LINK_METHOD
-from pipeline.load import LoadNames, load_table
+from pipeline.load import load_table
+from pipeline.names import LoadNames
 from pipeline.stages import STAGES, StageClock
 from tests.test_file_drops import HEADER, drop_ref, settled
 from warehouse.storage import StorageSettings

@@ -13,7 +13,8 @@ from catalogue import load_catalogue
 from demo.generator import generate
 from demo.score import score
 from orchestration.runs import full_refresh_config, load_run_config
-from pipeline.load import LOADS, LoadNames
+from pipeline.names import LoadNames
+from warehouse.committed import LOADS
 from warehouse.tables import Warehouse
 
 pytestmark = pytest.mark.slow  # runs the whole job on a demo

@@ -24,10 +24,11 @@ from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import load_catalogue
 from demo.generator import generate
 from orchestration.runs import full_refresh_config
-from pipeline.load import LOADS, LoadNames
+from pipeline.names import LoadNames
 from quality.publish import docs_base_url
 from tests.fixtures.environment import environment
 from warehouse.catalog import warehouse_tables
+from warehouse.committed import LOADS
 from warehouse.s3 import read_bytes
 from warehouse.sql import run_sql, tables_named_in
 from warehouse.storage import StorageSettings, split_s3_uri

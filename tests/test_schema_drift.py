@@ -12,8 +12,9 @@ import pytest
 from catalogue.loader import TableRef
 from connectors.errors import SourceSchemaError
 from pipeline.guards import PromotionRefused
-from pipeline.load import DELETED, LOADS, LoadNames
+from pipeline.names import DELETED, LoadNames
 from tests.fixtures.welfare import BASE, run
+from warehouse.committed import LOADS
 
 pytestmark = pytest.mark.slow  # starts PostgreSQL
 

@@ -14,8 +14,10 @@ import pytest
 from catalogue import load_catalogue
 from catalogue.loader import TableRef
 from catalogue.models import Connection
-from pipeline.load import LOADS, LoadNames, load_table
+from pipeline.load import load_table
+from pipeline.names import LoadNames
 from pipeline.versions import version_order
+from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from catalogue import load_catalogue
-from pipeline.load import LoadNames
+from pipeline.names import LoadNames
 from pipeline.worklist import worklist_name, write_worklists
 from tests.fixtures.standard import Ministries, ministries
 from warehouse.sql import SqlRefused, run_sql

@@ -1,0 +1,87 @@
+"""The bronze side of one load: the extracted batches as one stream with the load's own columns
+added (row, run id, ingest time, source table), checked for schema drift before anything is
+written; the extent of what this run extracted; and this run's rows read back in bounded slices."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import datetime
+
+import polars as pl
+import pyarrow as pa
+
+from catalogue import TableRef
+from connectors import SourceSchemaError
+from pipeline.guards import check_types, column_changes
+from pipeline.names import INGESTED_AT, LOAD_COLUMNS, ROW, SOURCE_TABLE
+from pipeline.stages import Progress
+from warehouse.tables import RUN_ID
+
+CHUNK_ROWS = 250_000  # rows judged at a time: bounds a load's memory whatever the table's size
+
+
+def bronze_stream(
+    ref: TableRef,
+    batches: Iterator[pa.RecordBatch],
+    run_id: str,
+    ingested_at: datetime,
+    bronze: pa.Schema | None = None,
+    say: Progress | None = None,
+) -> pa.RecordBatchReader | None:
+    """The extracted batches plus load columns, checked against the mapping and against bronze's
+    column types before anything is written (schema drift: pipeline/guards.py)."""
+    first = next((batch for batch in batches if batch.num_rows), None)
+    if first is None:
+        return None
+    missing = [c for c in ref.table.source_columns if c not in first.schema.names]
+    if missing:
+        raise SourceSchemaError(
+            ref.source.name,
+            f"table '{ref.table.table or ref.table.name}' has no column(s) {', '.join(missing)} "
+            f"(it has: {', '.join(first.schema.names)})",
+            "Fix the column mapping in the catalogue or ask the ministry about the schema change; nothing was written.",
+        )
+    check_types(ref, first.schema, bronze)
+    added, dropped = column_changes(first.schema, bronze, LOAD_COLUMNS)
+    if say is not None and added:
+        say(f"{ref.key}: new source column(s) {', '.join(added)}: kept in bronze, not mapped to silver")
+    if say is not None and dropped:
+        say(f"{ref.key}: column(s) {', '.join(dropped)} no longer sent (not mapped): null in bronze from now on")
+    schema = (
+        first.schema.append(pa.field(ROW, pa.int64()))
+        .append(pa.field(RUN_ID, pa.string()))
+        .append(pa.field(INGESTED_AT, pa.timestamp("us", tz="UTC")))
+        .append(pa.field(SOURCE_TABLE, pa.string()))
+    )
+
+    def with_load_columns() -> Iterator[pa.RecordBatch]:
+        offset = 0
+        for batch in itertools.chain([first], batches):
+            n = batch.num_rows
+            columns = [
+                *batch.columns,
+                pa.array(range(offset, offset + n), pa.int64()),
+                pa.array([run_id] * n, pa.string()),
+                pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+                pa.array([ref.key] * n, pa.string()),
+            ]
+            offset += n
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, with_load_columns())
+
+
+def extent(ref: TableRef, this_run: pl.LazyFrame) -> tuple[int, str | None, str | None]:
+    """Rows extracted by this run, and the range of their watermark."""
+    column = ref.table.watermark
+    stamp = pl.col(column).cast(pl.String) if column else pl.lit(None, pl.String)
+    rows, low, high = (
+        this_run.select(pl.len(), stamp.min().alias("low"), stamp.max().alias("high")).collect().row(0)
+    )
+    return int(rows), low, high
+
+
+def slice_of(this_run: pl.LazyFrame, first: int) -> pl.LazyFrame:
+    return this_run.filter(pl.col(ROW).is_between(first, first + CHUNK_ROWS - 1))
+

@@ -1,0 +1,181 @@
+"""Judging a load: the duplicate verdicts decided once over the whole load (narrow columns), then
+each slice judged (canonical columns, those verdicts applied, links to the citizen register, the
+suite's rules and the pipeline's own: unsafe keys, tombstones without a key); where each judged
+row goes (silver, quarantine, or counted as an exact copy); and the Outcome adding slices up."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from catalogue import TableRef
+from pipeline.bronze import CHUNK_ROWS, slice_of
+from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
+from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
+from pipeline.mapping import canonical_columns, canonical_expressions
+from pipeline.names import DELETED, ERRORS, LOAD_COLUMNS, ROW, WARNINGS
+from pipeline.stages import StageClock
+from pipeline.versions import version_order
+from quality.compile import CompiledSuite, flag_rows
+
+KEY_UNSAFE = "key_unsafe"  # the pipeline's own rule: a key that starts like a formula or holds a control character
+UNSAFE_KEY = r"^[=+@\t\r]|[\x00-\x1f\x7f]"
+
+# Where each judged row goes: exact copies are counted and dropped, rows breaking an error rule
+# go to quarantine, the rest land in silver. Every row is in exactly one of the three.
+IS_EXACT_COPY = (pl.col(DUPLICATE) == EXACT).fill_null(False)
+IS_REJECTED = ~IS_EXACT_COPY & (pl.col(ERRORS).list.len() > 0)
+IS_LANDING = ~IS_EXACT_COPY & ~IS_REJECTED
+
+
+def judge_slice(
+    ref: TableRef,
+    raw: pl.DataFrame,
+    decisions: pl.DataFrame,
+    compiled: CompiledSuite,
+    people: PeopleRegister | None,
+    clock: StageClock | None = None,
+    *,
+    validate: bool = True,
+    link: bool = True,
+) -> pl.DataFrame:
+    """One slice of the load: canonical columns, duplicate verdicts, links, and the rules each row breaks."""
+    clock = clock or StageClock()
+
+    soft_delete = ref.table.soft_delete
+    deleted = (
+        pl.col(soft_delete.column).cast(pl.String).is_in(soft_delete.values).fill_null(False)
+        if soft_delete
+        else pl.lit(False)
+    )
+    with clock.stage("normalise"):
+        canonical = (
+            raw.lazy()
+            .select(*canonical_columns(ref.table, ref.entity), ROW, deleted.alias(DELETED))
+            .join(decisions.lazy(), on=ROW, how="left", maintain_order="left")
+            .collect()
+        )
+    with clock.stage("link"):
+        canonical = (
+            link_people(canonical.lazy(), ref.entity, people).collect() if link else canonical.with_columns(*_UNLINKED)
+        )
+    # The suite judges one version per key: duplicates were decided over the whole load by the
+    # declared rule, and judging them again would make the winning version "not unique". A
+    # tombstone needs only its key: the row is gone at the source, its other values no longer matter.
+    decided_already = pl.col(DUPLICATE).is_not_null() | pl.col(DELETED)
+    no_rules = pl.lit([], pl.List(pl.String))
+    clock_validate = time.perf_counter()
+    judged = (
+        flag_rows(canonical.filter(~decided_already), compiled)
+        if validate
+        else canonical.filter(~decided_already).with_columns(no_rules.alias(ERRORS), no_rules.alias(WARNINGS))
+    )
+    key_missing = pl.any_horizontal(pl.col(k).is_null() for k in ref.entity.primary_key)
+    decided = canonical.filter(decided_already).with_columns(
+        pl.when(pl.col(DUPLICATE) == EXACT)
+        .then(no_rules)
+        .when(pl.col(DUPLICATE).is_not_null())
+        .then(pl.concat_list(pl.col(DUPLICATE)))
+        .when(key_missing)
+        .then(pl.lit(["tombstone_without_key"]))
+        .otherwise(no_rules)
+        .alias(ERRORS),
+        no_rules.alias(WARNINGS),
+    )
+    # A key is an identifier: one a spreadsheet would run as a formula (=HYPERLINK(…)) or holding a
+    # control character is not a ministry's key but an injection, and would travel into every export.
+    unsafe_key = pl.any_horizontal(
+        pl.col(k).cast(pl.String).str.contains(UNSAFE_KEY).fill_null(False) for k in ref.entity.primary_key
+    )
+    key_rules = pl.when(unsafe_key).then(pl.lit([KEY_UNSAFE])).otherwise(no_rules)
+    flagged = (
+        pl.concat([judged, decided], how="vertical")
+        .sort(ROW)
+        .with_columns(
+            pl.concat_list(ERRORS, "_link_errors", key_rules).list.unique(maintain_order=True).alias(ERRORS)
+        )
+        .drop("_link_errors")
+    )
+    clock.add("validate", time.perf_counter() - clock_validate)
+    return flagged
+
+
+# What linking adds, for a load measured without it: every row unlinked, no link errors.
+_UNLINKED = (
+    pl.lit(None, pl.String).alias(PERSON_ID),
+    pl.lit(None, pl.String).alias(LINK_METHOD),
+    pl.lit([], pl.List(pl.String)).alias("_link_errors"),
+)
+
+
+@dataclass
+class Outcome:
+    """What the slices of one load came to, added up."""
+
+    landed: int = 0
+    quarantined: int = 0
+    deduplicated: int = 0
+    warned: int = 0
+    linked: int = 0
+    ambiguous: int = 0
+    deleted: int = 0
+    rule_counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, flagged: pl.DataFrame) -> None:
+        row = flagged.select(
+            IS_LANDING.sum().alias("landed"),
+            IS_REJECTED.sum().alias("quarantined"),
+            IS_EXACT_COPY.sum().alias("deduplicated"),
+            (IS_LANDING & (pl.col(WARNINGS).list.len() > 0)).sum().alias("warned"),
+            (IS_LANDING & pl.col(LINK_METHOD).is_in(LINKED_METHODS)).sum().alias("linked"),
+            (IS_LANDING & (pl.col(LINK_METHOD) == AMBIGUOUS)).sum().alias("ambiguous"),
+            (IS_LANDING & pl.col(DELETED)).sum().alias("deleted"),
+        ).row(0, named=True)
+        for name, value in row.items():
+            setattr(self, name, getattr(self, name) + int(value))
+        broken = flagged.select(pl.concat_list(ERRORS, WARNINGS).alias("rule")).explode("rule").drop_nulls()
+        self.rule_counts.update(dict(broken.group_by("rule").len().iter_rows()))
+
+
+def duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame, rows: int) -> pl.DataFrame:
+    """The duplicate rule over the whole load, on narrow columns: row, canonical key, watermark and
+    a hash of the row as extracted (exact copies share key, watermark and hash). Only the rows
+    that are duplicates are returned, with their verdict."""
+    source_columns = [c for c in this_run.collect_schema().names() if c not in LOAD_COLUMNS]
+    keys = ref.entity.primary_key
+    stamp = version_order(ref.table)
+    wanted = set(keys) | {stamp}
+    narrow_columns = [
+        pl.col(ROW),
+        *(expr for name, expr in canonical_expressions(ref.table, ref.entity).items() if name in wanted),
+        pl.struct(source_columns).hash(seed=0).alias("_row_hash"),
+    ]
+    # Read in the same slices as the judging, so the wide rows never sit in memory all at once.
+    narrow = pl.concat(
+        [slice_of(this_run, first).select(narrow_columns).collect() for first in range(0, rows, CHUNK_ROWS)]
+        or [this_run.select(narrow_columns).head(0).collect()]
+    )
+    # Only rows whose key occurs more than once (or is missing) can be duplicates: the rule's
+    # windows run on those few. Repeats are found on a sorted 64-bit hash of the key (grouping
+    # millions of text keys costs gigabytes); a collision only adds a suspect, judged on the real key.
+    key_hash = narrow.select(pl.struct(keys).hash(seed=1)).to_series()
+    ordered = key_hash.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    suspects = narrow.filter(
+        key_hash.is_in(repeated.implode()) | pl.any_horizontal(pl.col(k).is_null() for k in keys)
+    )
+    return (
+        classify_duplicates(
+            suspects.lazy(),
+            keys=keys,
+            raw_columns=["_row_hash", *keys, *([stamp] if stamp else [])],
+            watermark=stamp,
+        )
+        .filter(pl.col(DUPLICATE).is_not_null())
+        .select(ROW, DUPLICATE)
+        .collect()
+    )
+

@@ -1,0 +1,174 @@
+"""The report of one table load and its load record in ops.pipeline.loads: LoadReport, writing
+the record (which carries a file drop's cursor), the report of a load with nothing new, the
+table's load history (for the promotion guard), and the suite's validation result for Data Docs.
+
+(Named load_report, not report: pipeline/report.py is the data standard's HTML report.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pyarrow as pa
+
+from catalogue import TableRef
+from pipeline.drops import FILES_READ, FILES_READ_TYPE, DropOutcome
+from quality.compile import CompiledSuite, validation_result
+from quality.suites import SuiteOutline, load_suite
+from warehouse.committed import LOADS
+from warehouse.tables import RUN_ID, Warehouse, utc_now
+
+if TYPE_CHECKING:  # Great Expectations takes seconds to import: only its types are named here
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuiteValidationResult
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What one table load did: its counts (extracted = landed + quarantined + deduplicated), window,
+    the table versions it wrote and its stage times; `record()` is its row in ops.pipeline.loads."""
+
+    run_id: str
+    source: str
+    table: str
+    entity: str
+    extracted: int
+    landed: int
+    quarantined: int
+    deduplicated: int
+    warned: int
+    linked: int
+    ambiguous: int  # landed unlinked because several citizens fit
+    deleted: int
+    files_quarantined: int
+    rule_counts: dict[str, int]
+    watermark_from: str | None
+    watermark_to: str | None
+    bronze_version: int | None
+    silver_version: int | None
+    quarantine_version: int | None
+    started_at: datetime
+    finished_at: datetime
+    validation: ExpectationSuiteValidationResult | None = field(default=None, compare=False, repr=False)  # GE result, for Data Docs
+    drop: DropOutcome | None = None  # file drops only: what became of each file version
+    # Wall seconds per stage (pipeline/stages.py): where this load's time went.
+    stages: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def files_waiting(self) -> int:
+        return self.drop.waiting if self.drop else 0
+
+    @property
+    def files_not_regular(self) -> int:
+        return self.drop.not_regular if self.drop else 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.extracted == self.landed + self.quarantined + self.deduplicated
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}.{self.table}"
+
+    def record(self) -> dict[str, object]:
+        """The row this load writes to ops.pipeline.loads."""
+        return {
+            RUN_ID: self.run_id,
+            "source": self.source,
+            "table": self.table,
+            "entity": self.entity,
+            "extracted": self.extracted,
+            "landed": self.landed,
+            "quarantined": self.quarantined,
+            "deduplicated": self.deduplicated,
+            "warned": self.warned,
+            "linked": self.linked,
+            "ambiguous": self.ambiguous,
+            "deleted": self.deleted,
+            "files_quarantined": self.files_quarantined,
+            "files_waiting": self.files_waiting,
+            "files_not_regular": self.files_not_regular,
+            "balanced": self.balanced,
+            "watermark_from": self.watermark_from,
+            "watermark_to": self.watermark_to,
+            "bronze_version": self.bronze_version,
+            "silver_version": self.silver_version,
+            "quarantine_version": self.quarantine_version,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
+def record_load(warehouse: Warehouse, report: LoadReport) -> int:
+    """Write the load record; for a file drop it carries the file versions read (the cursor moves
+    here, in the load's last commit). Other loads hold a null list of the same type."""
+    row = pa.Table.from_pylist([report.record()])
+    versions = report.drop.versions() if report.drop is not None else None
+    row = row.append_column(pa.field(FILES_READ, FILES_READ_TYPE), pa.array([versions], FILES_READ_TYPE))
+    return warehouse.replace_run(
+        LOADS,
+        row,
+        report.run_id,
+        also_matching={"source": report.source, "table": report.table},
+        description="one row per table load; extracted = landed + quarantined + deduplicated",
+    )
+
+
+def empty_report(
+    ref: TableRef,
+    run_id: str,
+    started: datetime,
+    files_quarantined: int = 0,
+    drop: DropOutcome | None = None,
+    *,
+    deleted: int = 0,
+    silver_version: int | None = None,
+) -> LoadReport:
+    return LoadReport(
+        run_id=run_id,
+        source=ref.source.name,
+        table=ref.table.name,
+        entity=ref.entity.name,
+        extracted=0,
+        landed=0,
+        quarantined=0,
+        deduplicated=0,
+        warned=0,
+        linked=0,
+        ambiguous=0,
+        deleted=deleted,
+        files_quarantined=files_quarantined,
+        rule_counts={},
+        watermark_from=None,
+        watermark_to=None,
+        bronze_version=None,
+        silver_version=silver_version,
+        quarantine_version=None,
+        started_at=started,
+        finished_at=utc_now(),
+        drop=drop,
+    )
+
+
+def load_history(ref: TableRef, warehouse: Warehouse) -> pl.DataFrame:
+    """The table's recorded loads: their sizes and quarantine counts (for the promotion guard)."""
+    columns = ["extracted", "quarantined", "finished_at"]
+    if not warehouse.exists(LOADS):
+        return pl.DataFrame(schema=dict.fromkeys(columns[:2], pl.Int64) | {"finished_at": pl.Datetime("us", "UTC")})
+    mine = (pl.col("source") == ref.source.name) & (pl.col("table") == ref.table.name)
+    return warehouse.scan(LOADS).filter(mine).select(columns).collect()
+
+
+def load_validation(
+    compiled: CompiledSuite,
+    suite: gx.ExpectationSuite | SuiteOutline,
+    counts: dict[str, int],
+    rows: int,
+    run_id: str,
+) -> ExpectationSuiteValidationResult:
+    """The load's GE validation result (for Data Docs), from the compiled rule counts; the suite is
+    read again with Great Expectations, which only a load with rows to report pays for."""
+    return validation_result(compiled, load_suite(suite.name), counts, rows, run_id)
