@@ -87,9 +87,16 @@ def _excel_serial_date(raw: pl.Expr) -> pl.Expr:
     return pl.when(in_range).then(pl.lit(_EXCEL_EPOCH) + pl.duration(days=serial))
 
 
+def _four_digit_year(parsed: pl.Expr) -> pl.Expr:
+    """Null for a year under 1000: chrono reads "1/1/0" with %Y as year 0, a date no record has
+    and one Python cannot even hold (readers of silver would fail on it): it is unparsed, so the
+    date rules quarantine the row instead."""
+    return pl.when(parsed.dt.year() >= 1000).then(parsed)
+
+
 def _parse_dates(raw: pl.Expr, formats: Sequence[str], excel_serial: bool) -> pl.Expr:
     filled = _fill_partial(raw, formats)
-    parsed = [filled.str.strptime(pl.Date, f, strict=False) for f in formats]
+    parsed = [_four_digit_year(filled.str.strptime(pl.Date, f, strict=False)) for f in formats]
     if excel_serial:
         parsed.append(_excel_serial_date(raw))
     return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
@@ -129,7 +136,7 @@ def month(expr: pl.Expr, format: str | Sequence[str] | None = None) -> pl.Expr:
     """A month ("07/1950") as the pl.Date of its first day."""
     formats = formats_of(format, DEFAULT_MONTH_FORMATS)
     raw = _stripped(expr)
-    parsed = [_strptime_month(raw, f) for f in formats]
+    parsed = [_four_digit_year(_strptime_month(raw, f)) for f in formats]
     first = pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
     return first.dt.month_start()
 
@@ -145,5 +152,5 @@ def datetime(expr: pl.Expr, format: str | Sequence[str] | None = None) -> pl.Exp
     """Parse to pl.Datetime("us") (naive: source timestamps are local Vietnam time)."""
     formats = formats_of(format, DEFAULT_DATETIME_FORMATS)
     raw = _stripped(expr)
-    parsed = [raw.str.strptime(pl.Datetime("us"), f, strict=False) for f in formats]
+    parsed = [_four_digit_year(raw.str.strptime(pl.Datetime("us"), f, strict=False)) for f in formats]
     return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]

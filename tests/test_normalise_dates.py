@@ -74,3 +74,18 @@ def test_datetime():
     out = pl.DataFrame({"raw": raw}).select(normaliser("datetime")(pl.col("raw"))).to_series()
     assert out.dtype == pl.Datetime("us")
     assert out.to_list() == [dt.datetime(2025, 6, 30, 23, 59, 58), None, None, None]
+
+
+def test_a_year_under_1000_is_not_a_date():
+    """chrono reads "1/1/0" with %Y as year 0, which Python cannot hold: it must stay unparsed."""
+    from normalise.dates import date, datetime, month
+
+    frame = pl.DataFrame({"raw": ["1/1/0", "1/0", "01/01/0999 00:00:00", "01/01/1999"]})
+    out = frame.select(
+        date(pl.col("raw")).alias("date"),
+        month(pl.col("raw")).alias("month"),
+        datetime(pl.col("raw"), "%d/%m/%Y %H:%M:%S").alias("datetime"),
+    )
+    assert out["date"].to_list() == [None, None, None, dt.date(1999, 1, 1)]
+    assert out["month"].to_list()[:2] == [None, None]
+    assert out["datetime"].to_list() == [None, None, None, None]
