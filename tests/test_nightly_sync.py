@@ -159,7 +159,7 @@ def test_a_full_refresh_is_one_materialisation_per_asset(first_run):
         f"{name.layer}/{name.domain}/{name.table}"
         for ref in load_catalogue().tables
         for name in (LoadNames.of(ref).bronze, LoadNames.of(ref).quarantine, LoadNames.of(ref).silver)
-    } | {"gold/people/citizen_360", "gold/kpi/linkage_by_province"}
+    } | {"gold/people/citizen_360", "gold/kpi/linkage_by_province", "gold/kpi/data_standard", "quarantine/worklists"}
     materialised = [
         "/".join(e.asset_key.path) for e in first_run.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
     ]
