@@ -31,6 +31,7 @@ from demo.backends import load_demo_into, url_variable
 from demo.generator import generate
 from devservers.databases import LocalServer, start, stop
 from devservers.process import free_port
+from orchestration.runs import full_refresh_config
 from tests.fixtures.environment import environment
 from tests.fixtures.servers import DatabaseServer
 
@@ -47,29 +48,6 @@ CITIZENS = 2_000
 FAILING_SOURCE = "welfare"  # served by its own PostgreSQL server, stopped for the failure run
 RUN_TIMEOUT_S = 1_200  # generous: every step is a process that imports the pipeline first
 BIN = Path(sys.executable).parent
-
-
-def nightly_request(tables: list[str] | None = None) -> tuple[dict, dict[str, str]]:
-    """Run config and tags of a nightly_sync launch: every chosen load reads its whole source.
-
-    The one place that knows how a run of nightly_sync is asked for: run config only (the
-    assets are unpartitioned; a full refresh is each load's config, as `ndc demo` asks).
-    """
-    from orchestration.runs import full_refresh_config
-
-    run_config = full_refresh_config(tables)
-    if job_executor_name() == "multi_or_in_process_executor":
-        # Dagster's default executor starts a fresh Python process per step, which imports the
-        # pipeline first (minutes per step on a loaded 2-core machine): run the steps in the run
-        # worker instead. An executor chosen for the job (fast step start-up) is used as it is.
-        run_config = {**run_config, "execution": {"config": {"in_process": {}}}}
-    return run_config, {}
-
-
-def job_executor_name() -> str:
-    from orchestration.definitions import defs
-
-    return defs.resolve_job_def("nightly_sync").executor_def.name
 
 
 def load_asset_keys(table: str) -> list[dg.AssetKey]:
@@ -222,11 +200,12 @@ def deployment(postgres_server: DatabaseServer) -> Iterator[Deployment]:
 
 
 def launch_and_wait(deployment: Deployment, tables: list[str] | None = None) -> tuple[str, dg.DagsterRunStatus]:
-    run_config, tags = nightly_request(tables)
+    # Every chosen load reads its whole source (run config only: the assets are unpartitioned).
+    run_config = full_refresh_config(tables)
     selection = [key for table in tables for key in load_asset_keys(table)] if tables else None
     client = deployment.client()
     run_id = client.submit_job_execution(
-        "nightly_sync", run_config=run_config, tags=tags, asset_selection=selection
+        "nightly_sync", run_config=run_config, asset_selection=selection
     )
     finished = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
     status = wait_until(
