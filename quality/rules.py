@@ -99,7 +99,9 @@ def rule_specs(suite: _Suite) -> tuple[RuleSpec, ...]:
         if not isinstance(rule_id, str) or not rule_id:
             raise SuiteCompileError(f"{where} ({kwargs}): meta.rule_id is required")
         if not RULE_ID.match(rule_id):
-            raise SuiteCompileError(f"{where}: rule_id {rule_id!r} may hold only letters, digits, '_', '.', '-'")
+            raise SuiteCompileError(
+                f"{where}: rule_id {rule_id!r} may hold only letters, digits, '_', '.', '-'"
+            )
         if rule_id in seen:
             raise SuiteCompileError(f"{where}: rule_id '{rule_id}' is used twice")
         seen.add(rule_id)
