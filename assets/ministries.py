@@ -4,8 +4,9 @@ A load is one unit (see pipeline.load): the three tables and the load record des
 run, so they are materialised by one step, unpartitioned (assets.nightly says why). Every
 materialisation describes the table as it now is (rows, Delta version, URI, columns) and what
 this load did to it. Checks: conservation (blocking, ERROR: a broken balance is a pipeline
-failure) and one check per suite rule (WARN when rows broke it: the source's data, which the
-pipeline handled by quarantining or flagging them). A load that read nothing newer than the
+failure) and one check per rule, the suite's (quality/rules.py) and the pipeline's own
+(pipeline/rules.py), WARN when rows broke it: the source's data, which the pipeline handled by
+quarantining or flagging them. A load that read nothing newer than the
 table's high-water mark re-states the rule checks of the last load that did (see _checks).
 """
 
