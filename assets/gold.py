@@ -1,5 +1,7 @@
 """Gold: analyst-facing, pseudonymous tables built from every ministry's silver."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 import polars as pl
 
@@ -7,8 +9,17 @@ from assets.ministries import asset_key
 from assets.nightly import NIGHTLY_FRESHNESS
 from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import Catalogue
-from pipeline.gold import CITIZEN_360, LINKAGE_KPIS, citizen_360, linkage_kpis
-from pipeline.link import PERSON_ID
+from pipeline.gold import (
+    CITIZEN_360,
+    LINKAGE_KPIS,
+    LINKED_COLUMNS,
+    PROVINCE_COLUMNS,
+    REGISTER_COLUMNS,
+    GoldSources,
+    citizen_360,
+    death_rows,
+    linkage_kpis,
+)
 from pipeline.names import DELETED, LoadNames
 from warehouse.committed import LOADS
 from warehouse.tables import TableName, Warehouse
@@ -16,15 +27,10 @@ from warehouse.tables import TableName, Warehouse
 
 def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
     silver = {ref.key: LoadNames.of(ref).silver for ref in catalogue.tables}
-    people_tables = {
-        ref.key: name
-        for ref, name in zip(catalogue.tables, silver.values(), strict=True)
-        if ref.entity.person
-    }
-    register = next(LoadNames.of(r).silver for r in catalogue.tables if r.entity.population_register)
-    deaths = next(
-        (LoadNames.of(r).silver for r in catalogue.tables if r.entity.name == "death_registration"), None
-    )
+    sources = GoldSources.of(catalogue)
+    people_tables = {key: silver[key] for key in sources.people}
+    register = silver[sources.register]
+    deaths = [silver[key] for key in sources.deaths]
     ministries = {name: source.ministry for name, source in catalogue.sources.items()}
     citizen_key, kpi_key = TableName("gold", *CITIZEN_360), TableName("gold", *LINKAGE_KPIS)
 
@@ -43,12 +49,15 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
         warehouse = warehouse.warehouse()
         # Before anything is read: with a refused key gold is not written at all.
         key = pseudonym_key.key_bytes_for(warehouse.settings.warehouse_uri)
-        frames = {k: live_rows(warehouse, n) for k, n in people_tables.items() if warehouse.exists(n)}
-        register_key = next(k for k, n in people_tables.items() if n == register)
+        known_by = {
+            k: live_rows(warehouse, n, LINKED_COLUMNS)
+            for k, n in people_tables.items()
+            if k != sources.register and warehouse.exists(n)
+        }
         table = citizen_360(
-            frames[register_key],
-            {k: f for k, f in frames.items() if k != register_key},
-            live_rows(warehouse, deaths) if deaths is not None and warehouse.exists(deaths) else None,
+            live_rows(warehouse, register, REGISTER_COLUMNS),
+            known_by,
+            death_rows([live_rows(warehouse, n, LINKED_COLUMNS) for n in deaths if warehouse.exists(n)]),
             key,
         )
         version = warehouse.overwrite(citizen_key, table.to_arrow())
@@ -66,23 +75,30 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
     def linkage_kpis_asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
         warehouse = warehouse.warehouse()
         frames = {
-            k: live_rows(warehouse, n).select(PERSON_ID)
+            k: live_rows(warehouse, n, LINKED_COLUMNS)
             for k, n in people_tables.items()
             if warehouse.exists(n)
         }
-        table = linkage_kpis(frames, warehouse.read(LOADS), live_rows(warehouse, register), ministries)
+        citizens = live_rows(warehouse, register, PROVINCE_COLUMNS)
+        table = linkage_kpis(frames, warehouse.read(LOADS), citizens, ministries)
         version = warehouse.overwrite(kpi_key, table.to_arrow())
         return _result(table, warehouse.uri(kpi_key), version)
 
     return [citizen_360_asset, linkage_kpis_asset]
 
 
-def live_rows(warehouse: Warehouse, name: TableName) -> pl.DataFrame:
-    """Silver without tombstones: what the sources hold today."""
-    rows = warehouse.scan(name)
-    if DELETED not in rows.collect_schema():  # silver written before tombstones existed
-        return rows.collect()
-    return rows.filter(~pl.col(DELETED).fill_null(False)).collect()
+def live_rows(warehouse: Warehouse, name: TableName, columns: Sequence[str]) -> pl.DataFrame:
+    """Silver without tombstones (what the sources hold today), only `columns` (those the table
+    has): a lazy scan, so the projection and the tombstone filter reach the Delta reader and the
+    rest of the table is never read."""
+    return live_scan(warehouse.scan(name), columns).collect()
+
+
+def live_scan(rows: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
+    schema = rows.collect_schema()  # the Delta log's schema: no data read
+    if DELETED in schema:  # silver written before tombstones existed has no DELETED column
+        rows = rows.filter(~pl.col(DELETED).fill_null(False))
+    return rows.select([column for column in columns if column in schema])
 
 
 def _result(table: pl.DataFrame, uri: str, version: int) -> dg.MaterializeResult:

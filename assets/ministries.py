@@ -4,13 +4,13 @@ A load is one unit (see pipeline.load): the three tables and the load record des
 run, so they are materialised by one step, unpartitioned (assets.nightly says why). Every
 materialisation describes the table as it now is (rows, Delta version, URI, columns) and what
 this load did to it. Checks: conservation (blocking, ERROR: a broken balance is a pipeline
-failure) and one check per suite rule (WARN when rows broke it: the source's data, which the
-pipeline handled by quarantining or flagging them). A load that read nothing newer than the
+failure) and one check per rule, the suite's (quality/rules.py) and the pipeline's own
+(pipeline/rules.py), WARN when rows broke it: the source's data, which the pipeline handled by
+quarantining or flagging them. A load that read nothing newer than the
 table's high-water mark re-states the rule checks of the last load that did (see _checks).
 """
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,24 +22,16 @@ from assets.resources import WarehouseResource
 from catalogue import Catalogue, CatalogueError, TableRef
 from connectors import SourceError
 from pipeline.cursor import high_water_mark
-from pipeline.judge import KEY_UNSAFE
 from pipeline.link import PeopleRegister
 from pipeline.load import load_table
 from pipeline.load_report import LoadReport
 from pipeline.names import DELETED, LoadNames
+from pipeline.rules import PIPELINE_RULES
 from quality.publish import publish_data_docs
-from quality.suites import suites_dir
+from quality.rules import RuleSpec, suite_rules
 from warehouse.tables import TableName, Warehouse
 
 CONSERVATION = "conservation"
-PIPELINE_RULES = {
-    "superseded": "an older version of a key delivered in the same load",
-    "conflicting_versions": "several versions of a key with the same watermark: no honest winner",
-    "cmnd_unresolved": "a legacy CMND the population register does not know",
-    "cmnd_ambiguous": "a legacy CMND several citizens hold in the register: never guessed",
-    KEY_UNSAFE: "a key that starts like a spreadsheet formula (= + @) or holds a control character",
-    "tombstone_without_key": "a row the source flags as deleted that carries no key to delete",
-}
 
 
 class LoadConfig(dg.Config):
@@ -55,35 +47,6 @@ class LoadConfig(dg.Config):
 
 def asset_key(name: TableName) -> dg.AssetKey:
     return dg.AssetKey([name.layer, name.domain, name.table])
-
-
-@dataclass(frozen=True)
-class SuiteRule:
-    rule_id: str
-    severity: str
-    description: str
-    mostly: float
-    blocking: bool
-
-
-def suite_rules(suite: str) -> list[SuiteRule]:
-    """The rules a suite declares, read from its JSON without importing Great Expectations."""
-    document = json.loads((suites_dir() / f"{suite}.json").read_text(encoding="utf-8"))
-    rules = []
-    for expectation in document.get("expectations", []):
-        meta = expectation.get("meta") or {}
-        if "rule_id" not in meta:
-            continue
-        rules.append(
-            SuiteRule(
-                rule_id=meta["rule_id"],
-                severity=meta.get("severity", "error"),
-                description=meta.get("description") or expectation.get("type", ""),
-                mostly=float((expectation.get("kwargs") or {}).get("mostly", 1.0)),
-                blocking=bool(meta.get("blocking", False)),
-            )
-        )
-    return rules
 
 
 def reads_by_watermark(ref: TableRef) -> bool:
@@ -143,10 +106,8 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
             **common,
         ),
     ]
-    rules = suite_rules(ref.entity.suite) + [
-        SuiteRule(rule_id, "error", description, 1.0, False)
-        for rule_id, description in PIPELINE_RULES.items()
-    ]
+    # One registry: the suite's rules as quality/ reads them for the compiler, then the pipeline's own.
+    rules = [*suite_rules(ref.entity.suite), *PIPELINE_RULES]
     checks = [
         dg.AssetCheckSpec(
             CONSERVATION,
@@ -231,7 +192,7 @@ def load_mode(config: LoadConfig) -> str:
     return "full refresh" if config.full_refresh else "window" if window else "nightly"
 
 
-def rule_check_description(rule: SuiteRule) -> str:
+def rule_check_description(rule: RuleSpec) -> str:
     """What a rule check means, shown in the UI beside its result."""
     handled = "quarantined" if rule.severity == "error" else "landed with a warning flag"
     severity = "ERROR (blocking)" if rule.blocking else "WARN"
@@ -363,7 +324,7 @@ def _materializations(
 
 
 def _earlier_evaluations(
-    context: dg.AssetExecutionContext, silver: dg.AssetKey, rules: list[SuiteRule]
+    context: dg.AssetExecutionContext, silver: dg.AssetKey, rules: list[RuleSpec]
 ) -> dict[str, tuple[str, object]]:
     """The last completed evaluation of each rule check in an earlier run (Dagster's own history)."""
     storage = context.instance.event_log_storage
@@ -385,7 +346,7 @@ def _checks(
     ref: TableRef,
     names: LoadNames,
     report: LoadReport,
-    rules: list[SuiteRule],
+    rules: list[RuleSpec],
     news: LoadNews,
     earlier: dict[str, tuple[str, object]],
 ) -> Iterator[dg.AssetCheckResult]:

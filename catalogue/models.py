@@ -89,6 +89,9 @@ class Entity(Model):
     # Further columns that hold a person's personal ID (parents, spouses): legacy CMNDs in them
     # are resolved through the register like the subject's own.
     personal_id_columns: list[str] = Field(default_factory=list)
+    # Its records register deaths (civil status's death registrations): gold marks the people they
+    # link to as `death_registered` (pipeline/gold.py), instead of gold naming the entity. Needs `person`.
+    records_death: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -109,6 +112,8 @@ class Entity(Model):
         missing = [key for key in referenced if key not in names]
         if missing:
             raise ValueError(f"keys {missing} are not among the entity's columns {sorted(names)}")
+        if self.records_death and self.person is None:
+            raise ValueError("records_death needs `person`: a death is marked on the person it links to")
         return self
 
 

@@ -13,8 +13,12 @@ from collections.abc import Sequence
 
 import polars as pl
 
+# The rules a duplicate breaks, declared with the other pipeline rules (versions.py imports SUPERSEDED here).
+from pipeline.rules import CONFLICTING_VERSIONS as CONFLICTING
+from pipeline.rules import SUPERSEDED as SUPERSEDED
+
 DUPLICATE = "_duplicate"  # null, or "exact" / "superseded" / "conflicting_versions"
-EXACT, SUPERSEDED, CONFLICTING = "exact", "superseded", "conflicting_versions"
+EXACT = "exact"  # counted as deduplicated, not a rule: nothing was wrong with the row
 _CANDIDATE, _STAMP, _LATEST = "_dup_candidate", "_dup_stamp", "_dup_latest"
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
+from catalogue import Catalogue
 from pipeline.link import PERSON_ID
 from warehouse.demo_marker import is_demo_warehouse
 
@@ -41,6 +43,34 @@ GOLD_PERSONAL_DATA: dict[str, dict[str, str]] = {
         "vital_status_conflict": "basic",
     },
 }
+
+
+# The silver columns gold reads, and nothing more: silver is scanned with only these (assets/gold.py).
+REGISTER_COLUMNS = (PERSON_ID, "date_of_birth", "sex", "birth_province_2025", "vital_status")
+PROVINCE_COLUMNS = (PERSON_ID, "birth_province_2025")  # the register, for the KPIs' provinces
+LINKED_COLUMNS = (PERSON_ID,)  # every other table: whom its rows link to
+
+
+@dataclass(frozen=True)
+class GoldSources:
+    """Which catalogue tables (`source.table`) gold reads, by the role their entity declares."""
+
+    register: str  # the population register (`population_register: true`)
+    people: tuple[str, ...]  # tables whose records are about a person (`person`), the register included
+    deaths: tuple[str, ...]  # tables whose records register deaths (`records_death: true`)
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> GoldSources:
+        return cls(
+            register=next(ref.key for ref in catalogue.tables if ref.entity.population_register),
+            people=tuple(ref.key for ref in catalogue.tables if ref.entity.person),
+            deaths=tuple(ref.key for ref in catalogue.tables if ref.entity.records_death),
+        )
+
+
+def death_rows(frames: Sequence[pl.DataFrame]) -> pl.DataFrame | None:
+    """The linked people of every death-recording table, as one frame; None when none is loaded."""
+    return pl.concat([frame.select(PERSON_ID) for frame in frames]) if frames else None
 
 
 class PseudonymKeyError(ValueError):
@@ -92,7 +122,7 @@ def citizen_360(
     """One row per registered person: which ministries know them, vital status across sources.
 
     `known_by` maps a ministry table (`source.table`) to its silver rows with `_person_id`;
-    `deaths` is civil status's death registrations with `_person_id`, if loaded.
+    `deaths` is the death registrations (tables with `records_death`) with `_person_id`, if loaded.
     """
     people = citizens.filter(pl.col(PERSON_ID).is_not_null()).select(
         pl.col(PERSON_ID),

@@ -17,11 +17,11 @@ from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
 from pipeline.mapping import canonical_columns, canonical_expressions
 from pipeline.names import DELETED, ERRORS, LOAD_COLUMNS, ROW, WARNINGS
+from pipeline.rules import KEY_UNSAFE, TOMBSTONE_WITHOUT_KEY
 from pipeline.stages import StageClock
 from pipeline.versions import version_order
 from quality.compile import CompiledSuite, flag_rows
 
-KEY_UNSAFE = "key_unsafe"  # the pipeline's own rule: a key that starts like a formula or holds a control character
 UNSAFE_KEY = r"^[=+@\t\r]|[\x00-\x1f\x7f]"
 
 # Where each judged row goes: exact copies are counted and dropped, rows breaking an error rule
@@ -80,7 +80,7 @@ def judge_slice(
         .when(pl.col(DUPLICATE).is_not_null())
         .then(pl.concat_list(pl.col(DUPLICATE)))
         .when(key_missing)
-        .then(pl.lit(["tombstone_without_key"]))
+        .then(pl.lit([TOMBSTONE_WITHOUT_KEY]))
         .otherwise(no_rules)
         .alias(ERRORS),
         no_rules.alias(WARNINGS),

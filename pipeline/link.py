@@ -17,6 +17,7 @@ import polars as pl
 
 from catalogue import Entity
 from catalogue.models import PersonKeys
+from pipeline.rules import CMND_AMBIGUOUS, CMND_UNRESOLVED
 
 PERSON_ID, LINK_METHOD, LINK_ERRORS = "_person_id", "_link_method", "_link_errors"
 AMBIGUOUS = "ambiguous"  # the link method of a record several citizens fit
@@ -145,7 +146,7 @@ def resolve_cmnds(
         nine = pl.col(column).str.contains(_NINE_DIGITS).fill_null(False)
         errors.append(
             pl.when(nine & pl.col(resolved).is_null())
-            .then(pl.lit(["cmnd_unresolved"]))
+            .then(pl.lit([CMND_UNRESOLVED]))
             .otherwise(pl.lit([], pl.List(pl.String)))
         )
         frame = frame.with_columns(
@@ -179,7 +180,7 @@ def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister 
             pl.when(twelve).then(pid).alias(PERSON_ID),
             pl.when(twelve).then(pl.lit(method)).otherwise(pl.lit("unlinked")).alias(LINK_METHOD),
             pl.when(nine & pl.lit(not entity.population_register))
-            .then(pl.lit(["cmnd_unresolved"]))
+            .then(pl.lit([CMND_UNRESOLVED]))
             .otherwise(pl.lit([], pl.List(pl.String)))
             .alias(LINK_ERRORS),
         )
@@ -220,9 +221,9 @@ def _link_subject(frame: pl.LazyFrame, entity: Entity, register: PeopleRegister 
         .otherwise(pl.lit("unlinked"))
         .alias(LINK_METHOD),
         pl.when(nine & cmnd_ambiguous)
-        .then(pl.lit(["cmnd_ambiguous"]))
+        .then(pl.lit([CMND_AMBIGUOUS]))
         .when(nine & pl.col("_via_cmnd").is_null())
-        .then(pl.lit(["cmnd_unresolved"]))
+        .then(pl.lit([CMND_UNRESOLVED]))
         .otherwise(pl.lit([], pl.List(pl.String)))
         .alias(LINK_ERRORS),
         # A CMND the register resolves is replaced by the ID it stands for; the original stays in bronze.

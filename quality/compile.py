@@ -14,25 +14,25 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from quality.predicates import admin_code_known, rules
+from quality.rules import SEVERITIES as SEVERITIES
+from quality.rules import Severity as Severity
+from quality.rules import SuiteCompileError as SuiteCompileError
+from quality.rules import rule_specs
 
 if TYPE_CHECKING:
     import great_expectations as gx
     from great_expectations.core import ExpectationSuiteValidationResult
 
-Severity = Literal["error", "warning"]
-SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 ERRORS_COLUMN = "_errors"
 WARNINGS_COLUMN = "_warnings"
 TODAY_PARAMETER = "today"
-RULE_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
 RULE_ID_SEPARATOR = "|"
 
 # Expectations about the whole table or a column's aggregate: nothing to say about one row.
@@ -87,10 +87,6 @@ NOT_SUPPORTED: dict[str, str] = {
     "expect_query_results_to_match_comparison": "runs SQL against the source",
     "unexpected_rows_expectation": "runs SQL against the source",
 }
-
-
-class SuiteCompileError(ValueError):
-    """A suite cannot be compiled; the message names the suite and the expectation."""
 
 
 @dataclass(frozen=True)
@@ -493,14 +489,6 @@ def unsupported_reason(kind: str) -> str:
     )
 
 
-def _columns_of(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
-    if "column" in kwargs:
-        return (kwargs["column"],)
-    if "column_A" in kwargs:
-        return (kwargs["column_A"], kwargs["column_B"])
-    return tuple(kwargs.get("column_list") or ())
-
-
 def _resolve_parameters(kwargs: Mapping[str, Any], today: datetime.date, where: str) -> dict[str, Any]:
     """Substitute suite parameters: only {"$PARAMETER": "today"} (the run date) is known here."""
     resolved = {}
@@ -515,39 +503,20 @@ def _resolve_parameters(kwargs: Mapping[str, Any], today: datetime.date, where: 
     return resolved
 
 
-def _severity(meta: Mapping[str, Any], where: str) -> Severity:
-    severity = meta.get("severity", "error")
-    if severity not in SEVERITIES:
-        raise SuiteCompileError(f"{where}: meta.severity must be 'error' or 'warning', not {severity!r}")
-    return cast(Severity, severity)
-
-
 def compile_suite(suite: gx.ExpectationSuite, *, today: datetime.date) -> CompiledSuite:
     """Compile every row-level expectation of `suite`; dataset-level ones are listed in `not_compiled`."""
     rules: list[Rule] = []
     not_compiled: list[str] = []
-    seen: set[str] = set()
-    for expectation in suite.expectations:
-        config = expectation.configuration
-        kind, meta = config.type, dict(config.meta or {})
+    for spec in rule_specs(suite):  # the one registry: ids, severities, columns checked there
+        kind, rule_id = spec.kind, spec.rule_id
         where = f"suite '{suite.name}', {kind}"
-        rule_id = meta.get("rule_id")
-        if not isinstance(rule_id, str) or not rule_id:
-            raise SuiteCompileError(f"{where} ({dict(config.kwargs)}): meta.rule_id is required")
-        if not RULE_ID.match(rule_id):
-            raise SuiteCompileError(
-                f"{where}: rule_id {rule_id!r} may hold only letters, digits, '_', '.', '-'"
-            )
-        if rule_id in seen:
-            raise SuiteCompileError(f"{where}: rule_id '{rule_id}' is used twice")
-        seen.add(rule_id)
         if kind in DATASET_LEVEL:
             not_compiled.append(kind)
             continue
         compiler = COMPILERS.get(kind)
         if compiler is None:
             raise SuiteCompileError(f"suite '{suite.name}': rule '{rule_id}': {unsupported_reason(kind)}")
-        kwargs = _resolve_parameters(config.kwargs, today, where)
+        kwargs = _resolve_parameters(spec.kwargs, today, where)
         try:
             broken = compiler(_Spec(kind, kwargs, today))
             if kwargs.get("row_condition") is not None:
@@ -559,11 +528,11 @@ def compile_suite(suite: gx.ExpectationSuite, *, today: datetime.date) -> Compil
         rules.append(
             Rule(
                 rule_id=rule_id,
-                severity=_severity(meta, where),
+                severity=spec.severity,
                 expectation_type=kind,
-                columns=_columns_of(kwargs),
+                columns=spec.columns,
                 broken=broken.fill_null(False).alias(rule_id),
-                mostly=float(kwargs.get("mostly") or 1.0),
+                mostly=spec.mostly,
             )
         )
     return CompiledSuite(name=suite.name, rules=tuple(rules), not_compiled=tuple(not_compiled))

@@ -6,6 +6,7 @@ import pytest
 from catalogue import load_catalogue
 from orchestration.definitions import defs
 from orchestration.resources import resources_for
+from pipeline.rules import PIPELINE_RULES
 from quality.suites import suite_outline
 
 
@@ -37,6 +38,22 @@ def test_every_catalogue_table_has_bronze_quarantine_and_silver_with_checks():
         # Every rule of the table's suite has its check, on that table's silver asset.
         missing = {rule for rule in {"conservation", *rules} if (silver, rule) not in checks}
         assert not missing, f"{ref.key}: no check on {silver} for {sorted(missing)}"
+
+
+def test_every_pipeline_rule_has_its_check_on_every_silver_asset_described_where_it_is_raised():
+    catalogue = load_catalogue()
+    ids = {rule.rule_id for rule in PIPELINE_RULES}
+    assert {"superseded", "conflicting_versions", "cmnd_unresolved", "cmnd_ambiguous"} <= ids
+    assert {"key_unsafe", "tombstone_without_key"} <= ids
+    for ref in catalogue.tables:
+        silver = dg.AssetKey(["silver", ref.domain, ref.table.name])
+        specs = {spec.name: spec for spec in defs.resolve_assets_def(silver).check_specs}
+        for rule in PIPELINE_RULES:
+            assert rule.rule_id in specs, f"{ref.key}: no check on {silver.to_user_string()} for {rule.rule_id}"
+            assert specs[rule.rule_id].asset_key == silver
+            # The description comes from pipeline/rules.py, not from assets/.
+            assert rule.description in specs[rule.rule_id].description
+            assert not specs[rule.rule_id].blocking
 
 
 def test_conservation_check_is_blocking_and_loads_use_a_pool_per_source():

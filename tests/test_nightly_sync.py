@@ -154,6 +154,19 @@ def test_gold_is_pseudonymous(first_run):
     assert not any(re.fullmatch(r"personal_id|full_name|phone", c) for c in people.columns)
 
 
+def test_gold_marks_exactly_the_registered_people_a_live_death_registration_links_to(first_run):
+    warehouse = Warehouse.from_env()
+    people = warehouse.read(warehouse_name("gold.people.citizen_360"))
+    catalogue = load_catalogue()
+    citizens = warehouse.read(LoadNames.of(catalogue.table("population.citizens")).silver)
+    deaths = warehouse.read(LoadNames.of(catalogue.table("civil_status.deaths")).silver)
+    if "_deleted" in deaths.columns:
+        deaths = deaths.filter(~pl.col("_deleted").fill_null(False))
+    registered = set(citizens["_person_id"].drop_nulls()) & set(deaths["_person_id"].drop_nulls())
+    assert registered, "the fixture's deaths link to nobody: the test would prove nothing"
+    assert people["death_registered"].sum() == len(registered)
+
+
 def test_a_full_refresh_is_one_materialisation_per_asset(first_run):
     expected = {
         f"{name.layer}/{name.domain}/{name.table}"

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from quality.compile import compile_suite
+from quality.rules import suite_rules
 from quality.suites import GX_DIR, SUITES_DIR, SuiteError, load_suite, suite_names
 
 ENTITIES_DIR = Path(__file__).resolve().parents[1] / "catalogue" / "entities"
@@ -34,6 +35,24 @@ def test_entity_suite_loads_compiles_and_fits_the_entity(entity):
         rules = {(rule.expectation_type, rule.columns, rule.severity) for rule in compiled.rules}
         assert ("expect_column_values_to_not_be_null", (key,), "error") in rules
         assert ("expect_column_values_to_be_unique", (key,), "error") in rules
+
+
+@pytest.mark.parametrize("entity", sorted(ENTITIES))
+def test_the_compiler_and_the_checks_read_the_same_rule_specs(entity):
+    """One registry: the specs assets/ makes checks from are the ones the compiler compiles."""
+    name = ENTITIES[entity]["suite"]
+    specs = {spec.rule_id: spec for spec in suite_rules(name)}
+    compiled = compile_suite(load_suite(name), today=dt.date(2026, 1, 1))
+    assert {rule.rule_id for rule in compiled.rules} <= set(specs)
+    for rule in compiled.rules:
+        spec = specs[rule.rule_id]
+        assert (rule.severity, rule.expectation_type, rule.columns, rule.mostly) == (
+            spec.severity,
+            spec.kind,
+            spec.columns,
+            spec.mostly,
+        )
+    assert all(spec.description for spec in specs.values())
 
 
 def test_every_suite_file_belongs_to_an_entity():
