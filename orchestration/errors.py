@@ -1,8 +1,8 @@
 """The one place that turns a known mistake into `error: <one line>` for the command line.
 
 A known error is one the user can fix without reading code: a command-line typo, the catalogue,
-a suite, the storage settings, a source, a failed run (its steps' own sentences). Anything else is
-a bug and keeps its traceback.
+a suite, an environment variable's value, the storage settings, a source, a failed run (its
+steps' own sentences). Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def error_lines(error: BaseException) -> tuple[list[str], int] | None:
     # Imported here: `ndc --help` must not wait for the pipeline's modules.
     from catalogue.loader import CatalogueError
     from connectors.errors import SourceError
+    from environment import SettingsError
     from quality.compile import SuiteCompileError
     from quality.suites import SuiteError
     from warehouse.s3 import StorageError
@@ -63,7 +64,9 @@ def error_lines(error: BaseException) -> tuple[list[str], int] | None:
 
     if isinstance(error, CatalogueError):
         return [one_line(problem) for problem in error.problems], FAILURE_EXIT
-    if isinstance(error, SuiteError | SuiteCompileError | StorageError | SourceError | SqlError):
+    if isinstance(
+        error, SuiteError | SuiteCompileError | StorageError | SourceError | SqlError | SettingsError
+    ):
         return [one_line(error)], FAILURE_EXIT
     # deltalake / Polars report S3 trouble as OSError("Generic S3 error: …").
     if (
