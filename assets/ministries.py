@@ -233,10 +233,11 @@ def load_news(report: LoadReport, *, mode: str, mark: str | None) -> LoadNews:
 
 def _today():
     import datetime
-    import os
 
-    override = os.environ.get("NDC_TODAY")  # reproducible runs and tests
-    return datetime.date.fromisoformat(override) if override else datetime.date.today()
+    import environment
+
+    # NDC_TODAY: reproducible runs and tests
+    return environment.settings().today or datetime.date.today()
 
 
 def _people_register(catalogue: Catalogue, warehouse) -> PeopleRegister | None:

@@ -4,11 +4,11 @@ Which values they get (local defaults, development S3, production secrets) is de
 place, `orchestration.resources`.
 """
 
-import os
 from typing import Self
 
 import dagster as dg
 
+import environment
 from pipeline.gold import pseudonym_key
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
@@ -38,11 +38,14 @@ class WarehouseResource(dg.ConfigurableResource):
     def from_env_vars(cls, *, required: bool = False) -> Self:
         """Fields as `dg.EnvVar`s, resolved at run time and never shown in the UI: all of them
         when `required`, else those set when the definitions load (the rest keep local defaults)."""
-        return cls(**{f: dg.EnvVar(env) for f, env in STORAGE_ENV.items() if required or os.environ.get(env)})
+        return cls(
+            **{f: dg.EnvVar(env) for f, env in STORAGE_ENV.items() if required or environment.variable(env)}
+        )
 
     def settings(self) -> StorageSettings:
-        overrides = {env: getattr(self, field) for field, env in STORAGE_ENV.items()}
-        return StorageSettings.from_env({**os.environ, **{k: v for k, v in overrides.items() if v}})
+        """The environment's storage settings, with this resource's non-empty fields instead."""
+        overrides = {env: value for field, env in STORAGE_ENV.items() if (value := getattr(self, field))}
+        return StorageSettings.from_settings(environment.settings(overrides=overrides))
 
     def warehouse(self) -> Warehouse:
         return Warehouse(self.settings())
@@ -62,4 +65,5 @@ class PseudonymKeyResource(dg.ConfigurableResource):
         An empty `key` is read from NDC_PSEUDONYM_KEY now, when gold is built, not when the
         definitions were imported: a key exported after `dagster dev` or a test session started counts.
         """
-        return pseudonym_key(self.key or os.environ.get("NDC_PSEUDONYM_KEY", ""), warehouse_uri)
+        configured = environment.settings().pseudonym_key
+        return pseudonym_key(self.key or (configured.get_secret_value() if configured else ""), warehouse_uri)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+import environment
 from catalogue.models import Entity, Source, Table, check_standard
 from quality.suites import SUITES_DIR, SUITES_ENV
 from quality.suites import suites_dir as configured_suites_dir
@@ -92,8 +92,8 @@ class Catalogue:
 def catalogue_dir() -> Path:
     """The catalogue folder: `$NDC_CATALOGUE_DIR` when set (deployments keep the catalogue in a
     separate configuration repository), else the package's own. Read at each call."""
-    configured = os.environ.get(CATALOGUE_ENV, "").strip()
-    return Path(configured).expanduser() if configured else CATALOGUE_DIR
+    configured = environment.settings().catalogue_dir
+    return configured.expanduser() if configured else CATALOGUE_DIR
 
 
 def load_catalogue(root: Path | None = None, suites_dir: Path | None = None) -> Catalogue:
@@ -201,13 +201,12 @@ def _check_table(where: str, table: Table, entities: Mapping[str, Entity]) -> li
 
 def resolve_settings(source: Source, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The connection settings with ${VAR} references replaced from the environment."""
-    env = os.environ if environ is None else environ
     missing: list[str] = []
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
+        if (value := environment.variable(name, environ)) is not None:
+            return value
         if default is not None:
             return default
         missing.append(name)

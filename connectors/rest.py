@@ -12,7 +12,6 @@ column's type never changes between pages.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import time
@@ -25,6 +24,7 @@ import pyarrow as pa
 import requests
 import tenacity
 
+import environment
 from connectors.base import ExtractRequest
 from connectors.errors import SourceAuthError, SourceError, SourceSchemaError, SourceUnreachable
 from retries import backoff_delay, policy
@@ -218,7 +218,7 @@ class RestConnector:
     def _auth(self) -> dict[str, str]:
         if not self.token_env:
             return {}
-        token = os.environ.get(self.token_env)
+        token = environment.variable(self.token_env)
         if not token:
             raise SourceAuthError(self.source, f"environment variable {self.token_env} is not set",
                                   "Set it to the API token before running the load.")

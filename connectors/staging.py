@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import environment
+
 PRIVATE = 0o700
 
 
 def staging_root() -> Path:
     """`$NDC_STAGING_DIR` or `<tmp>/ndc-staging-<uid>`, created 0700 and owned by this user."""
-    base = Path(os.environ.get("NDC_STAGING_DIR") or tempfile.gettempdir())
+    base = environment.settings().staging_dir or Path(tempfile.gettempdir())
     root = base / f"ndc-staging-{os.getuid()}"
     root.mkdir(mode=PRIVATE, parents=True, exist_ok=True)
     info = os.lstat(root)

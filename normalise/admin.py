@@ -24,6 +24,8 @@ from typing import Literal
 
 import polars as pl
 
+import environment
+
 CodeList = Literal["legacy", "2025"]
 CODE_LISTS: tuple[str, ...] = ("legacy", "2025")
 
@@ -96,8 +98,8 @@ def admin_tables() -> AdminTables:
 def _cache_path() -> Path | None:
     """`$NDC_CACHE_DIR` (default ~/.cache/ndc) / admin-<package version>.json; None disables it
     (NDC_CACHE_DIR set empty) or when the package's version cannot be read."""
-    root = os.environ.get("NDC_CACHE_DIR", str(Path.home() / ".cache" / "ndc"))
-    if not root:
+    root = environment.settings().cache_dir
+    if root is None:
         return None
     try:
         version = metadata.version("vietnam-provinces")

@@ -12,7 +12,6 @@ POST_TIMEOUT_S, never a failed sensor tick.
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,11 +20,12 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+import environment
 from orchestration.runs import step_failure_message, step_subject
 
 WEBHOOK_ENV = "NDC_ALERT_WEBHOOK_URL"
 UI_ENV = "NDC_UI_URL"
-DEFAULT_UI_URL = "http://127.0.0.1:3000"
+DEFAULT_UI_URL = environment.Settings.model_fields["ui_url"].default
 POST_TIMEOUT_S = 10.0
 
 
@@ -137,16 +137,16 @@ def _run_reason(context: dg.RunFailureSensorContext) -> str | None:
 
 def send_alert(context: dg.RunFailureSensorContext, environ: dict[str, str] | None = None) -> str:
     """Build the payload for the failed run and post it; returns the line it logged."""
-    env = os.environ if environ is None else environ
+    env = environment.settings(environ)
     run = context.dagster_run
     payload = failure_payload(
         run.job_name,
         run.run_id,
         step_failures(context),
         run_reason=_run_reason(context),
-        ui_url=env.get(UI_ENV) or DEFAULT_UI_URL,
+        ui_url=env.ui_url,
     )
-    url = (env.get(WEBHOOK_ENV) or "").strip()
+    url = env.alert_webhook_url.get_secret_value() if env.alert_webhook_url else ""
     if not url:
         line = f"alert not sent ({WEBHOOK_ENV} is not set): {payload['text']}"
         context.log.info(line)

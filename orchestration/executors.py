@@ -11,12 +11,15 @@ definitions.py uses it as `define_asset_job(..., executor_def=executor_for(local
 
 from __future__ import annotations
 
-import os
+from typing import get_args
 
 import dagster as dg
 
+from environment import Settings
+from environment import settings as current_settings
+
 EXECUTOR_ENV = "NDC_EXECUTOR"
-EXECUTORS = ("local", "k8s")
+EXECUTORS = get_args(Settings.model_fields["executor"].annotation)  # ("local", "k8s")
 
 # Steps in flight per run across all step pods (each source pool still allows 2 at a time).
 K8S_MAX_CONCURRENT_STEPS = 8
@@ -37,10 +40,8 @@ K8S_EXECUTOR_CONFIG = {
 
 
 def executor_kind() -> str:
-    kind = os.environ.get(EXECUTOR_ENV, "local").strip() or "local"
-    if kind not in EXECUTORS:
-        raise ValueError(f"{EXECUTOR_ENV}={kind!r} is not an executor; use one of {', '.join(EXECUTORS)}")
-    return kind
+    """NDC_EXECUTOR; a value not in EXECUTORS is a SettingsError (a ValueError) naming the choices."""
+    return current_settings().executor
 
 
 def executor_for(local: dg.ExecutorDefinition | None = None) -> dg.ExecutorDefinition:

@@ -7,11 +7,10 @@ secret is required from the environment. Either way secrets are resolved by Dags
 and never shown in the UI or baked into the definitions.
 """
 
-import os
-
 import dagster as dg
 
 from assets.resources import PseudonymKeyResource, WarehouseResource
+from environment import settings as current_settings
 from pipeline.gold import DEMO_PSEUDONYM_KEY, KEY_ENV
 
 __all__ = ["DEMO_PSEUDONYM_KEY", "ENVIRONMENTS", "environment", "resources_for"]
@@ -19,7 +18,8 @@ ENVIRONMENTS = ("local", "production")
 
 
 def environment() -> str:
-    return os.environ.get("NDC_ENV", "local")
+    """NDC_ENV: `local` (the default) or `production`; another value is a SettingsError naming both."""
+    return current_settings().env
 
 
 def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
@@ -28,7 +28,7 @@ def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
     # Production requires the key (Dagster names the variable when it is missing). Locally an
     # unset key stays empty: the gold asset then applies the key policy, which allows the demo
     # key only in the demo's own warehouse (pipeline.gold.pseudonym_key), never on S3.
-    key = dg.EnvVar(KEY_ENV) if env == "production" or os.environ.get(KEY_ENV) else ""
+    key = dg.EnvVar(KEY_ENV) if env == "production" or current_settings().pseudonym_key else ""
     return {
         "warehouse": WarehouseResource.from_env_vars(required=env == "production"),
         "pseudonym_key": PseudonymKeyResource(key=key),

@@ -5,12 +5,12 @@ The main CLI adds this group with `main.add_command(storage)`.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
 import click
 
+import environment
 from devservers.seaweedfs import DEFAULT_S3_PORT, SeaweedError, SeaweedServer
 from warehouse.s3 import StorageError, check
 from warehouse.storage import StorageSettings, is_s3_uri, project_root, split_s3_uri
@@ -19,14 +19,14 @@ DEFAULT_BUCKET = "ndc-warehouse"
 
 
 def default_state_dir() -> Path:
-    return Path(os.environ.get("NDC_SEAWEEDFS_DIR") or project_root() / ".ndc" / "seaweedfs")
+    return environment.settings().seaweedfs_dir or project_root() / ".ndc" / "seaweedfs"
 
 
 def _buckets_from_env(server: SeaweedServer) -> tuple[str, str | None]:
     """Warehouse (and optional gold) bucket: from NDC_WAREHOUSE_URI / NDC_GOLD_URI when they are
     s3:// URIs, else the default bucket."""
-    warehouse = os.environ.get("NDC_WAREHOUSE_URI", "")
-    gold = os.environ.get("NDC_GOLD_URI", "")
+    env = environment.settings()
+    warehouse, gold = env.warehouse_uri or "", env.gold_uri or ""
     warehouse_bucket = split_s3_uri(warehouse)[0] if is_s3_uri(warehouse) else DEFAULT_BUCKET
     gold_bucket = split_s3_uri(gold)[0] if is_s3_uri(gold) else None
     return warehouse_bucket, gold_bucket
@@ -35,7 +35,7 @@ def _buckets_from_env(server: SeaweedServer) -> tuple[str, str | None]:
 def _exports(server: SeaweedServer, settings: StorageSettings, *, show_secret: bool) -> list[str]:
     lines = [
         f"export NDC_S3_ENDPOINT={server.endpoint_url}",
-        f"export NDC_WAREHOUSE_URI={os.environ.get('NDC_WAREHOUSE_URI') or settings.warehouse_uri}",
+        f"export NDC_WAREHOUSE_URI={environment.settings().warehouse_uri or settings.warehouse_uri}",
     ]
     if settings.gold_uri:
         lines.append(f"export NDC_GOLD_URI={settings.gold_uri}")
@@ -70,8 +70,9 @@ def storage() -> None:
 def up(state_dir: Path | None, s3_port: int | None, timeout: float) -> None:
     """Start SeaweedFS on 127.0.0.1 (if not running), wait until ready, create the bucket(s)."""
     state_dir = state_dir or default_state_dir()
-    env_key = os.environ.get("AWS_ACCESS_KEY_ID")
-    env_secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    env = environment.settings()
+    env_key = env.aws_access_key_id
+    env_secret = env.aws_secret_access_key.get_secret_value() if env.aws_secret_access_key else None
     saved = SeaweedServer.load(state_dir)
     port = s3_port or (saved.ports.s3 if saved else DEFAULT_S3_PORT)
     try:

@@ -20,13 +20,13 @@ gold.kpi.linkage_by_province; records not linked are under `unlinked`, and each 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
+import environment
 from catalogue import Catalogue, Entity, TableRef
 from catalogue.models import PERSON_ROLES
 from pipeline.link import LINK_METHOD, LINKED_METHODS, PERSON_ID
@@ -327,10 +327,9 @@ def register_of(catalogue: Catalogue, warehouse: Warehouse) -> Register | None:
 
 def measurement_time(environ: dict[str, str] | None = None) -> datetime:
     """Now, or the end of NDC_TODAY in Vietnam when it is set (so demo runs measure reproducibly)."""
-    value = (environ if environ is not None else os.environ).get(TODAY_ENV, "").strip()
-    if not value:
+    day = environment.settings(environ).today
+    if day is None:
         return datetime.now(UTC)
-    day = date.fromisoformat(value)
     return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=VIETNAM).astimezone(UTC)
 
 

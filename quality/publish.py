@@ -18,7 +18,6 @@ with no internet.
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 import shutil
@@ -29,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+import environment
 from quality.docs import build_data_docs
 from quality.offline import STATIC_DIR, STATIC_FOLDER, localise_page, static_fingerprint
 from warehouse.s3 import StorageError, read_bytes, upload_bytes, upload_directory
@@ -64,7 +64,7 @@ class PublishedDocs:
 
 
 def docs_base_url() -> str:
-    return os.environ.get("NDC_DOCS_URL") or f"http://127.0.0.1:{DEFAULT_DOCS_PORT}"
+    return environment.settings().docs_url or f"http://127.0.0.1:{DEFAULT_DOCS_PORT}"
 
 
 def publish_data_docs(

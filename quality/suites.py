@@ -9,10 +9,11 @@ row is quarantined (`error`) or lands flagged (`warning`).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import environment
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -31,8 +32,8 @@ class SuiteError(ValueError):
 def suites_dir() -> Path:
     """The suites folder: `$NDC_SUITES_DIR` when set, else SUITES_DIR. Read at each call, so a
     deployment (or a test) that sets the variable after import is obeyed."""
-    configured = os.environ.get(SUITES_ENV, "").strip()
-    return Path(configured).expanduser() if configured else SUITES_DIR
+    configured = environment.settings().suites_dir
+    return configured.expanduser() if configured else SUITES_DIR
 
 
 def _folder(given: Path | None) -> Path:

@@ -23,6 +23,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
+import environment
 from warehouse.storage import StorageSettings, is_s3_uri
 from warehouse.tables import TableName
 
@@ -69,8 +70,7 @@ class AuditRecord:
 
 
 def audit_uri(settings: StorageSettings, environ: Mapping[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    explicit = env.get(AUDIT_URI_ENV, "").strip().rstrip("/")
+    explicit = (environment.settings(environ).audit_uri or "").rstrip("/")
     return explicit or settings.table_uri(AUDIT.layer, AUDIT.domain, AUDIT.table)
 
 
@@ -84,7 +84,7 @@ def who() -> tuple[str, str | None]:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)
         user = str(os.getuid())
-    return user, (os.environ.get(ANALYST_ENV, "").strip() or None)
+    return user, environment.settings().analyst
 
 
 def append(settings: StorageSettings, record: AuditRecord, *, at: datetime | None = None) -> None:

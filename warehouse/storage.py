@@ -2,23 +2,21 @@
 
 The one place that turns the environment into storage options for deltalake, Polars and
 DuckDB, so a table written by one engine is read by the others with the same credentials.
-Production points at any S3 endpoint by environment only:
-
-    NDC_WAREHOUSE_URI   s3://bucket[/prefix] or a local path (default <project>/.ndc/warehouse)
-    NDC_GOLD_URI        optional separate root (bucket) for the analyst-facing gold layer
-    NDC_S3_ENDPOINT     e.g. http://127.0.0.1:8333 for SeaweedFS; unset = AWS
-                        (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, the AWS tools' names, work too)
-    AWS_REGION / AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+Production points at any S3 endpoint by environment only: NDC_WAREHOUSE_URI, NDC_GOLD_URI,
+NDC_S3_ENDPOINT (or the AWS tools' AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL), AWS_REGION (or
+AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, read through `environment.settings()`
+(each variable's meaning and default are documented there).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 from urllib.parse import urlparse
+
+import environment
 
 if TYPE_CHECKING:
     import duckdb
@@ -28,15 +26,15 @@ LAYERS: tuple[Layer, ...] = get_args(Layer)
 # Layers that hold personal data as the ministries sent it: never reachable with gold-only keys.
 RAW_LAYERS: tuple[Layer, ...] = ("bronze", "silver", "quarantine", "ops")
 
-DEFAULT_REGION = "us-east-1"
+DEFAULT_REGION = environment.Settings.model_fields["aws_region"].default
 # The endpoint's names, first found wins: ours, then the AWS SDKs' own (service-specific first).
-ENDPOINT_VARIABLES = ("NDC_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+ENDPOINT_VARIABLES = environment.Settings.env_names("s3_endpoint")
 
 
 def project_root() -> Path:
     """The project directory: NDC_PROJECT_DIR, else the checkout this module lives in, else cwd."""
-    if explicit := os.environ.get("NDC_PROJECT_DIR"):
-        return Path(explicit).resolve()
+    if explicit := environment.settings().project_dir:
+        return explicit.resolve()
     checkout = Path(__file__).resolve().parents[1]
     if (checkout / "pyproject.toml").exists():
         return checkout
@@ -83,22 +81,18 @@ class StorageSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StorageSettings:
-        env = os.environ if environ is None else environ
+        """From the environment (environment.settings()), or from `environ` alone."""
+        return cls.from_settings(environment.settings(environ))
 
-        def get(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
-
-        warehouse_uri = get("NDC_WAREHOUSE_URI") or default_warehouse_uri()
-        gold_uri = get("NDC_GOLD_URI")
-        endpoint = next((value for name in ENDPOINT_VARIABLES if (value := get(name))), "")
+    @classmethod
+    def from_settings(cls, env: environment.Settings) -> StorageSettings:
         return cls(
-            warehouse_uri=_normalise_root(warehouse_uri),
-            gold_uri=_normalise_root(gold_uri) if gold_uri else None,
-            endpoint_url=endpoint.rstrip("/") or None,
-            region=get("AWS_REGION") or get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
-            access_key_id=get("AWS_ACCESS_KEY_ID"),
-            secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
+            warehouse_uri=_normalise_root(env.warehouse_uri or default_warehouse_uri()),
+            gold_uri=_normalise_root(env.gold_uri) if env.gold_uri else None,
+            endpoint_url=(env.s3_endpoint or "").rstrip("/") or None,
+            region=env.aws_region,
+            access_key_id=env.aws_access_key_id,
+            secret_access_key=secret.get_secret_value() if (secret := env.aws_secret_access_key) else None,
         )
 
     # -- where -------------------------------------------------------------------------------
