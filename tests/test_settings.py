@@ -112,3 +112,10 @@ def test_every_variable_is_documented_with_its_name():
 def test_a_variable_the_catalogue_names_is_read_as_set():
     assert environment.variable("NDC_BHXH_TOKEN", {"NDC_BHXH_TOKEN": " t "}) == " t "
     assert environment.variable("NDC_UNSET_TOKEN", {}) is None
+
+
+def test_the_readme_configuration_table_lists_every_variable():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in Settings.variables() if f"`{name}`" not in table]
+    assert not missing, f"add to README's Configuration table: {missing}"
