@@ -202,7 +202,11 @@ class Settings(BaseSettings):
 
 
 class _MappingSource(EnvSettingsSource):
-    """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
+    """pydantic-settings' environment source, reading a given mapping instead of os.environ.
+
+    Leans on two semi-private hooks (`_load_env_vars`, `_build_sources`), hence the pin
+    `pydantic-settings>=2.16,<3`; tests/test_settings.py fails first if an upgrade moves them.
+    """
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
         self._environ = environ
@@ -227,7 +231,7 @@ def _problem(cls: type[Settings], item: Any, environ: Mapping[str, str]) -> str:
     shown = "(hidden)" if "SecretStr" in repr(info.annotation) else repr(upper.get(name, ""))
     choices = get_args(info.annotation) if get_origin(info.annotation) is Literal else ()
     if choices:
-        return f"{name}={shown} is not one of {', '.join(choices)}: set one of them, or unset it for {choices[0]}"
+        return f"{name}={shown} is not one of {', '.join(choices)}: set one of them, or unset it for {info.default}"
     message = " ".join(str(item["msg"]).split())
     return f"{name}={shown} is not valid ({message[:1].lower()}{message[1:]}): fix it or unset it ({info.description})"
 
