@@ -6,13 +6,15 @@ in every step), on the same warehouse and the same (incremental, usually empty) 
     uv run python bench/bench_startup.py --run-id <id>      # only read an existing run's events
     uv run python bench/bench_startup.py --processes 3      # a step's process alone, by start method
     uv run python bench/bench_startup.py --timeline --full-refresh --tables population.citizens
+    uv run python bench/bench_startup.py --timeline --compare --full-refresh --tables population.citizens
 
 `--timeline` launches one run (the project's executor only) and says where its time went, phase by
 phase, from the launch and the run's event timestamps: loading the code location, creating the
 run, the run worker's start, planning, each step's process start, the load itself (its first log
 line to its "stage seconds" line), the materialisations' metadata (Delta log reads, Data Docs),
 the check evaluations, the step's and the run's end, and the CLI noticing the end. `--events`
-also prints every event with its offset.
+also prints every event with its offset; `--compare` first launches the same run with every step
+in a process of its own (the executor before a run of one step ran in the run worker).
 
 Per step: start-up = "Launching subprocess" (STEP_WORKER_STARTING) to STEP_START, and STEP_START to
 the load's first log line; per run: RUN_START to the run's end, and the launch to the end. Needs a
@@ -50,6 +52,30 @@ def spawn_defs() -> dg.Definitions:
         {"start_method": {"spawn": {}}}, name="multiprocess_spawn"
     )
     return project.build_definitions()
+
+
+@dg.definitions
+def step_process_defs() -> dg.Definitions:
+    """The project's Definitions with every step in a forked process, a run of one step too: the
+    executor before one-step runs ran in the run worker (the `--compare` baseline)."""
+    import orchestration.definitions as project
+
+    project.executor = dg.multiprocess_executor.configured(
+        {"start_method": {"forkserver": {"preload_modules": project.STEP_PRELOAD}}}, name="multiprocess_forkserver"
+    )
+    return project.build_definitions()
+
+
+def bench_workspace(home: Path, attribute: str, location: str) -> Path:
+    """A workspace file loading one of this file's Definitions as its own code location."""
+    path = home / f"workspace-{location}.yaml"
+    path.write_text(
+        "load_from:\n  - python_file:\n"
+        f"      relative_path: {Path(__file__).resolve()}\n"
+        f"      attribute: {attribute}\n      location_name: {location}\n"
+        f"      working_directory: {ROOT}\n"
+    )
+    return path
 
 
 def step_figures(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict[str, float]]:
@@ -128,7 +154,7 @@ def launch_once(
 STAGE_LINE = ": stage seconds: "  # the load's last log line (pipeline/load.py)
 
 
-def timeline(instance: dg.DagsterInstance, run_id: str, marks: dict[str, float], *, events: bool = False) -> None:
+def timeline(instance: dg.DagsterInstance, run_id: str, marks: dict[str, float], *, events: bool = False) -> float:
     """Where a launched run's time went: the launch's own marks, then the run's event timestamps."""
     records = [r.event_log_entry for r in instance.get_records_for_run(run_id, limit=100_000).records]
     first = {}  # (step or None, kind) → first timestamp
@@ -192,6 +218,7 @@ def timeline(instance: dg.DagsterInstance, run_id: str, marks: dict[str, float],
         print(f"  {start - origin:7.2f}  {end - start:6.2f}  {name}")
     total = (marks.get("followed") or run_end or origin) - origin
     print(f"  launch to end {total:.1f} s · the load(s) {load_s:.1f} s · everything else {total - load_s:.1f} s")
+    return total - load_s
 
 
 def report(name: str, instance: dg.DagsterInstance, run_id: str, wall: float | None) -> None:
@@ -251,6 +278,10 @@ def main() -> None:
         "--timeline", action="store_true", help="one run (project executor): where its time went, phase by phase"
     )
     parser.add_argument("--events", action="store_true", help="with --timeline: every event, with its offset")
+    parser.add_argument(
+        "--compare", action="store_true",
+        help="with --timeline: first the same run with every step in a process of its own (the executor before)",
+    )
     args = parser.parse_args()
     set_local_defaults()
     if args.processes:
@@ -265,19 +296,19 @@ def main() -> None:
             return
         tables = args.tables.split(",") if args.tables else None
         if args.timeline:
-            marks: dict[str, float] = {}
-            run_id, wall = launch_once(
-                instance, launch.workspace_file(), tables, full_refresh=args.full_refresh, marks=marks
-            )
-            timeline(instance, run_id, marks, events=args.events)
+            workspaces = [("project executor", launch.workspace_file())]
+            if args.compare:  # the baseline first, then the project's: one invocation, same night
+                workspaces.insert(0, ("every step in a process (before)", bench_workspace(home, "step_process_defs", "ndc_steps")))
+            totals = []
+            for name, workspace in workspaces:
+                marks: dict[str, float] = {}
+                run_id, wall = launch_once(instance, workspace, tables, full_refresh=args.full_refresh, marks=marks)
+                print(f"\n== {name}")
+                totals.append((name, timeline(instance, run_id, marks, events=args.events)))
+            if len(totals) > 1:
+                print("\n" + " · ".join(f"{name}: {total:.1f} s outside the load" for name, total in totals))
             return
-        spawn_workspace = home / "workspace-spawn.yaml"
-        spawn_workspace.write_text(
-            "load_from:\n  - python_file:\n"
-            f"      relative_path: {Path(__file__).resolve()}\n"
-            "      attribute: spawn_defs\n      location_name: ndc_spawn\n"
-            f"      working_directory: {ROOT}\n"
-        )
+        spawn_workspace = bench_workspace(home, "spawn_defs", "ndc_spawn")
         for name, workspace in (("forkserver (project)", launch.workspace_file()), ("spawn (Dagster default)", spawn_workspace)):
             run_id, wall = launch_once(instance, workspace, tables, full_refresh=args.full_refresh)
             report(name, instance, run_id, wall)
