@@ -260,8 +260,9 @@ def table_metadata(warehouse: Warehouse, name: TableName, descriptions: dict[str
     """The table as it now is: rows, Delta version, URI and columns (from its Delta schema)."""
     if not warehouse.exists(name):
         return {"dagster/uri": warehouse.uri(name), "dagster/row_count": 0, "delta_version": None}
-    info = warehouse.info(name)
-    fields = warehouse.table(name).schema().to_arrow()
+    table = warehouse.table(name)  # its log read once: rows, version and columns all come from it
+    info = warehouse.info(name, table)
+    fields = table.schema().to_arrow()
     descriptions = descriptions or {}
     schema = dg.TableSchema(
         columns=[

@@ -5,6 +5,16 @@ in every step), on the same warehouse and the same (incremental, usually empty) 
     uv run python bench/bench_startup.py --tables population.citizens,business.enterprises,welfare.payments
     uv run python bench/bench_startup.py --run-id <id>      # only read an existing run's events
     uv run python bench/bench_startup.py --processes 3      # a step's process alone, by start method
+    uv run python bench/bench_startup.py --timeline --full-refresh --tables population.citizens
+    uv run python bench/bench_startup.py --timeline --compare --full-refresh --tables population.citizens
+
+`--timeline` launches one run (the project's executor only) and says where its time went, phase by
+phase, from the launch and the run's event timestamps: loading the code location, creating the
+run, the run worker's start, planning, each step's process start, the load itself (its first log
+line to its "stage seconds" line), the materialisations' metadata (Delta log reads, Data Docs),
+the check evaluations, the step's and the run's end, and the CLI noticing the end. `--events`
+also prints every event with its offset; `--compare` first launches the same run with every step
+in a process of its own (the executor before a run of one step ran in the run worker).
 
 Per step: start-up = "Launching subprocess" (STEP_WORKER_STARTING) to STEP_START, and STEP_START to
 the load's first log line; per run: RUN_START to the run's end, and the launch to the end. Needs a
@@ -44,6 +54,30 @@ def spawn_defs() -> dg.Definitions:
     return project.build_definitions()
 
 
+@dg.definitions
+def step_process_defs() -> dg.Definitions:
+    """The project's Definitions with every step in a forked process, a run of one step too: the
+    executor before one-step runs ran in the run worker (the `--compare` baseline)."""
+    import orchestration.definitions as project
+
+    project.executor = dg.multiprocess_executor.configured(
+        {"start_method": {"forkserver": {"preload_modules": project.STEP_PRELOAD}}}, name="multiprocess_forkserver"
+    )
+    return project.build_definitions()
+
+
+def bench_workspace(home: Path, attribute: str, location: str) -> Path:
+    """A workspace file loading one of this file's Definitions as its own code location."""
+    path = home / f"workspace-{location}.yaml"
+    path.write_text(
+        "load_from:\n  - python_file:\n"
+        f"      relative_path: {Path(__file__).resolve()}\n"
+        f"      attribute: {attribute}\n      location_name: {location}\n"
+        f"      working_directory: {ROOT}\n"
+    )
+    return path
+
+
 def step_figures(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict[str, float]]:
     """step → {start-up s, to first log s}, from the run's event log timestamps."""
     starting: dict[str, float] = {}
@@ -76,28 +110,115 @@ def run_wall(instance: dg.DagsterInstance, run_id: str) -> float:
     return (stats.end_time or time.time()) - (stats.start_time or time.time())
 
 
-def launch_once(instance: dg.DagsterInstance, workspace_path: Path, tables: list[str] | None) -> tuple[str, float]:
+def launch_once(
+    instance: dg.DagsterInstance,
+    workspace_path: Path,
+    tables: list[str] | None,
+    *,
+    full_refresh: bool = False,
+    marks: dict[str, float] | None = None,
+) -> tuple[str, float]:
+    """Launch nightly_sync as `ndc sync` does; `marks` gets the launch's own wall-clock stamps."""
+    from orchestration.runs import load_run_config
+
+    marks = {} if marks is None else marks
     selection = None
     if tables:
         selection = [dg.AssetKey([layer, *t.split(".")]) for t in tables for layer in ("bronze", "quarantine", "silver")]
+    run_config = load_run_config(tables, full_refresh=True) if full_refresh else {}
     began = time.perf_counter()
+    marks["launch"] = time.time()
     with launch.children_output_to(Path(instance.root_directory) / "logs" / "bench.log"):
         context = launch.open_workspace(instance, path=workspace_path, log_level="CRITICAL")
     with context:
         workspace = context.create_request_context()
+        marks["location_loaded"] = time.time()
         run = launch.create_run(
             instance,
             workspace,
             "nightly_sync",
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            run_config={**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             tags={"ndc/bench": "startup"},
             asset_selection=selection,
         )
+        marks["run_created"] = time.time()
         instance.launch_run(run.run_id, workspace)
+        marks["launched"] = time.time()
         result = launch.follow_run(instance, launch.LaunchedRun(run.run_id), lambda _: None)
+        marks["followed"] = time.time()
     if not result.success:
         raise SystemExit(f"run {run.run_id} ended {result.status}: see `dagster dev` for its events")
     return run.run_id, time.perf_counter() - began
+
+
+STAGE_LINE = ": stage seconds: "  # the load's last log line (pipeline/load.py)
+
+
+def timeline(instance: dg.DagsterInstance, run_id: str, marks: dict[str, float], *, events: bool = False) -> float:
+    """Where a launched run's time went: the launch's own marks, then the run's event timestamps."""
+    records = [r.event_log_entry for r in instance.get_records_for_run(run_id, limit=100_000).records]
+    first = {}  # (step or None, kind) → first timestamp
+    last = {}
+    for entry in records:
+        event = entry.dagster_event
+        kind = event.event_type_value if event is not None else ("LOAD_DONE" if STAGE_LINE in entry.user_message else "LOG")
+        key = (entry.step_key, kind)
+        first.setdefault(key, entry.timestamp)
+        last[key] = entry.timestamp
+    origin = marks.get("launch", records[0].timestamp if records else 0.0)
+    if events:
+        for entry in records:
+            event = entry.dagster_event
+            kind = event.event_type_value if event is not None else "log"
+            text = entry.user_message.splitlines()[0][:90] if entry.user_message else ""
+            print(f"  {entry.timestamp - origin:7.2f}  {kind:28} {entry.step_key or '':32} {text}")
+    run_start = first.get((None, "PIPELINE_START"))
+    run_end = next((first[(None, k)] for k in ("PIPELINE_SUCCESS", "PIPELINE_FAILURE") if (None, k) in first), None)
+    phases: list[tuple[str, float | None, float | None]] = [
+        ("load the code location (code server, definitions)", marks.get("launch"), marks.get("location_loaded")),
+        ("create the run (execution plan)", marks.get("location_loaded"), marks.get("run_created")),
+        ("launch → RUN_START (run worker starts, loads definitions)", marks.get("run_created"), run_start),
+    ]
+    steps = sorted(
+        {step for step, kind in first if step is not None and kind == "STEP_START"},
+        key=lambda step: first[(step, "STEP_START")],
+    )
+    if steps and (steps[0], "STEP_WORKER_STARTING") in first:
+        phases.append(("RUN_START → first step's process launched", run_start, first[(steps[0], "STEP_WORKER_STARTING")]))
+    load_s = 0.0
+    for step in steps:
+        starting, started = first.get((step, "STEP_WORKER_STARTING")), first.get((step, "STEP_START"))
+        log_first = first.get((step, "LOG"))
+        done = first.get((step, "LOAD_DONE"))
+        materialised = last.get((step, "ASSET_MATERIALIZATION"))
+        checked = last.get((step, "ASSET_CHECK_EVALUATION"))
+        succeeded = first.get((step, "STEP_SUCCESS")) or first.get((step, "STEP_FAILURE"))
+        if starting is not None:
+            phases.append((f"{step}: process start (STEP_WORKER_STARTING → STEP_START)", starting, started))
+        else:  # run in the run worker (a run of one step: orchestration/executors.py)
+            phases.append((f"{step}: in the run worker, no process (RUN_START → STEP_START)", run_start, started))
+        if done is not None:  # a load: its own work, then what Dagster and the asset do around it
+            phases.append((f"{step}: STEP_START → first log line (resources, register, suite)", started, log_first))
+            phases.append((f"{step}: the load (first log line → stage seconds)", log_first, done))
+            load_s += done - log_first if log_first is not None else 0.0
+            phases.append((f"{step}: materialisations' metadata (Delta log, Data Docs, preview)", done, materialised))
+            phases.append((f"{step}: check evaluations", materialised, checked))
+            phases.append((f"{step}: → STEP_SUCCESS", checked, succeeded))
+        else:
+            phases.append((f"{step}: body (STEP_START → STEP_SUCCESS)", started, succeeded))
+    if steps:
+        ends = [t for s in steps if (t := first.get((s, "STEP_SUCCESS")) or first.get((s, "STEP_FAILURE")))]
+        phases.append(("last step's end → run's end", max(ends) if ends else None, run_end))
+    phases.append(("run's end → the launcher sees it", run_end, marks.get("followed")))
+    print(f"\ntimeline of run {run_id} ({len(records)} events; seconds from the launch)")
+    for name, start, end in phases:
+        if start is None or end is None:
+            print(f"  {'':>7}  {'—':>6}  {name}")
+            continue
+        print(f"  {start - origin:7.2f}  {end - start:6.2f}  {name}")
+    total = (marks.get("followed") or run_end or origin) - origin
+    print(f"  launch to end {total:.1f} s · the load(s) {load_s:.1f} s · everything else {total - load_s:.1f} s")
+    return total - load_s
 
 
 def report(name: str, instance: dg.DagsterInstance, run_id: str, wall: float | None) -> None:
@@ -152,6 +273,15 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, metavar="N", help="only measure N step-like processes per start method"
     )
+    parser.add_argument("--full-refresh", action="store_true", help="the chosen loads read every row")
+    parser.add_argument(
+        "--timeline", action="store_true", help="one run (project executor): where its time went, phase by phase"
+    )
+    parser.add_argument("--events", action="store_true", help="with --timeline: every event, with its offset")
+    parser.add_argument(
+        "--compare", action="store_true",
+        help="with --timeline: first the same run with every step in a process of its own (the executor before)",
+    )
     args = parser.parse_args()
     set_local_defaults()
     if args.processes:
@@ -165,15 +295,22 @@ def main() -> None:
             report("run", instance, args.run_id, None)
             return
         tables = args.tables.split(",") if args.tables else None
-        spawn_workspace = home / "workspace-spawn.yaml"
-        spawn_workspace.write_text(
-            "load_from:\n  - python_file:\n"
-            f"      relative_path: {Path(__file__).resolve()}\n"
-            "      attribute: spawn_defs\n      location_name: ndc_spawn\n"
-            f"      working_directory: {ROOT}\n"
-        )
+        if args.timeline:
+            workspaces = [("project executor", launch.workspace_file())]
+            if args.compare:  # the baseline first, then the project's: one invocation, same night
+                workspaces.insert(0, ("every step in a process (before)", bench_workspace(home, "step_process_defs", "ndc_steps")))
+            totals = []
+            for name, workspace in workspaces:
+                marks: dict[str, float] = {}
+                run_id, wall = launch_once(instance, workspace, tables, full_refresh=args.full_refresh, marks=marks)
+                print(f"\n== {name}")
+                totals.append((name, timeline(instance, run_id, marks, events=args.events)))
+            if len(totals) > 1:
+                print("\n" + " · ".join(f"{name}: {total:.1f} s outside the load" for name, total in totals))
+            return
+        spawn_workspace = bench_workspace(home, "spawn_defs", "ndc_spawn")
         for name, workspace in (("forkserver (project)", launch.workspace_file()), ("spawn (Dagster default)", spawn_workspace)):
-            run_id, wall = launch_once(instance, workspace, tables)
+            run_id, wall = launch_once(instance, workspace, tables, full_refresh=args.full_refresh)
             report(name, instance, run_id, wall)
 
 

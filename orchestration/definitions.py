@@ -11,7 +11,7 @@ from assets.nightly import NIGHTLY_CRON, TIMEZONE
 from assets.standard import standard_definitions
 from catalogue.check import checked_catalogue
 from orchestration.alerts import run_failure_alert
-from orchestration.executors import executor_for
+from orchestration.executors import executor_for, forkserver_executor
 from orchestration.resources import environment, resources_for
 from orchestration.sensors import file_drop_sensors
 from warehouse.catalog import table_names
@@ -73,9 +73,9 @@ STEP_PRELOAD = [
     "orchestration.sensors",
     "warehouse.catalog",
 ]
-executor = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": STEP_PRELOAD}}}, name="multiprocess_forkserver"
-)
+# A run of a single step (one table's load: `ndc sync --table`) runs it in the run worker, which
+# has built all of this already: no forkserver, no preload, no second build (executors.py).
+executor = forkserver_executor(STEP_PRELOAD)
 
 
 def build_definitions() -> dg.Definitions:

@@ -67,9 +67,18 @@ def step_failure_message(data: Any) -> str:
         return "failed (no error recorded)"
     while error.cause is not None:  # Dagster wraps the user code's error in its own
         error = error.cause
-    if error.cls_name == "Failure":
+    if error.cls_name == "Failure" or _is_source_error(error.cls_name):
+        # A source error left after the retries (e.g. a database still down) says what to do itself.
         return _one_line(_without_class_prefix(error.message.strip()))
     return f"{_one_line(error.message)} (not a known mistake: `ndc --debug` shows the traceback)"
+
+
+def _is_source_error(cls_name: str | None) -> bool:
+    """Whether a serialized error's class is one of connectors' SourceError kinds (known mistakes)."""
+    from connectors import errors
+
+    kind = getattr(errors, cls_name or "", None)
+    return isinstance(kind, type) and issubclass(kind, errors.SourceError)
 
 
 def run_failure_lines(result: Any, explain: Callable[[str], str | None] = lambda _: None) -> list[str]:

@@ -47,6 +47,19 @@ def test_an_unexpected_error_keeps_its_class_and_points_at_debug():
     assert message.startswith("KeyError: 'ward'") and "ndc --debug" in message
 
 
+def test_a_source_still_down_after_the_retries_says_its_own_sentence():
+    """A retryable source error that outlived the retry policy is a known mistake, not a bug."""
+    sentence = "source 'welfare': cannot connect to 127.0.0.1:5 (Connection refused). Check that the server is up."
+    down = SerializableErrorInfo(
+        message=f"connectors.errors.SourceUnreachable: {sentence}\n", stack=["..."], cls_name="SourceUnreachable"
+    )
+    outer = SerializableErrorInfo(
+        message="Error occurred while executing step\n", stack=[], cls_name="DagsterExecutionStepExecutionError",
+        cause=down,
+    )
+    assert step_failure_message(StepFailureData(outer, None)) == sentence
+
+
 @pytest.mark.parametrize(
     ("error", "lines", "code"),
     [

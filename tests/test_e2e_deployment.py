@@ -1,7 +1,10 @@
 """End to end through the real thing: `dagster-webserver` and `dagster-daemon` as separate processes
 on a PostgreSQL-backed instance (deploy/dagster.yaml), nightly_sync launched with Dagster's GraphQL
 client and run by the daemon's queue, its results read back, the asset graph opened in headless
-Chromium, then a ministry's database stopped and the next run failing with the source named.
+Chromium, then a ministry's database stopped and the next run failing with the source named: the
+daemon's run_failure_alert sensor posts it to a webhook (a local HTTP server in this test) naming
+the job, the failed assets, the source and the reason, and the failed asset's page in the UI
+(headless Chromium) shows it failed. Without Chromium only the two page checks skip.
 
 Small on purpose (a 2,000-citizen demo): a few minutes, most of it Dagster starting processes.
 The screenshot of the asset graph is kept in tests/artifacts/ (git-ignored).
@@ -10,15 +13,19 @@ The screenshot of the asset graph is kept in tests/artifacts/ (git-ignored).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -47,6 +54,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CITIZENS = 2_000
 FAILING_SOURCE = "welfare"  # served by its own PostgreSQL server, stopped for the failure run
 RUN_TIMEOUT_S = 1_200  # generous: every step is a process that imports the pipeline first
+ALERT_TIMEOUT_S = 600  # the sensor ticks every 30 s, in the daemon's own code-server process
 BIN = Path(sys.executable).parent
 
 
@@ -56,12 +64,51 @@ def load_asset_keys(table: str) -> list[dg.AssetKey]:
 
 
 @dataclass
+class Webhook:
+    """A chat tool's webhook, here: a real HTTP server on 127.0.0.1 that keeps every POSTed body."""
+
+    bodies: list[dict] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/ndc?token=e2e-secret"
+
+    def start(self) -> None:
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                try:
+                    bodies.append(json.loads(raw))
+                except ValueError:
+                    bodies.append({"unparsed": raw.decode(errors="replace")})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@dataclass
 class Deployment:
     url: str
     home: Path
     logs: Path
     source_server: LocalServer
     source_state: Path
+    webhook: Webhook
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         response = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
@@ -138,10 +185,13 @@ def daemon_alive(deployment: Deployment) -> bool:
     return bool(statuses.get("QUEUED_RUN_COORDINATOR"))
 
 
-@pytest.fixture(scope="module")
-def deployment(postgres_server: DatabaseServer) -> Iterator[Deployment]:
+def needs_chromium() -> None:
     if shutil.which("chromium") is None:
         pytest.skip("Chromium is not installed: apt-get install chromium (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def deployment(postgres_server: DatabaseServer) -> Iterator[Deployment]:
     root = Path(tempfile.mkdtemp(prefix="ndc-e2e-"))
     home, logs, demo_dir = root / "dagster_home", root / "logs", root / "demo"
     for folder in (home, logs):
@@ -159,6 +209,9 @@ def deployment(postgres_server: DatabaseServer) -> Iterator[Deployment]:
     source_state = Path(tempfile.mkdtemp(prefix="ndc-e2e-src-"))
     source_server = start("postgres", source_state, durable=False)
     urls = load_demo_into("postgres", demo_dir, source_server)
+    webhook = Webhook()
+    webhook.start()
+    port = free_port()
     env = {
         "DAGSTER_HOME": str(home),
         "DAGSTER_PG_HOST": postgres_server.host,
@@ -172,10 +225,12 @@ def deployment(postgres_server: DatabaseServer) -> Iterator[Deployment]:
         "NDC_TODAY": "2026-11-01",  # the generator's run date
         "NDC_PSEUDONYM_KEY": "test-key-of-the-e2e-deployment-0123456789",
         url_variable(FAILING_SOURCE): urls[url_variable(FAILING_SOURCE)],
+        # The run_failure_alert sensor (on by default) runs in the daemon and posts here.
+        "NDC_ALERT_WEBHOOK_URL": webhook.url,
+        "NDC_UI_URL": f"http://127.0.0.1:{port}",
         # A local warehouse: no S3 settings may leak in from the machine.
         "NDC_S3_ENDPOINT": None, "AWS_ENDPOINT_URL_S3": None, "AWS_ENDPOINT_URL": None, "NDC_GOLD_URI": None,
     }
-    port = free_port()
     try:
         with environment(env):
             child_env = dict(os.environ)
@@ -185,7 +240,7 @@ def deployment(postgres_server: DatabaseServer) -> Iterator[Deployment]:
                 process("webserver", webserver, child_env, logs),
                 process("daemon", daemon, child_env, logs),
             ):
-                deployed = Deployment(f"http://127.0.0.1:{port}", home, logs, source_server, source_state)
+                deployed = Deployment(f"http://127.0.0.1:{port}", home, logs, source_server, source_state, webhook)
                 wait_until("the webserver answers", lambda: requests.get(
                     f"{deployed.url}/server_info", timeout=10).ok, 300, deployed)
                 wait_until("the code location loads in the webserver", lambda: location_loaded(deployed),
@@ -193,6 +248,7 @@ def deployment(postgres_server: DatabaseServer) -> Iterator[Deployment]:
                 wait_until("the daemon's run queue is healthy", lambda: daemon_alive(deployed), 600, deployed)
                 yield deployed
     finally:
+        webhook.stop()
         with contextlib.suppress(Exception):
             stop("postgres", source_state)
         shutil.rmtree(source_state, ignore_errors=True)
@@ -279,13 +335,14 @@ def chromium(url: str, *extra: str) -> subprocess.CompletedProcess:
                 "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=127.0.0.1",
                 "--virtual-time-budget=30000", "--window-size=1600,1000", *extra, url,
             ],
-            capture_output=True, text=True, timeout=240, check=False,
+            capture_output=True, text=True, timeout=600, check=False,  # shared, loaded CI machines
         )
     finally:
         shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_the_asset_graph_shows_every_ministry_in_headless_chromium(deployment: Deployment, nightly_run: str):
+    needs_chromium()
     page = f"{deployment.url}/asset-groups"
     dom = chromium(page, "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
@@ -301,15 +358,25 @@ def test_the_asset_graph_shows_every_ministry_in_headless_chromium(deployment: D
     assert taken.returncode == 0 and shot.is_file() and shot.stat().st_size > 10_000, taken.stderr[-2000:]
 
 
+@pytest.fixture(scope="module")
+def failed_run(deployment: Deployment, nightly_run: str) -> tuple[str, list[str]]:
+    """The failing source's database stopped, then a run of its loads: (run id, its tables)."""
+    assert stop("postgres", deployment.source_state), "could not stop the failing source's PostgreSQL server"
+    tables = [ref.key for ref in load_catalogue().tables if ref.source.name == FAILING_SOURCE]
+    assert tables, f"no table of source {FAILING_SOURCE!r} in the catalogue"
+    run_id, status = launch_and_wait(deployment, tables)
+    assert status == dg.DagsterRunStatus.FAILURE, (
+        f"run {run_id} with source {FAILING_SOURCE!r} stopped ended {status}, not FAILURE\n{deployment.log_tails()}"
+    )
+    return run_id, tables
+
+
 def test_a_stopped_source_database_fails_the_next_run_naming_the_source(
-    deployment: Deployment, nightly_run: str
+    deployment: Deployment, failed_run: tuple[str, list[str]]
 ):
     from orchestration.runs import step_failure_message
 
-    assert stop("postgres", deployment.source_state)
-    tables = [ref.key for ref in load_catalogue().tables if ref.source.name == FAILING_SOURCE]
-    run_id, status = launch_and_wait(deployment, tables)
-    assert status == dg.DagsterRunStatus.FAILURE
+    run_id, _ = failed_run
     with dg.DagsterInstance.get() as instance:
         failures = [
             (record.step_key, step_failure_message(record.get_dagster_event().event_specific_data))
@@ -319,3 +386,72 @@ def test_a_stopped_source_database_fails_the_next_run_naming_the_source(
     for step, message in failures:
         assert step.startswith(f"load_{FAILING_SOURCE}__"), step
         assert f"source '{FAILING_SOURCE}'" in message and "cannot connect" in message, message
+
+
+def test_the_failed_run_is_posted_to_the_webhook_by_the_daemons_sensor(
+    deployment: Deployment, failed_run: tuple[str, list[str]]
+):
+    run_id, tables = failed_run
+    webhook = deployment.webhook
+
+    def posted() -> dict | None:
+        return next((body for body in webhook.bodies if body.get("run_id") == run_id), None)
+
+    try:
+        body = wait_until("the run_failure_alert sensor posts the failed run", posted, ALERT_TIMEOUT_S, every_s=5)
+    except AssertionError as error:
+        raise AssertionError(
+            f"no alert for run {run_id} reached the webhook within {ALERT_TIMEOUT_S} s (bodies received: "
+            f"{webhook.bodies})\n{deployment.log_tails()}"
+        ) from error
+    assert body["job"] == "nightly_sync", f"the alert names job {body.get('job')!r}: {body}"
+    assert body["run_url"] == f"{deployment.url}/runs/{run_id}", body
+    failures = body["failures"]
+    assert failures, f"the alert names no failed step: {body}"
+    assert {f"{f['source']}.{f['table']}" for f in failures} == set(tables), (
+        f"the alert should name every table of {FAILING_SOURCE!r} ({tables}): {failures}"
+    )
+    for failure in failures:
+        silver = f"silver/{failure['source']}/{failure['table']}"
+        assert failure["source"] == FAILING_SOURCE, f"the alert names source {failure['source']!r}: {failure}"
+        assert silver in failure["assets"], f"the alert does not name the failed asset {silver}: {failure}"
+        assert f"source '{FAILING_SOURCE}'" in failure["reason"] and "cannot connect" in failure["reason"], (
+            f"the alert's reason does not say the source cannot be reached: {failure['reason']!r}"
+        )
+    assert f"{tables[0]}: source '{FAILING_SOURCE}'" in body["text"], body["text"]
+    # A source still down after the retries is a known mistake: no class name, no "not a known mistake".
+    assert "SourceUnreachable" not in body["text"] and "not a known mistake" not in body["text"], body["text"]
+    # Only the failed run: the successful nightly before it sent nothing.
+    assert all(b.get("run_id") == run_id for b in webhook.bodies), webhook.bodies
+
+
+def test_the_failed_assets_page_shows_it_failed_in_headless_chromium(
+    deployment: Deployment, failed_run: tuple[str, list[str]]
+):
+    needs_chromium()
+    run_id, tables = failed_run
+    table = tables[0]
+    page = f"{deployment.url}/assets/silver/{table.replace('.', '/')}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    saved = ARTIFACTS / "e2e_failed_asset.html"
+
+    def failed_in_dom() -> str | None:
+        dom = chromium(page, "--dump-dom")
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        saved.write_text(dom.stdout)
+        # The page's text, tags dropped: "Latest materialization Failed in <run id's first 8>".
+        text = " ".join(re.sub(r"<[^>]+>", " ", dom.stdout).split())
+        shown = re.search(rf"(?i)failed\b.{{0,80}}{run_id[:8]}", text)
+        return dom.stdout if shown else None
+
+    # The UI reads the asset's latest attempt over GraphQL; retries cover a slow first render.
+    try:
+        html = wait_until(f"the page of silver {table} shows run {run_id[:8]} failed", failed_in_dom, 600, every_s=5)
+    except AssertionError as error:
+        raise AssertionError(
+            f"{page} never showed run {run_id[:8]} as failed in headless Chromium; its last DOM is in {saved}"
+        ) from error
+    assert "Dagster" in html
+    shot = ARTIFACTS / "e2e_failed_asset.png"
+    shot.unlink(missing_ok=True)
+    chromium(page, f"--screenshot={shot}")

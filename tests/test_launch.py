@@ -62,10 +62,12 @@ def test_a_sync_is_a_run_of_the_job_in_its_history(env):
         records = instance.get_records_for_run(run.run_id).records
         [pid] = {p for r in records if (p := worker_pid(r.event_log_entry)) is not None}
         assert pid != os.getpid() and run.tags["ndc/pid"] == str(pid)  # reclaim watches the worker
-        # The load ran in a step process of its own (the multiprocess executor), not in the worker.
+        # A run of one step runs it in the run worker (orchestration/executors.py): no step
+        # process to start, which was most of a one-table refresh's bookkeeping (issue 9).
         events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
         step_pids = {e.pid for e in events if e.event_type_value == "STEP_START"}
-        assert step_pids and pid not in step_pids
+        assert step_pids == {pid}
+        assert not [e for e in events if e.event_type_value == "STEP_WORKER_STARTING"]
 
 
 def test_a_failing_step_is_one_line_and_exit_1(env, tmp_path):

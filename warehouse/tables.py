@@ -256,8 +256,10 @@ class Warehouse:
     def read(self, name: TableName) -> pl.DataFrame:
         return self.scan(name).collect()
 
-    def info(self, name: TableName) -> TableInfo:
-        table = self.table(name)
+    def info(self, name: TableName, table: DeltaTable | None = None) -> TableInfo:
+        """Rows (from the log's per-file statistics: no data file is read), version, last commit.
+        `table`: the table already opened, so that its log is not read a second time."""
+        table = self.table(name) if table is None else table
         actions = table.get_add_actions(flatten=True)
         rows_column = actions.column("num_records") if actions.num_rows else None
         rows = sum(v for v in rows_column.to_pylist() if v) if rows_column is not None else 0
