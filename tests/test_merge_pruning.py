@@ -102,3 +102,28 @@ def test_key_bounds_cover_strings_and_integers_and_nothing_else():
     assert key_bounds(frame.clear(), columns=["s"]) is None
     assert key_bounds(None, columns=["s"]) is None
     assert key_bounds(pl.DataFrame({"s": ["o'k"]}), columns=["s"]) == {"s": ("o'k", "o'k")}
+
+
+def test_a_composite_key_is_bounded_column_by_column(tmp_path):
+    """Each key column gets its own range; a row matches only on every column, so the AND of the
+    ranges is still sound (here a date column takes none)."""
+    warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path)))
+    name = TableName("silver", "pruning", "composite")
+    day = dt.date(2026, 11, 1)
+
+    def rows(region: str, numbers: range, amount: int) -> pl.DataFrame:
+        return pl.DataFrame({"region": [region] * len(numbers), "n": list(numbers),
+                             "day": [day] * len(numbers), "amount": [amount] * len(numbers)})
+
+    keys = ["region", "n", "day"]
+    for region in ("A", "B", "C"):
+        warehouse.merge(name, rows(region, range(10), 1).to_arrow(), keys, f"run-{region}")
+    night = pl.concat([rows("B", range(5, 7), 2), rows("B", range(10, 11), 3)])
+    bounds = key_bounds(night, columns=keys)
+    assert bounds == {"region": ("B", "B"), "n": (5, 10)}
+    warehouse.merge(name, night.to_arrow(), keys, "night", bounds=bounds)
+    assert warehouse.table(name).history(1)[0]["operationMetrics"]["num_target_files_removed"] == 1
+    silver = warehouse.read(name).sort(keys)
+    assert silver.height == 31
+    assert silver.filter(pl.col("amount") > 1).select("region", "n", "amount").rows() == [
+        ("B", 5, 2), ("B", 6, 2), ("B", 10, 3)]
