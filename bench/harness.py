@@ -47,11 +47,13 @@ def run_child(method: str, args: dict[str, Any], timeout_s: float) -> dict[str, 
 
 
 def one_round(
-    number: int, server, src: source.Source, work: Path, timeout_s: float, order_seed: int
+    number: int, server, src: source.Source, work: Path, timeout_s: float, order_seed: int,
+    methods: tuple[str, ...] = (*SYNC_METHODS, "query", "night"),
 ) -> dict[str, dict[str, Any]]:
     """Every method once, in an order shuffled per round; the night and the query last (they
-    need the full sync's warehouse, and the night works on its own copy of the table)."""
-    order = list(SYNC_METHODS)
+    need the full sync's warehouse, and the night works on its own copy of the table). `methods`
+    picks some (the query needs `ours`; the night makes its own full sync)."""
+    order = [m for m in SYNC_METHODS if m in methods]
     random.Random(order_seed + number).shuffle(order)
     results: dict[str, dict[str, Any]] = {}
     common = {"url": src.url, "table": source.TABLE, "rows": src.rows}
@@ -72,10 +74,12 @@ def one_round(
             )
         shutil.rmtree(folder / "dlt", ignore_errors=True)
         print(f"  round {number} {method}: {_short(results[method])}", flush=True)
-    results["query"] = run_child("query", {**common, "warehouse": str(work / f"round{number}-ours" / "wh")}, timeout_s)
-    print(f"  round {number} query: {_short(results['query'])}", flush=True)
-    results["night"] = _night(number, server, src, work, timeout_s)
-    print(f"  round {number} night: {_short(results['night'])}", flush=True)
+    if "query" in methods and "ours" in results:
+        results["query"] = run_child("query", {**common, "warehouse": str(work / f"round{number}-ours" / "wh")}, timeout_s)
+        print(f"  round {number} query: {_short(results['query'])}", flush=True)
+    if "night" in methods:
+        results["night"] = _night(number, server, src, work, timeout_s)
+        print(f"  round {number} night: {_short(results['night'])}", flush=True)
     for method in list(results):
         if method != "night":
             shutil.rmtree(work / f"round{number}-{method}", ignore_errors=True)
@@ -102,7 +106,7 @@ def _night(number: int, server, src: source.Source, work: Path, timeout_s: float
     stamp = (high + __import__("datetime").timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
     changes = source.night_changes(server, name, clean.to_list(), stamp, seed=number)
     result = run_child("night", {**common, "changes": changes.__dict__}, timeout_s)
-    result["full_sync_same_round"] = {k: full[k] for k in ("wall_s", "cpu_s", "peak_rss_mib", "rows")}
+    result["full_sync_same_round"] = {k: full[k] for k in ("wall_s", "cpu_s", "peak_rss_mib", "rows", "stages")}
     result["share_of_full_sync_wall"] = round(result["wall_s"] / full["wall_s"], 3)
     result["share_of_full_sync_cpu"] = round(result["cpu_s"] / full["cpu_s"], 3)
     shutil.rmtree(folder, ignore_errors=True)
@@ -111,6 +115,8 @@ def _night(number: int, server, src: source.Source, work: Path, timeout_s: float
 
 def _short(result: dict[str, Any]) -> str:
     extra = f" valid={result['valid']}" if "valid" in result else ""
+    if "silver_commit" in result:
+        extra += f"; silver commit: {result['silver_commit']}"
     if "stages" in result:
         extra += "; stages: " + ", ".join(f"{k} {v:.2f}" for k, v in result["stages"].items())
     return (f"{result['wall_s']:.2f}s wall, {result['cpu_s']:.2f}s CPU, "
@@ -131,8 +137,10 @@ def summarise(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, An
             "rows": int(rows),
             "rows_per_s": int(rows / wall) if wall else 0,
             "peak_rss_mib": round(statistics.median(g["peak_rss_mib"] for g in got), 1),
-            "x_copy": round(statistics.median(g["wall_s"] / r["copy"]["wall_s"] for g, r in zip(got, rounds, strict=True)), 2),
         }
+        if "copy" in rounds[0]:
+            summary[method]["x_copy"] = round(statistics.median(
+                g["wall_s"] / r["copy"]["wall_s"] for g, r in zip(got, rounds, strict=True)), 2)
         if "stages" in got[0]:
             stages = {s for g in got for s in g["stages"]}
             summary[method]["stages"] = {
@@ -168,7 +176,8 @@ def markdown(summary: dict[str, dict[str, Any]], rows: int, rounds: int) -> str:
         if method not in summary:
             continue
         s = summary[method]
-        lines.append(f"| {label} | {s['wall_s']:.2f} | {s['x_copy']:.1f} | {s['cpu_s']:.2f} | "
+        x_copy = f"{s['x_copy']:.1f}" if "x_copy" in s else "—"
+        lines.append(f"| {label} | {s['wall_s']:.2f} | {x_copy} | {s['cpu_s']:.2f} | "
                      f"{s['rows_per_s']:,} | {s['peak_rss_mib']:,.0f} |")
     night = summary.get("night")
     if night:
@@ -209,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-table", action="store_true", help="keep the table from the last run of the same --rows")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one method may take")
     parser.add_argument("--seed", type=int, default=14, help="the shuffles' seed")
+    parser.add_argument("--methods", default=",".join((*SYNC_METHODS, "query", "night")),
+                        help="comma-separated methods to run (default: all); `night` runs its own full sync")
     parser.add_argument("--profile", action="store_true",
                         help="instead of the rounds: one full sync under pyinstrument (text report in --work)")
     args = parser.parse_args(argv)
@@ -235,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     rounds = []
     out = work / f"results-{rows}-{time.strftime('%Y%m%dT%H%M%S')}"
     for number in range(1, args.rounds + 1):
-        rounds.append(one_round(number, server, src, work, args.timeout, args.seed))
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+        rounds.append(one_round(number, server, src, work, args.timeout, args.seed, methods))
         # Written after every round: a run cut short still leaves the rounds it finished.
         summary = summarise(rounds)
         table = markdown(summary, rows, len(rounds))

@@ -137,6 +137,12 @@ def night(args: dict[str, Any]) -> dict[str, Any]:
         return {"rows": report.extracted, "deleted": report.deleted, "stages": report.stages}
 
     result = measured(work)
+    # What the night's MERGE touched, from delta-rs's own metrics in silver's newest commit.
+    last = warehouse.table(silver).history(1)[0]
+    result["silver_commit"] = {"operation": last.get("operation"), **{
+        k: v for k, v in (last.get("operationMetrics") or {}).items()
+        if k.startswith(("num_target_files", "num_target_rows", "num_source_rows"))
+    }}
     after = warehouse.read(silver).select(compared)
     changes = args["changes"]
     updated, inserted, deleted = (set(changes[k]) for k in ("updated", "inserted", "deleted"))

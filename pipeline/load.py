@@ -32,9 +32,9 @@ from pipeline.link import PeopleRegister
 from pipeline.load_report import LoadReport, empty_report, load_history, load_validation, record_load
 from pipeline.names import ROW, LoadNames
 from pipeline.stages import Progress, StageClock
-from pipeline.staging import stage_slice, staged
+from pipeline.staging import stage_slice, staged, staged_files
 from pipeline.versions import version_order, with_superseded_by_silver
-from warehouse.tables import RUN_ID, Tombstones, Warehouse, utc_now
+from warehouse.tables import RUN_ID, Tombstones, Warehouse, key_bounds, utc_now
 
 log = logging.getLogger("ndc.pipeline")
 
@@ -181,6 +181,12 @@ def load_table(
         tombstones = Tombstones(gone, started) if gone is not None else None
         say(f"{ref.key}: merging {outcome.landed:,} rows into silver")
         with clock.stage("merge"):
+            # The MERGE's key range (the landing rows' and the tombstones'): delta-rs skips the
+            # files of silver outside it (Warehouse.merge). Read from the staged keys alone.
+            landing = staged_files(Path(staging), "silver")
+            bounds = key_bounds(
+                pl.scan_parquet(landing) if landing else None, gone, columns=ref.entity.primary_key
+            ) if warehouse.exists(names.silver) else None
             silver_version = warehouse.merge(
                 names.silver,
                 staged(Path(staging), "silver"),
@@ -189,6 +195,7 @@ def load_table(
                 newer_wins_on=version_order(ref.table),
                 description=ref.entity.description,
                 tombstones=tombstones,
+                bounds=bounds,
             )
             if names.sensitive is not None:
                 warehouse.merge(
@@ -199,6 +206,7 @@ def load_table(
                     newer_wins_on=version_order(ref.table),
                     description=f"the sensitive columns of {names.silver}, by the same key",
                     tombstones=tombstones if warehouse.exists(names.sensitive) else None,
+                    bounds=bounds,
                 )
     deleted = outcome.deleted + (gone.height if gone is not None else 0)
     with clock.stage("bookkeeping"):
