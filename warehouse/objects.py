@@ -75,7 +75,8 @@ class ObjectStore:
     # -- clients --------------------------------------------------------------------------------
 
     def client(self, *, connect_timeout: float = 5, read_timeout: float = 30, retries: int = 2) -> Any:
-        """A boto3 S3 client: path-style for custom endpoints, short timeouts."""
+        """A boto3 S3 client: path-style for custom endpoints, short timeouts. A session of its
+        own: boto3's default session keeps the first credentials it found for the process."""
         import boto3
         from botocore.config import Config
 
@@ -87,7 +88,7 @@ class ObjectStore:
             s3={"addressing_style": "path" if self.endpoint_url else "auto"},
             signature_version="s3v4",
         )
-        return boto3.client(
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key_id,
