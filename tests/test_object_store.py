@@ -86,6 +86,8 @@ def test_one_classifier_for_every_library(expected: type, error: BaseException |
 def test_texts_that_are_not_about_storage_stay_unclassified() -> None:
     assert classify("Schema error: column x not found", where=WHERE, bucket="b") is None
     assert classify(ValueError("bad date"), where=WHERE, bucket="b") is None
+    assert classify("TableNotFoundError: no log files; Not Found", where=WHERE, bucket="b") is None
+    assert classify("Object at location silver/x/_delta_log not found", where=WHERE, bucket="b") is None
 
 
 def test_a_drop_words_the_same_failure_for_its_connection() -> None:

@@ -75,6 +75,9 @@ CREDENTIAL_CODES = (
 MISSING_BUCKET_CODES = ("NoSuchBucket", "404", "NotFound")
 DENIED_CODES = ("AccessDenied", "403", "Forbidden", "AllAccessDisabled")
 _MISSING_OBJECT_CODES = ("NoSuchKey",)
+# In a text only the unmistakable codes count: "not found" or "forbidden" may be about a table.
+_BUCKET_TEXTS = ("NoSuchBucket",)
+_DENIED_TEXTS = ("AccessDenied", "AllAccessDisabled")
 # How pyarrow (curl) and the Rust object store (deltalake, Polars) word an endpoint they cannot reach.
 _UNREACHABLE_TEXTS = (
     "error sending request",
@@ -104,7 +107,7 @@ def error_code(error: BaseException) -> str:
 def _code_in(text: str, codes: tuple[str, ...]) -> str | None:
     """The code of `codes` named in an error text, however spelt (AccessDenied, ACCESS_DENIED)."""
     squashed = text.lower().replace("_", "")
-    return next((code for code in codes if not code.isdigit() and code.lower() in squashed), None)
+    return next((code for code in codes if code.lower() in squashed), None)
 
 
 def classify(
@@ -125,9 +128,9 @@ def classify(
         return StorageCredentialsError(f"S3 credentials rejected by {where} ({found})", fixes.credentials)
     if kind in _BOTOCORE_UNREACHABLE or any(marker in lowered for marker in _UNREACHABLE_TEXTS):
         return StorageEndpointError(f"cannot reach the S3 endpoint {where} ({_short(text)})", fixes.endpoint)
-    if code in MISSING_BUCKET_CODES or _code_in(text, MISSING_BUCKET_CODES):
+    if code in MISSING_BUCKET_CODES or _code_in(text, _BUCKET_TEXTS):
         return StorageBucketError(f"bucket {bucket!r} does not exist on {where}", fixes.bucket)
-    if code in DENIED_CODES or _code_in(text, DENIED_CODES) or "403 forbidden" in lowered:
+    if code in DENIED_CODES or _code_in(text, _DENIED_TEXTS) or "403 forbidden" in lowered:
         return StoragePermissionError(
             f"{where} refused access to bucket {bucket!r} ({code or 'AccessDenied'})", fixes.permission
         )
