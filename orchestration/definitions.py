@@ -14,8 +14,7 @@ from orchestration.alerts import run_failure_alert
 from orchestration.executors import executor_for, forkserver_executor
 from orchestration.resources import environment, resources_for
 from orchestration.sensors import file_drop_sensors
-from warehouse.catalog import table_names
-from warehouse.storage import StorageSettings
+from warehouse.catalog import table_uris
 
 # The offline checks of `ndc check` (catalogue, mappings, suites compiled, register present): a
 # catalogue that would fail its loads half-way is refused here, one line per problem.
@@ -36,13 +35,6 @@ nightly_schedule = dg.ScheduleDefinition(
     description="Each night at 01:00 Vietnam time (after the ministries' own nightly batches): every "
     "ministry table from its high-water mark minus its look-back, the file drops' new files, and gold.",
 )
-
-
-def warehouse_table_uris(settings: StorageSettings) -> list[tuple[str, str]]:
-    """Every Delta table in the warehouse, asked when maintenance runs."""
-    return [
-        (str(name), settings.table_uri(name.layer, name.domain, name.table)) for name in table_names(settings)
-    ]
 
 
 # Large tables are z-ordered on the key analysts filter by.
@@ -88,7 +80,7 @@ def build_definitions() -> dg.Definitions:
             resources=resources_for(environment()),
             executor=executor_for(local=executor),  # NDC_EXECUTOR=k8s: one pod per step
         ),
-        maintenance_definitions(warehouse_table_uris, zorder_by=ZORDER_BY),
+        maintenance_definitions(table_uris, zorder_by=ZORDER_BY),
         standard_definitions(catalogue),  # issue 13: worklists, data standard, feedback
     )
 

@@ -32,8 +32,9 @@ def serve(port: int, host: str) -> None:
     """
     from quality.docs_server import DocsStore, make_server
     from quality.publish import data_docs_root
-    from warehouse.s3 import StorageError, check
+    from warehouse.s3 import check
     from warehouse.storage import StorageSettings
+    from warehouse.store_errors import StorageError
 
     settings = StorageSettings.from_env()
     root = data_docs_root(settings)

@@ -59,8 +59,8 @@ def error_lines(error: BaseException) -> tuple[list[str], int] | None:
     from environment import SettingsError
     from quality.compile import SuiteCompileError
     from quality.suites import SuiteError
-    from warehouse.s3 import StorageError
     from warehouse.sql import SqlError
+    from warehouse.store_errors import StorageError
 
     if isinstance(error, CatalogueError):
         return [one_line(problem) for problem in error.problems], FAILURE_EXIT

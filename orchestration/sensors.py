@@ -17,7 +17,8 @@ import dagster as dg
 from assets.ministries import asset_key
 from catalogue import Catalogue, TableRef, resolve_settings
 from connectors import open_connector
-from connectors.files import DropFile, FileDropConnector
+from connectors.drop_stores import DropFile
+from connectors.files import FileDropConnector
 from pipeline.names import LoadNames
 
 FILE_DROP_KINDS = ("file_drop", "csv_folder")

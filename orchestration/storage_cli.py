@@ -12,8 +12,9 @@ import click
 
 import environment
 from devservers.seaweedfs import DEFAULT_S3_PORT, SeaweedError, SeaweedServer
-from warehouse.s3 import StorageError, check
+from warehouse.s3 import check
 from warehouse.storage import StorageSettings, is_s3_uri, project_root, split_s3_uri
+from warehouse.store_errors import StorageError
 
 DEFAULT_BUCKET = "ndc-warehouse"
 

@@ -17,7 +17,8 @@ import pyarrow as pa
 
 from catalogue import TableRef
 from connectors import Connector, ExtractRequest, MalformedFile
-from connectors.files import FILE_COLUMN, DropFile, FileDropConnector, NotARegularFile
+from connectors.drop_stores import DropFile, NotARegularFile
+from connectors.files import FILE_COLUMN, FileDropConnector
 from pipeline.stages import Progress
 from warehouse.committed import LOADS
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.standard import ALL, DATA_STANDARD, PROVINCE
-from warehouse.s3 import upload_bytes
+from warehouse.objects import ObjectStore
 from warehouse.storage import StorageSettings, is_s3_uri
 from warehouse.tables import Warehouse
 
@@ -171,4 +171,4 @@ def write_report(warehouse: Warehouse) -> str:
     """Render gold.kpi.data_standard and publish the page; where it landed."""
     standard = warehouse.read(DATA_STANDARD) if warehouse.exists(DATA_STANDARD) else pl.DataFrame()
     page = render(standard).encode()
-    return upload_bytes(warehouse.settings, page, report_location(warehouse.settings), content_type="text/html; charset=utf-8")
+    return ObjectStore.of(warehouse.settings).write_bytes(report_location(warehouse.settings), page, content_type="text/html; charset=utf-8")

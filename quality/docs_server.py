@@ -15,11 +15,11 @@ import posixpath
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from warehouse.s3 import list_objects, s3_client
-from warehouse.storage import StorageSettings, is_s3_uri, split_s3_uri
+from warehouse.objects import ObjectStore
+from warehouse.storage import StorageSettings, is_s3_uri
+from warehouse.store_errors import StorageNotFoundError
 
 # Not in every system's mime.types; a browser refuses a stylesheet served as octet-stream.
 _TEXT = "text/plain; charset=utf-8"
@@ -55,28 +55,26 @@ class DocsStore:
     def __init__(self, root: str, settings: StorageSettings) -> None:
         self.root = root.rstrip("/")
         self.settings = settings
-        self._client: Any = s3_client(settings) if is_s3_uri(self.root) else None
+        self.objects = ObjectStore.of(settings)
 
     def read(self, path: str) -> bytes | None:
         """The file's bytes, or None when there is none. `path` is already `safe_path`'s."""
-        if self._client is None:
+        if not is_s3_uri(self.root):
             root = Path(self.root).resolve()
             target = (root / path).resolve()
             # A symlink inside the root must not lead out of it either.
             if not target.is_relative_to(root) or not target.is_file():
                 return None
             return target.read_bytes()
-        bucket, prefix = split_s3_uri(self.root)
-        key = f"{prefix}/{path}" if prefix else path
         try:
-            return self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except self._client.exceptions.NoSuchKey:
+            return self.objects.read_bytes(f"{self.root}/{path}")
+        except StorageNotFoundError:
             return None
 
     def sites(self) -> list[str]:
         """Paths of every published site's index.html (`<run>/<name>/index.html`), newest last."""
         found = []
-        for info in list_objects(self.settings, self.root):
+        for info in self.objects.list(self.root):
             relative = info.uri[len(self.root) + 1 :].replace("\\", "/")
             parts = relative.split("/")
             if parts[-1] == "index.html" and 2 <= len(parts) <= 3 and parts[0] != "_static":

@@ -31,8 +31,9 @@ from urllib.parse import quote
 import environment
 from quality.docs import build_data_docs
 from quality.offline import STATIC_DIR, STATIC_FOLDER, localise_page, static_fingerprint
-from warehouse.s3 import StorageError, read_bytes, upload_bytes, upload_directory
+from warehouse.objects import ObjectStore
 from warehouse.storage import StorageSettings, is_s3_uri
+from warehouse.store_errors import StorageError
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
@@ -92,7 +93,7 @@ def publish_data_docs(
         publish_static(settings, root)
         destination = data_docs_location(settings, run_id, name)
         if is_s3_uri(destination):
-            upload_directory(settings, site, destination)
+            ObjectStore.of(settings).upload_directory(site, destination)
         else:
             shutil.copytree(site, destination, dirs_exist_ok=True)
     return PublishedDocs(root=root, path="/".join([*parts, page]))
@@ -134,16 +135,16 @@ def publish_static(settings: StorageSettings, root: str) -> None:
     target = f"{root}/{STATIC_FOLDER}" if is_s3_uri(root) else str(Path(root) / STATIC_FOLDER)
     stamp = f"{target}/{_FINGERPRINT}" if is_s3_uri(root) else str(Path(target) / _FINGERPRINT)
     try:
-        if read_bytes(settings, stamp).decode() == fingerprint:
+        if ObjectStore.of(settings).read_bytes(stamp).decode() == fingerprint:
             return
     except (OSError, StorageError):
         pass  # not published yet (or unreadable): publish
     if is_s3_uri(root):
-        upload_directory(settings, STATIC_DIR, target)
+        ObjectStore.of(settings).upload_directory(STATIC_DIR, target)
     else:
         shutil.copytree(STATIC_DIR, target, dirs_exist_ok=True)
     # The stamp last: a publish cut short is repeated by the next load.
-    upload_bytes(settings, fingerprint.encode(), stamp, content_type="text/plain")
+    ObjectStore.of(settings).write_bytes(stamp, fingerprint.encode(), content_type="text/plain")
 
 
 def drop_unused_files(site: Path) -> None:

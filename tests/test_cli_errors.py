@@ -12,7 +12,7 @@ from catalogue.loader import CatalogueError
 from connectors.errors import SourceSchemaError
 from orchestration.errors import FAILURE_EXIT, USAGE_EXIT, RunFailed, error_lines
 from orchestration.runs import step_failure_message, step_subject
-from warehouse.s3 import StorageCredentialsError
+from warehouse.store_errors import StorageCredentialsError
 
 
 def test_step_keys_of_loads_read_as_the_table_the_user_typed():

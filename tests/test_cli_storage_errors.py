@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from deltalake import DeltaTable, write_deltalake
 
 from orchestration.cli import main
-from warehouse.s3 import StorageCredentialsError, storage_error_from_message
+from warehouse.s3 import storage_error_from_message
 from warehouse.storage import StorageSettings
+from warehouse.store_errors import StorageCredentialsError
 
 S3_VARIABLES = ("NDC_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "NDC_GOLD_URI")
 

@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from connectors import FILE_COLUMN, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
-from connectors.files import FileDropConnector, NotARegularFile
+from connectors.drop_stores import NotARegularFile
+from connectors.files import FileDropConnector
 
 HEADER = ["so_dang_ky", "ngay_dang_ky", "so_dinh_danh", "ho_ten"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from quality.publish import data_docs_location, drop_unused_files, publish_data_docs
 from tests.fixtures.validation import payment_validation
-from warehouse.s3 import list_objects, read_bytes
+from warehouse.objects import ObjectStore
 from warehouse.storage import StorageSettings, split_s3_uri
 
 SUITE = "welfare_payment"
@@ -53,14 +53,15 @@ def test_s3_warehouse_gets_the_site_under_docs(seaweedfs, payment_result):
     docs = publish_data_docs([payment_result], settings, "run-s3", name="welfare.payments")
 
     bucket, _ = split_s3_uri(settings.warehouse_uri)
+    objects = ObjectStore.of(settings)
     site = f"s3://{bucket}/warehouse/docs/data_docs/run-s3/welfare.payments"
     assert docs.root == f"s3://{bucket}/warehouse/docs/data_docs"
-    assert SUITE in read_bytes(settings, f"{site}/index.html").decode()
-    keys = [o.uri for o in list_objects(settings, site)]
+    assert SUITE in objects.read_bytes(f"{site}/index.html").decode()
+    keys = [o.uri for o in objects.list(site)]
     pages = [k for k in keys if f"/validations/{SUITE}/" in k and k.endswith(".html")]
-    assert pages == [docs.location] and "amount_vnd" in read_bytes(settings, pages[0]).decode()
+    assert pages == [docs.location] and "amount_vnd" in objects.read_bytes(pages[0]).decode()
     assert all(not k.endswith((".gif", ".otf")) for k in keys)
-    assert read_bytes(settings, f"{docs.root}/_static/jquery-3.7.1/jquery.min.js").startswith(b"/*! jQuery v3.7.1")
+    assert objects.read_bytes(f"{docs.root}/_static/jquery-3.7.1/jquery.min.js").startswith(b"/*! jQuery v3.7.1")
 
 
 def test_location_rejects_names_that_would_leave_the_docs_folder(tmp_path):

@@ -25,7 +25,7 @@ from catalogue import load_catalogue
 from catalogue.loader import TableRef
 from catalogue.models import Connection
 from connectors import ExtractRequest, open_connector
-from connectors.files import NotARegularFile
+from connectors.drop_stores import NotARegularFile
 from orchestration.sensors import file_drop_sensor
 from pipeline.drops import FILES_READ
 from pipeline.names import LoadNames

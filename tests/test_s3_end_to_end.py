@@ -29,7 +29,7 @@ from quality.publish import docs_base_url
 from tests.fixtures.environment import environment
 from warehouse.catalog import warehouse_tables
 from warehouse.committed import LOADS
-from warehouse.s3 import read_bytes
+from warehouse.objects import ObjectStore
 from warehouse.sql import run_sql, tables_named_in
 from warehouse.storage import StorageSettings, split_s3_uri
 from warehouse.tables import TableName, Warehouse
@@ -209,7 +209,7 @@ def test_silver_links_to_data_docs_in_the_bucket(s3_demo, s3_run):
     # An http link that `ndc docs serve` answers from the bucket (a browser follows no s3:// link).
     assert citizens.startswith(f"{docs_base_url()}/{s3_run.run_id}/population.citizens/")
     page = unquote(urlparse(citizens).path).lstrip("/")
-    assert "citizen" in read_bytes(StorageSettings.from_env(), f"{s3_demo}/docs/data_docs/{page}").decode()
+    assert "citizen" in ObjectStore.of(StorageSettings.from_env()).read_bytes(f"{s3_demo}/docs/data_docs/{page}").decode()
 
 
 def test_rerun_leaves_silver_unchanged_on_s3(s3_listed):

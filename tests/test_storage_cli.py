@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from devservers.process import free_loopback_ports, pid_alive
 from devservers.seaweedfs import SeaweedServer
 from orchestration.storage_cli import storage
-from warehouse.s3 import list_objects, upload_bytes
+from warehouse.objects import ObjectStore
 from warehouse.storage import StorageSettings
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def test_up_status_down_and_data_survives_a_restart(tmp_path: Path, monkeypatch)
         assert (state / "identities.json").stat().st_mode & 0o077 == 0
 
         assert runner.invoke(storage, ["status", *args]).exit_code == 0
-        upload_bytes(settings, b"kept", "s3://ndc-warehouse/ops/marker.txt")
+        ObjectStore.of(settings).write_bytes("s3://ndc-warehouse/ops/marker.txt", b"kept")
 
         monkeypatch.setattr(os, "environ", {**os.environ, **exports})
         checked = runner.invoke(storage, ["check"])
@@ -56,7 +56,7 @@ def test_up_status_down_and_data_survives_a_restart(tmp_path: Path, monkeypatch)
         again = runner.invoke(storage, ["up", *args])
         assert again.exit_code == 0, again.output
         assert "AWS_SECRET_ACCESS_KEY=" not in again.output
-        assert [o.uri for o in list_objects(settings, "s3://ndc-warehouse/ops")] == [
+        assert [o.uri for o in ObjectStore.of(settings).list("s3://ndc-warehouse/ops")] == [
             "s3://ndc-warehouse/ops/marker.txt"
         ]
     finally:

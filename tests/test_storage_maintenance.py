@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from warehouse.maintenance import find_delta_tables, maintain_table
+from warehouse.catalog import table_uris
+from warehouse.maintenance import maintain_table
 from warehouse.storage import StorageSettings
 
 
@@ -89,4 +90,4 @@ def test_maintenance_over_s3(seaweedfs):
     assert result.after.data_bytes == result.after.live_bytes
     assert result.after.log_files > result.before.log_files  # optimize, checkpoint, vacuum commits
     assert _rows(seaweedfs, uri) == list(range(50))
-    assert uri in find_delta_tables(seaweedfs, ["bronze"])
+    assert uri in [found for _, found in table_uris(seaweedfs, ["bronze"])]

@@ -15,17 +15,10 @@ from deltalake import DeltaTable, write_deltalake
 
 from devservers.process import free_loopback_ports
 from warehouse.commit import with_commit_retry
-from warehouse.s3 import (
-    StorageBucketError,
-    StorageCredentialsError,
-    StorageEndpointError,
-    check,
-    ensure_buckets,
-    list_objects,
-    read_bytes,
-    upload_directory,
-)
+from warehouse.objects import ObjectStore
+from warehouse.s3 import check, ensure_buckets
 from warehouse.storage import StorageSettings
+from warehouse.store_errors import StorageBucketError, StorageCredentialsError, StorageEndpointError
 
 pytestmark = pytest.mark.slow
 
@@ -83,11 +76,11 @@ def test_upload_directory_and_list(seaweedfs, tmp_path: Path):
     (site / "index.html").write_text("<h1>Data Docs</h1>")
     (site / "validations" / "run.json").write_text('{"success": true}')
     prefix = f"{seaweedfs.layer_root('ops')}/{_unique('data_docs')}"
-    uploaded = upload_directory(seaweedfs, site, prefix)
+    uploaded = ObjectStore.of(seaweedfs).upload_directory(site, prefix)
     assert uploaded == [f"{prefix}/index.html", f"{prefix}/validations/run.json"]
-    listed = {obj.uri: obj.size for obj in list_objects(seaweedfs, prefix)}
+    listed = {obj.uri: obj.size for obj in ObjectStore.of(seaweedfs).list(prefix)}
     assert listed == {f"{prefix}/index.html": 18, f"{prefix}/validations/run.json": 17}
-    assert read_bytes(seaweedfs, f"{prefix}/index.html") == b"<h1>Data Docs</h1>"
+    assert ObjectStore.of(seaweedfs).read_bytes(f"{prefix}/index.html") == b"<h1>Data Docs</h1>"
 
 
 # -- Delta over S3 ----------------------------------------------------------------------------
@@ -119,9 +112,9 @@ def test_gold_lives_in_its_own_bucket(seaweedfs):
     write_deltalake(uri, pa.table({"n": [1]}), storage_options=seaweedfs.delta_storage_options())
     assert uri.startswith(seaweedfs.gold_uri + "/")
     gold_bucket = seaweedfs.gold_uri.removeprefix("s3://")
-    assert all(obj.uri.startswith(f"s3://{gold_bucket}/") for obj in list_objects(seaweedfs, uri))
+    assert all(obj.uri.startswith(f"s3://{gold_bucket}/") for obj in ObjectStore.of(seaweedfs).list(uri))
     raw_only = dataclasses.replace(seaweedfs, gold_uri=None)
-    assert not any(raw_only.buckets()[0] in obj.uri for obj in list_objects(seaweedfs, uri))
+    assert not any(raw_only.buckets()[0] in obj.uri for obj in ObjectStore.of(seaweedfs).list(uri))
 
 
 # -- concurrency: separate processes (spawn: delta-rs' runtime is not fork-safe) -----------------

@@ -1,4 +1,8 @@
-"""What the warehouse holds: every Delta table found under `<root>/<layer>/<domain>/<table>`."""
+"""What the warehouse holds: every Delta table found under `<root>/<layer>/<domain>/<table>`.
+
+The one table discovery: the catalogue (`ndc tables`, SQL views), Dagster's definitions and the
+maintenance job all list tables through `discover`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.s3 import StorageError, list_objects
+from warehouse.objects import ObjectStore
 from warehouse.storage import LAYERS, Layer, StorageSettings, is_s3_uri, split_s3_uri
+from warehouse.store_errors import StorageError
 from warehouse.tables import TableInfo, TableName, Warehouse
+
+LOG_DIR = "_delta_log"  # a folder holding one is a Delta table
 
 
 @dataclass(frozen=True)
@@ -55,19 +62,25 @@ def _table_folders(settings: StorageSettings, root: str) -> set[str]:
         bucket, prefix = split_s3_uri(root)
         listed_root = f"s3://{bucket}/{prefix}".rstrip("/")
         return {
-            obj.uri[len(listed_root) + 1 :].split("/_delta_log/")[0]
-            for obj in list_objects(settings, root)
-            if "/_delta_log/" in obj.uri
+            obj.uri[len(listed_root) + 1 :].split(f"/{LOG_DIR}/")[0]
+            for obj in ObjectStore.of(settings).list(root)
+            if f"/{LOG_DIR}/" in obj.uri
         }
     base = Path(root)
     if not base.is_dir():
         return set()
-    return {str(p.parent.relative_to(base)) for p in base.glob("*/*/_delta_log")}
+    return {str(p.parent.relative_to(base)) for p in base.glob(f"*/*/{LOG_DIR}")}
 
 
 def table_names(settings: StorageSettings) -> list[TableName]:
     """Every table the credentials can list (zones they cannot are skipped: see `discover`)."""
     return discover(settings).names
+
+
+def table_uris(settings: StorageSettings, layers: Sequence[Layer] = LAYERS) -> list[tuple[str, str]]:
+    """`layer.domain.table` and URI of every table of `layers` the credentials can list (what
+    the maintenance job works through)."""
+    return [(str(n), settings.table_uri(n.layer, n.domain, n.table)) for n in discover(settings, layers).names]
 
 
 def warehouse_tables(settings: StorageSettings | None = None) -> list[TableInfo]:

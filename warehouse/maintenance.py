@@ -6,19 +6,19 @@ the maintenance job can log them as metadata and an operator can see what each r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from deltalake import DeltaTable
 
+from warehouse.catalog import LOG_DIR
 from warehouse.commit import with_commit_retry
-from warehouse.s3 import list_objects
-from warehouse.storage import LAYERS, StorageSettings
+from warehouse.objects import ObjectStore
+from warehouse.storage import StorageSettings
 
 DEFAULT_RETENTION_HOURS = 7 * 24  # Delta's own default for deletedFileRetentionDuration
 DEFAULT_ZORDER_MIN_BYTES = 1 << 30  # z-order only pays off on large tables (rewrites every file)
-LOG_DIR = "_delta_log"
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def storage_figures(settings: StorageSettings, table_uri: str) -> StorageFigures
     """Count the table's live files (log) and its stored objects (listing, incl. tombstones)."""
     table = DeltaTable(table_uri, storage_options=settings.delta_storage_options())
     live_files, live_bytes = _live_figures(table)
-    objects = list(list_objects(settings, table_uri))
+    objects = list(ObjectStore.of(settings).list(table_uri))
     log_files = sum(1 for obj in objects if f"/{LOG_DIR}/" in obj.uri)
     data = [obj for obj in objects if f"/{LOG_DIR}/" not in obj.uri]
     return StorageFigures(
@@ -166,15 +166,3 @@ def maintain_table(
         log_files_removed=max(0, before.log_files - after.log_files),
         skipped=tuple(skipped),
     )
-
-
-def find_delta_tables(settings: StorageSettings, layers: Iterable[str] = LAYERS) -> list[str]:
-    """URIs of every Delta table under the given layers (a table = a folder with _delta_log/)."""
-    found: set[str] = set()
-    for layer in layers:
-        root = settings.layer_root(layer)  # type: ignore[arg-type]
-        for obj in list_objects(settings, root):
-            marker = f"/{LOG_DIR}/"
-            if marker in obj.uri:
-                found.add(obj.uri.split(marker, 1)[0])
-    return sorted(found)

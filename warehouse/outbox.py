@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from warehouse.s3 import upload_bytes
+from warehouse.objects import ObjectStore
 from warehouse.storage import StorageSettings
 
 OUTBOX = "outbox"
@@ -26,4 +26,4 @@ def outbox_folder(settings: StorageSettings, ministry: str, day: date) -> str:
 
 def put(settings: StorageSettings, folder: str, name: str, data: bytes, content_type: str) -> str:
     """Write one file into an outbox folder (replacing a file of the same name); where it landed."""
-    return upload_bytes(settings, data, f"{folder}/{name}", content_type=content_type)
+    return ObjectStore.of(settings).write_bytes(f"{folder}/{name}", data, content_type=content_type)

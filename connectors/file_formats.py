@@ -1,0 +1,104 @@
+"""Reading one dropped file into Arrow: CSV, Excel, Parquet, JSON lines.
+
+CSV and Excel columns are read as text (ministry codes keep their leading zeros); Parquet keeps
+its own types; JSON lines get the types the values have. A file that cannot be parsed raises
+ValueError or an ArrowException (the drop quarantines it whole); `matching_header` checks a
+file's columns against the declared ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from connectors.encodings import SAMPLE_BYTES, decode_text, detect_encoding
+
+FORMATS = {".csv": "csv", ".xlsx": "excel", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+class HeaderMismatch(ValueError):
+    """A file's columns are not the declared ones."""
+
+
+def matching_header(found: Sequence[str], declared: Sequence[str]) -> list[str]:
+    """The declared columns, in declared order, when the file has exactly those; else HeaderMismatch
+    naming what is missing and what is extra."""
+    missing = [column for column in declared if column not in found]
+    extra = [column for column in found if column not in declared]
+    if missing or extra:
+        parts = [f"missing column(s) {', '.join(missing)}" if missing else "",
+                 f"extra column(s) {', '.join(extra)}" if extra else ""]
+        raise HeaderMismatch(
+            "header does not match the catalogue: " + "; ".join(p for p in parts if p)
+            + f" (expected: {', '.join(declared)})"
+        )
+    return list(declared)
+
+
+def reason(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return (text[:300] + "…") if len(text) > 300 else (text or type(error).__name__)
+
+
+def read_table(path: Path, kind: str | None = None, encoding: str = "auto") -> pa.Table:
+    """A whole file as an Arrow table; ValueError/ArrowException when it cannot be parsed. The
+    format is `kind`, else the extension's (a path through /proc/self/fd has none). `encoding`
+    applies to CSV only: the other formats say their own."""
+    kind = kind or FORMATS.get(path.suffix.lower())
+    if kind == "csv":
+        return read_csv(path, encoding)
+    if kind == "excel":
+        return read_excel(path)
+    if kind == "parquet":
+        return pq.read_table(path)
+    if kind == "jsonl":
+        if path.stat().st_size == 0:
+            return pa.table({})
+        return pajson.read_json(path)
+    raise ValueError(f"unsupported file type '{kind or path.suffix}'")
+
+
+def read_csv(path: Path, encoding: str = "auto") -> pa.Table:
+    """A CSV with a header; every column as text. UTF-8 is read as it is; a legacy Vietnamese
+    encoding (declared, or detected: connectors/encodings.py) is decoded to NFC Unicode first, and
+    bytes no encoding explains raise UndecodableText (a ValueError: the file is quarantined)."""
+    with path.open("rb") as handle:
+        chosen = detect_encoding(handle.read(SAMPLE_BYTES)) if encoding == "auto" else encoding
+    source: Path | pa.BufferReader = path
+    if chosen in ("utf-8", "utf-8-sig"):
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    else:
+        text, _ = decode_text(path.read_bytes(), chosen)
+        header = next(csv.reader(io.StringIO(text, newline="")), None)
+        source = pa.BufferReader(text.encode("utf-8"))
+    if not header:
+        raise ValueError("the file is empty (no header row)")
+    if len(set(header)) != len(header):
+        raise ValueError(f"duplicate column names in the header: {header}")
+    return pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(block_size=1 << 22),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True
+        ),
+    )
+
+
+def read_excel(path: Path) -> pa.Table:
+    """The first sheet of an .xlsx workbook, every column as text."""
+    import polars as pl
+
+    try:
+        frame = pl.read_excel(path, infer_schema_length=0, raise_if_empty=False)
+    except Exception as error:  # fastexcel raises its own exception types for broken workbooks
+        raise ValueError(f"not a readable .xlsx workbook: {error}") from None
+    table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+    return table.cast(pa.schema([pa.field(name, pa.string()) for name in table.column_names]))
