@@ -90,14 +90,18 @@ def judge_slice(
             pl.col(k).cast(pl.String).str.contains(UNSAFE_KEY).fill_null(False) for k in ref.entity.primary_key
         )
         key_rules = pl.when(unsafe_key).then(pl.lit([KEY_UNSAFE])).otherwise(no_rules)
-        flagged = (
-            pl.concat([judged, decided], how="vertical")
-            .sort(ROW)
-            .with_columns(
-                pl.concat_list(ERRORS, "_link_errors", key_rules).list.unique(maintain_order=True).alias(ERRORS)
+        flagged = pl.concat([judged, decided], how="vertical").sort(ROW)
+        # Link errors and unsafe keys are rare: the lists are merged only when a row has one (the
+        # suite's and the duplicate rule's lists hold each rule once already).
+        extra = (pl.col("_link_errors").list.len() > 0) | unsafe_key
+        if flagged.select(extra.any()).item():
+            flagged = flagged.with_columns(
+                pl.when(extra)
+                .then(pl.concat_list(ERRORS, "_link_errors", key_rules).list.unique(maintain_order=True))
+                .otherwise(pl.col(ERRORS))
+                .alias(ERRORS)
             )
-            .drop("_link_errors")
-        )
+        flagged = flagged.drop("_link_errors")
     return flagged
 
 
