@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -32,12 +33,18 @@ from bench import source
 SYNC_METHODS = ("copy", "ours", "ours_no_validation", "ours_no_linking", "dlt_replace", "dlt_merge")
 
 
-def run_child(method: str, args: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """One method in a fresh process; its own JSON line back, plus the process's wall seconds."""
+def run_child(method: str, args: dict[str, Any], timeout_s: float, code: Path | None = None) -> dict[str, Any]:
+    """One method in a fresh process; its own JSON line back, plus the process's wall seconds.
+    With `code` (another checkout of this repository), this harness's measuring code runs that
+    checkout's pipeline: before and after a change, measured in the same rounds."""
     started = time.perf_counter()
+    if code is None:
+        command, env, cwd = [sys.executable, "-m", "bench.methods"], None, None
+    else:
+        command = [sys.executable, str(Path(__file__).with_name("methods.py"))]
+        env, cwd = {**os.environ, "PYTHONPATH": str(code)}, str(code)
     done = subprocess.run(
-        [sys.executable, "-m", "bench.methods", method, json.dumps(args)],
-        capture_output=True, text=True, timeout=timeout_s,
+        [*command, method, json.dumps(args)], capture_output=True, text=True, timeout=timeout_s, env=env, cwd=cwd,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{method} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -48,12 +55,15 @@ def run_child(method: str, args: dict[str, Any], timeout_s: float) -> dict[str, 
 
 def one_round(
     number: int, server, src: source.Source, work: Path, timeout_s: float, order_seed: int,
-    methods: tuple[str, ...] = (*SYNC_METHODS, "query", "night"),
+    methods: tuple[str, ...] = (*SYNC_METHODS, "query", "night"), baseline: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every method once, in an order shuffled per round; the night and the query last (they
     need the full sync's warehouse, and the night works on its own copy of the table). `methods`
-    picks some (the query needs `ours`; the night makes its own full sync)."""
+    picks some (the query needs `ours`; the night makes its own full sync); `baseline` adds
+    another checkout's full sync as `ours_baseline`."""
     order = [m for m in SYNC_METHODS if m in methods]
+    if baseline is not None:
+        order.append("ours_baseline")
     random.Random(order_seed + number).shuffle(order)
     results: dict[str, dict[str, Any]] = {}
     common = {"url": src.url, "table": source.TABLE, "rows": src.rows}
@@ -63,6 +73,8 @@ def one_round(
         folder.mkdir(parents=True)
         if method == "copy":
             results[method] = run_child("copy", {**common, "url": src.admin_url}, timeout_s)
+        elif method == "ours_baseline":
+            results[method] = run_child("ours", {**common, "warehouse": str(folder / "wh")}, timeout_s, baseline)
         elif method.startswith("ours"):
             knobs = {"validate": method != "ours_no_validation", "link": method != "ours_no_linking"}
             results[method] = run_child("ours", {**common, "warehouse": str(folder / "wh"), **knobs}, timeout_s)
@@ -141,11 +153,20 @@ def summarise(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, An
         if "copy" in rounds[0]:
             summary[method]["x_copy"] = round(statistics.median(
                 g["wall_s"] / r["copy"]["wall_s"] for g, r in zip(got, rounds, strict=True)), 2)
-        if "stages" in got[0]:
-            stages = {s for g in got for s in g["stages"]}
-            summary[method]["stages"] = {
-                s: round(statistics.median(g["stages"].get(s, 0.0) for g in got), 3) for s in got[0]["stages"] if s in stages
-            }
+        for kind in ("stages", "stages_cpu"):
+            if got[0].get(kind):
+                summary[method][kind] = {
+                    s: round(statistics.median(g[kind].get(s, 0.0) for g in got), 3) for s in got[0][kind]
+                }
+        if "extract_child_peak_rss_mib" in got[0]:
+            summary[method]["extract_child_peak_rss_mib"] = max(g["extract_child_peak_rss_mib"] for g in got)
+        if method != "copy":
+            for peer in ("dlt_replace", "ours_baseline"):
+                if peer in rounds[0] and method != peer:
+                    summary[method][f"x_{peer}_cpu"] = round(statistics.median(
+                        g["cpu_s"] / r[peer]["cpu_s"] for g, r in zip(got, rounds, strict=True)), 2)
+                    summary[method][f"x_{peer}_wall"] = round(statistics.median(
+                        g["wall_s"] / r[peer]["wall_s"] for g, r in zip(got, rounds, strict=True)), 2)
         if method == "night":
             summary[method]["valid"] = all(g["valid"] for g in got)
             summary[method]["share_of_full_sync_wall"] = statistics.median(g["share_of_full_sync_wall"] for g in got)
@@ -156,6 +177,7 @@ def summarise(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, An
 LABELS = {
     "copy": "COPY (FORMAT binary) to nowhere",
     "ours": "our full sync (load_table, no Dagster)",
+    "ours_baseline": "  the same, baseline checkout (--baseline)",
     "ours_no_validation": "  the same, validation off",
     "ours_no_linking": "  the same, linking off",
     "dlt_replace": "dlt sql_table (connectorx) → Delta, replace",
@@ -169,25 +191,31 @@ def markdown(summary: dict[str, dict[str, Any]], rows: int, rounds: int) -> str:
     lines = [
         f"{rows:,}-row `cong_dan`, {rounds} round(s), medians; × COPY = median of per-round ratios of wall",
         "",
-        "| method | wall s | × COPY | CPU s | rows/s | peak RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| method | wall s | × COPY | CPU s | × dlt replace CPU | × dlt replace wall | rows/s | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for method, label in LABELS.items():
         if method not in summary:
             continue
         s = summary[method]
         x_copy = f"{s['x_copy']:.1f}" if "x_copy" in s else "—"
-        lines.append(f"| {label} | {s['wall_s']:.2f} | {x_copy} | {s['cpu_s']:.2f} | "
+        x_dlt = (f"{s['x_dlt_replace_cpu']:.2f} | {s['x_dlt_replace_wall']:.2f}"
+                 if "x_dlt_replace_cpu" in s else "— | —")
+        lines.append(f"| {label} | {s['wall_s']:.2f} | {x_copy} | {s['cpu_s']:.2f} | {x_dlt} | "
                      f"{s['rows_per_s']:,} | {s['peak_rss_mib']:,.0f} |")
     night = summary.get("night")
     if night:
         lines += ["", f"night: {'valid' if night['valid'] else 'VOID (silver differs from the source)'}; "
                   f"{night['share_of_full_sync_wall']:.0%} of the same round's full sync wall, "
                   f"{night['share_of_full_sync_cpu']:.0%} of its CPU"]
-    for method in ("ours", "night"):
-        if method in summary and "stages" in summary[method]:
-            stages = ", ".join(f"{k} {v:.2f}" for k, v in summary[method]["stages"].items())
-            lines += ["", f"stages of `{method}` (wall s, medians): {stages}"]
+    for method in ("ours", "ours_baseline", "night"):
+        for kind, unit in (("stages", "wall s"), ("stages_cpu", "CPU s")):
+            if method in summary and kind in summary[method]:
+                stages = ", ".join(f"{k} {v:.2f}" for k, v in summary[method][kind].items())
+                lines += ["", f"stages of `{method}` ({unit}, medians): {stages}"]
+        if "extract_child_peak_rss_mib" in summary.get(method, {}):
+            lines += ["", f"`{method}`: extraction child's peak RSS {summary[method]['extract_child_peak_rss_mib']:.0f} MiB "
+                      "(a process of its own, beside the load's peak above)"]
     return "\n".join(lines)
 
 
@@ -220,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=14, help="the shuffles' seed")
     parser.add_argument("--methods", default=",".join((*SYNC_METHODS, "query", "night")),
                         help="comma-separated methods to run (default: all); `night` runs its own full sync")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout of this repository: its full sync runs as `ours_baseline` in every round")
     parser.add_argument("--profile", action="store_true",
                         help="instead of the rounds: one full sync under pyinstrument (text report in --work)")
     args = parser.parse_args(argv)
@@ -247,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     out = work / f"results-{rows}-{time.strftime('%Y%m%dT%H%M%S')}"
     for number in range(1, args.rounds + 1):
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-        rounds.append(one_round(number, server, src, work, args.timeout, args.seed, methods))
+        baseline = args.baseline.resolve() if args.baseline else None
+        rounds.append(one_round(number, server, src, work, args.timeout, args.seed, methods, baseline))
         # Written after every round: a run cut short still leaves the rounds it finished.
         summary = summarise(rounds)
         table = markdown(summary, rows, len(rounds))

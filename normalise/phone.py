@@ -186,8 +186,13 @@ def phone(expr: pl.Expr) -> pl.Expr:
 
 def phone_valid(expr: pl.Expr) -> pl.Expr:
     """Whether `phone` finds an E.164 number for the raw value; null raw (or blank) → null."""
+    return phone_valid_from(expr, phone(expr))
+
+
+def phone_valid_from(expr: pl.Expr, e164: pl.Expr) -> pl.Expr:
+    """`phone_valid` of the raw value, given `phone` of the same value (computed once, not twice)."""
     raw = expr.cast(pl.String)
-    return pl.when(raw.str.strip_chars().str.len_bytes() > 0).then(phone(expr).is_not_null())
+    return pl.when(raw.str.strip_chars().str.len_bytes() > 0).then(e164.is_not_null())
 
 
 def e164_valid_vn(e164: pl.Expr) -> pl.Expr:

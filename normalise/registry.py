@@ -99,6 +99,13 @@ _SPECS: dict[str, _Spec] = {
     "ward_needs_review": _Spec(admin.ward_needs_review),
 }
 
+# Normalisers whose result follows from another's on the same raw value: (that other normaliser,
+# a function of the raw value and its output). Where a table maps one source column through both
+# with the same options, pipeline.mapping.canonical_frame computes the costly one once.
+DERIVED: Mapping[str, tuple[str, Callable[[pl.Expr, pl.Expr], pl.Expr]]] = MappingProxyType(
+    {"phone_valid": ("phone", phone.phone_valid_from)}
+)
+
 NORMALISERS: Mapping[str, Normaliser] = MappingProxyType(
     {name: spec.function for name, spec in _SPECS.items()}
 )

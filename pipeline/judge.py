@@ -5,7 +5,6 @@ row goes (silver, quarantine, or counted as an exact copy); and the Outcome addi
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -15,7 +14,7 @@ from catalogue import TableRef
 from pipeline.bronze import CHUNK_ROWS, slice_of
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
-from pipeline.mapping import canonical_columns, canonical_expressions
+from pipeline.mapping import canonical_expressions, canonical_frame
 from pipeline.names import DELETED, ERRORS, LOAD_COLUMNS, ROW, WARNINGS
 from pipeline.rules import KEY_UNSAFE, TOMBSTONE_WITHOUT_KEY
 from pipeline.stages import StageClock
@@ -52,11 +51,11 @@ def judge_slice(
         else pl.lit(False)
     )
     with clock.stage("normalise"):
+        # Each distinct source value normalised once (pipeline/mapping.py: canonical_frame).
         canonical = (
-            raw.lazy()
-            .select(*canonical_columns(ref.table, ref.entity), ROW, deleted.alias(DELETED))
-            .join(decisions.lazy(), on=ROW, how="left", maintain_order="left")
-            .collect()
+            canonical_frame(raw, ref.table, ref.entity)
+            .hstack(raw.select(ROW, deleted.alias(DELETED)))
+            .join(decisions, on=ROW, how="left", maintain_order="left")
         )
     with clock.stage("link"):
         canonical = (
@@ -67,39 +66,42 @@ def judge_slice(
     # tombstone needs only its key: the row is gone at the source, its other values no longer matter.
     decided_already = pl.col(DUPLICATE).is_not_null() | pl.col(DELETED)
     no_rules = pl.lit([], pl.List(pl.String))
-    clock_validate = time.perf_counter()
-    judged = (
-        flag_rows(canonical.filter(~decided_already), compiled)
-        if validate
-        else canonical.filter(~decided_already).with_columns(no_rules.alias(ERRORS), no_rules.alias(WARNINGS))
-    )
-    key_missing = pl.any_horizontal(pl.col(k).is_null() for k in ref.entity.primary_key)
-    decided = canonical.filter(decided_already).with_columns(
-        pl.when(pl.col(DUPLICATE) == EXACT)
-        .then(no_rules)
-        .when(pl.col(DUPLICATE).is_not_null())
-        .then(pl.concat_list(pl.col(DUPLICATE)))
-        .when(key_missing)
-        .then(pl.lit([TOMBSTONE_WITHOUT_KEY]))
-        .otherwise(no_rules)
-        .alias(ERRORS),
-        no_rules.alias(WARNINGS),
-    )
-    # A key is an identifier: one a spreadsheet would run as a formula (=HYPERLINK(…)) or holding a
-    # control character is not a ministry's key but an injection, and would travel into every export.
-    unsafe_key = pl.any_horizontal(
-        pl.col(k).cast(pl.String).str.contains(UNSAFE_KEY).fill_null(False) for k in ref.entity.primary_key
-    )
-    key_rules = pl.when(unsafe_key).then(pl.lit([KEY_UNSAFE])).otherwise(no_rules)
-    flagged = (
-        pl.concat([judged, decided], how="vertical")
-        .sort(ROW)
-        .with_columns(
-            pl.concat_list(ERRORS, "_link_errors", key_rules).list.unique(maintain_order=True).alias(ERRORS)
+    with clock.stage("validate"):
+        judged = (
+            flag_rows(canonical.filter(~decided_already), compiled)
+            if validate
+            else canonical.filter(~decided_already).with_columns(no_rules.alias(ERRORS), no_rules.alias(WARNINGS))
         )
-        .drop("_link_errors")
-    )
-    clock.add("validate", time.perf_counter() - clock_validate)
+        key_missing = pl.any_horizontal(pl.col(k).is_null() for k in ref.entity.primary_key)
+        decided = canonical.filter(decided_already).with_columns(
+            pl.when(pl.col(DUPLICATE) == EXACT)
+            .then(no_rules)
+            .when(pl.col(DUPLICATE).is_not_null())
+            .then(pl.concat_list(pl.col(DUPLICATE)))
+            .when(key_missing)
+            .then(pl.lit([TOMBSTONE_WITHOUT_KEY]))
+            .otherwise(no_rules)
+            .alias(ERRORS),
+            no_rules.alias(WARNINGS),
+        )
+        # A key is an identifier: one a spreadsheet would run as a formula (=HYPERLINK(…)) or holding a
+        # control character is not a ministry's key but an injection, and would travel into every export.
+        unsafe_key = pl.any_horizontal(
+            pl.col(k).cast(pl.String).str.contains(UNSAFE_KEY).fill_null(False) for k in ref.entity.primary_key
+        )
+        key_rules = pl.when(unsafe_key).then(pl.lit([KEY_UNSAFE])).otherwise(no_rules)
+        flagged = pl.concat([judged, decided], how="vertical").sort(ROW)
+        # Link errors and unsafe keys are rare: the lists are merged only when a row has one (the
+        # suite's and the duplicate rule's lists hold each rule once already).
+        extra = (pl.col("_link_errors").list.len() > 0) | unsafe_key
+        if flagged.select(extra.any()).item():
+            flagged = flagged.with_columns(
+                pl.when(extra)
+                .then(pl.concat_list(ERRORS, "_link_errors", key_rules).list.unique(maintain_order=True))
+                .otherwise(pl.col(ERRORS))
+                .alias(ERRORS)
+            )
+        flagged = flagged.drop("_link_errors")
     return flagged
 
 

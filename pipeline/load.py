@@ -236,6 +236,7 @@ def load_table(
         validation=validation,
         drop=drop,
         stages=clock.seconds,  # the dict itself: the record's own write below is counted too
+        stages_cpu=clock.cpu,
     )
     say(f"{ref.key}: recording the load")
     with clock.stage("bookkeeping"):
@@ -248,7 +249,9 @@ def load_table(
 def _settle(report: LoadReport, clock: StageClock) -> None:
     """The report's stage seconds, final and in pipeline order (the report holds the clock's own
     dict until then, so that writing the load record is counted too)."""
-    final = clock.report()
+    final, final_cpu = clock.report(), clock.report(cpu=True)
     report.stages.clear()
     report.stages.update(final)
+    report.stages_cpu.clear()
+    report.stages_cpu.update(final_cpu)
 

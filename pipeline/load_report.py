@@ -56,6 +56,8 @@ class LoadReport:
     drop: DropOutcome | None = None  # file drops only: what became of each file version
     # Wall seconds per stage (pipeline/stages.py): where this load's time went.
     stages: dict[str, float] = field(default_factory=dict, compare=False)
+    # The process's CPU seconds over the same spans (not recorded: for measuring, bench/).
+    stages_cpu: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def files_waiting(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from catalogue import Entity, Table
+from catalogue.models import ColumnMapping
 
 POLARS_TYPES: dict[str, pl.DataType] = {
     "string": pl.String(),
@@ -39,6 +40,90 @@ def canonical_expressions(table: Table, entity: Entity) -> dict[str, pl.Expr]:
 def canonical_columns(table: Table, entity: Entity) -> list[pl.Expr]:
     return list(canonical_expressions(table, entity).values())
 
+
+# Source dtypes whose values are equal exactly when they hash and join equal (not floats: -0.0
+# and 0.0, NaN), so a normaliser's verdict on a distinct value can be joined back to its rows.
+_BY_VALUE_TYPES = (pl.String, pl.Date, pl.Datetime, pl.Time, pl.Boolean)
+# Distinct values worth normalising apart from their rows: at most this share of the rows (the
+# unique and the join back cost less than the normalisers on the remaining repeats).
+_DISTINCT_SHARE = 0.8
+_VALUE = "__ndc_value"
+
+
+def canonical_frame(raw: pl.DataFrame, table: Table, entity: Entity) -> pl.DataFrame:
+    """The entity's columns made from `raw`, in the entity's order: the same values as
+    `raw.select(canonical_columns(table, entity))`, computed once per distinct source value.
+
+    Every normaliser is a function of one source value, and most ministry columns repeat
+    (names, dates of birth, codes, statuses; a missing value is one value): each source column's
+    distinct values go through every mapping that reads it, in one pass, and the results are
+    joined back to the rows. A column that barely repeats (IDs, timestamps) is normalised row by
+    row. A normaliser derived from another's output (normalise.registry.DERIVED: phone_valid
+    from phone) reuses that output instead of normalising the value a second time.
+    """
+    schema = entity_schema(entity)
+    by_source: dict[str, list[ColumnMapping]] = {}
+    for mapping in table.columns:
+        by_source.setdefault(mapping.source, []).append(mapping)
+    made: dict[str, pl.Series] = {}
+    for source, mappings in by_source.items():
+        made.update(_normalised(raw.get_column(source), mappings, schema).to_dict())
+    return pl.DataFrame(
+        [
+            made[name].alias(name) if name in made else pl.repeat(None, raw.height, dtype=dtype, eager=True).alias(name)
+            for name, dtype in schema.items()
+        ],
+        height=raw.height,
+    )
+
+
+def _normalised(values: pl.Series, mappings: list[ColumnMapping], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The canonical columns one source column makes, by distinct value where values repeat."""
+    if isinstance(values.dtype, _BY_VALUE_TYPES) or values.dtype.is_integer():
+        distinct = values.unique()
+        if distinct.len() <= _DISTINCT_SHARE * values.len():
+            verdicts = _normalise(distinct, mappings, schema).with_columns(distinct.alias(_VALUE))
+            return (
+                values.alias(_VALUE)
+                .to_frame()
+                .join(verdicts, on=_VALUE, how="left", nulls_equal=True, maintain_order="left")
+                .drop(_VALUE)
+            )
+    return _normalise(values, mappings, schema)
+
+
+def _normalise(values: pl.Series, mappings: list[ColumnMapping], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """One source column through its mappings, in one lazy pass; derived ones from their base's output."""
+    from normalise import normaliser
+    from normalise.registry import DERIVED
+
+    source = pl.col(values.name)
+    temp = {m.to: f"__ndc_out_{i}" for i, m in enumerate(mappings)}
+    plain, derived = [], []
+    for mapping in mappings:
+        base = _base_of(mapping, mappings) if mapping.parse in DERIVED else None
+        if base is None:
+            expr = normaliser(mapping.parse)(source, **mapping.options)
+            plain.append(expr.cast(schema[mapping.to], strict=False).alias(temp[mapping.to]))
+        else:
+            expr = DERIVED[mapping.parse][1](source, pl.col(temp[base.to]))
+            derived.append(expr.cast(schema[mapping.to], strict=False).alias(temp[mapping.to]))
+    return (
+        values.to_frame()
+        .lazy()
+        .with_columns(plain)
+        .with_columns(derived)
+        .select(pl.col(temp[m.to]).alias(m.to) for m in mappings)
+        .collect()
+    )
+
+
+def _base_of(mapping: ColumnMapping, mappings: list[ColumnMapping]) -> ColumnMapping | None:
+    """The mapping of the same source value that `mapping` derives from (same options), if any."""
+    from normalise.registry import DERIVED
+
+    base = DERIVED[mapping.parse][0]
+    return next((m for m in mappings if m.parse == base and m.options == mapping.options), None)
 
 
 def watermark_column(table: Table) -> str | None:

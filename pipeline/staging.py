@@ -20,6 +20,11 @@ from pipeline.names import DELETED, DELETED_AT, ERRORS, ROW, RULES, WARNINGS, se
 from pipeline.versions import version_order
 from warehouse.tables import RUN_ID, utc_now
 
+# Staged slices are scratch, written once and read once on the same disk: LZ4 and no column
+# statistics (half the CPU of the default zstd with statistics, written and read back; measured
+# on the bench's 204,000 rows), at ~1.6x zstd's size.
+SCRATCH_PARQUET: dict = {"compression": "lz4", "statistics": False}
+
 
 def stage_slice(
     ref: TableRef,
@@ -50,16 +55,16 @@ def stage_slice(
         pl.lit(run_id).alias(RUN_ID),
         pl.lit(utc_now()).alias("_loaded_at"),
     )
-    quarantine.write_parquet(folder / f"quarantine-{number:05d}.parquet")
+    quarantine.write_parquet(folder / f"quarantine-{number:05d}.parquet", **SCRATCH_PARQUET)
     if apart := sensitive_columns(ref):
         # The sensitive columns go to their own table with what MERGE needs: key, version order, provenance.
         joining = [*ref.entity.primary_key, *([w] if (w := version_order(ref.table)) and w not in apart else [])]
         provenance = [ROW, DELETED, DELETED_AT, RUN_ID, "_loaded_at"]
         landing.select(*dict.fromkeys([*joining, *apart, *provenance])).write_parquet(
-            folder / f"sensitive-{number:05d}.parquet"
+            folder / f"sensitive-{number:05d}.parquet", **SCRATCH_PARQUET
         )
         landing = landing.drop(apart)
-    landing.write_parquet(folder / f"silver-{number:05d}.parquet")
+    landing.write_parquet(folder / f"silver-{number:05d}.parquet", **SCRATCH_PARQUET)
 
 
 def staged(folder: Path, kind: str) -> Callable[[], pa.RecordBatchReader]:
