@@ -1,24 +1,32 @@
-"""Delta tables by name (`layer.domain.table`): idempotent appends, MERGE upserts, reads and listing."""
+"""Delta tables by name (`layer.domain.table`): idempotent appends, MERGE upserts, reads and listing.
+
+Polars and PyArrow are imported where they are used: naming and listing tables (`ndc tables`)
+needs deltalake alone.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import polars as pl
-import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from warehouse.commit import with_commit_retry
 from warehouse.storage import Layer, StorageSettings
 
-RUN_ID = "_run_id"
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import polars as pl
+    import pyarrow as pa
+
+    # Rows to write: a table, a stream, or a function making a fresh stream (so a retried commit can re-read it).
+    Rows = pa.Table | pa.RecordBatchReader | Callable[[], pa.RecordBatchReader]
+
+RUN_ID = "_run_id"  # every warehouse row says which run wrote it: re-runs replace, never duplicate
 CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}  # table property of every silver table
-# Rows to write: a table, a stream, or a function making a fresh stream (so a retried commit can re-read it).
-Rows = (
-    pa.Table | pa.RecordBatchReader | Callable[[], pa.RecordBatchReader]
-)  # every warehouse row says which run wrote it: re-runs replace, never duplicate
 
 
 @dataclass(frozen=True)
@@ -251,6 +259,8 @@ class Warehouse:
         return with_commit_retry(write)
 
     def scan(self, name: TableName) -> pl.LazyFrame:
+        import polars as pl
+
         return pl.scan_delta(self.uri(name), storage_options=self.settings.polars_storage_options())
 
     def read(self, name: TableName) -> pl.DataFrame:
@@ -296,6 +306,8 @@ def _tombstone_updates(at: datetime, run_id: str) -> dict[str, str]:
 
 def _with_tombstones(rows: pa.Table | pa.RecordBatchReader, keys: pl.DataFrame) -> pa.RecordBatchReader:
     """The rows with the marker false, then the tombstones' keys (other columns null) with it true."""
+    import pyarrow as pa
+
     schema = rows.schema.append(pa.field(TOMBSTONE_MARK, pa.bool_()))
     batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
 
