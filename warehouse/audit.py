@@ -123,12 +123,12 @@ def append(settings: StorageSettings, record: AuditRecord, *, at: datetime | Non
 
 
 def _record_table(row: dict) -> pa.Table:
-    """One record as an Arrow table of SCHEMA, built by Polars: PyArrow's own constructors import
-    pandas (seconds of `ndc sql`'s start-up) only to ask whether they were given a pandas object."""
+    """One record as an Arrow table with SCHEMA's columns and Delta types, built by Polars: PyArrow's
+    own constructors import pandas and a cast imports pyarrow.compute (seconds of `ndc sql`'s
+    start-up together)."""
     text, texts = pl.String, pl.List(pl.String)
     types = {"at": pl.Datetime("us", "UTC"), "tables": texts, "personal_columns": texts, "rows": pl.Int64}
-    frame = pl.DataFrame([row], schema={name: types.get(name, text) for name in SCHEMA.names})
-    return frame.to_arrow().cast(SCHEMA)
+    return pl.DataFrame([row], schema={name: types.get(name, text) for name in SCHEMA.names}).to_arrow()
 
 
 def read_audit(settings: StorageSettings, *, since: datetime | None = None) -> pl.DataFrame:
