@@ -1,20 +1,32 @@
 """Delta tables by name (`layer.domain.table`): idempotent appends, MERGE upserts, reads and listing.
 
-Polars and PyArrow are imported where they are used: naming and listing tables (`ndc tables`)
-needs deltalake alone.
+`pl` and `pa` are Polars and PyArrow imported on first use (_LazyModule): naming and listing
+tables (`ndc tables`) needs deltalake alone, and every other function uses them as usual.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from warehouse.commit import with_commit_retry
 from warehouse.storage import Layer, StorageSettings
+
+
+class _LazyModule:
+    """A module imported when one of its attributes is first asked for (then Python's cache)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,6 +36,8 @@ if TYPE_CHECKING:
 
     # Rows to write: a table, a stream, or a function making a fresh stream (so a retried commit can re-read it).
     Rows = pa.Table | pa.RecordBatchReader | Callable[[], pa.RecordBatchReader]
+else:
+    pl, pa = _LazyModule("polars"), _LazyModule("pyarrow")
 
 RUN_ID = "_run_id"  # every warehouse row says which run wrote it: re-runs replace, never duplicate
 CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}  # table property of every silver table
@@ -259,8 +273,6 @@ class Warehouse:
         return with_commit_retry(write)
 
     def scan(self, name: TableName) -> pl.LazyFrame:
-        import polars as pl
-
         return pl.scan_delta(self.uri(name), storage_options=self.settings.polars_storage_options())
 
     def read(self, name: TableName) -> pl.DataFrame:
@@ -306,8 +318,6 @@ def _tombstone_updates(at: datetime, run_id: str) -> dict[str, str]:
 
 def _with_tombstones(rows: pa.Table | pa.RecordBatchReader, keys: pl.DataFrame) -> pa.RecordBatchReader:
     """The rows with the marker false, then the tombstones' keys (other columns null) with it true."""
-    import pyarrow as pa
-
     schema = rows.schema.append(pa.field(TOMBSTONE_MARK, pa.bool_()))
     batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
 
