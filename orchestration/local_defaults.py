@@ -13,7 +13,13 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from warehouse.storage import project_root
+
+def project_root() -> Path:
+    """The checkout (or NDC_PROJECT_DIR): warehouse.storage's, imported when first needed so that
+    `ndc --version` loads no settings machinery."""
+    from warehouse.storage import project_root as root
+
+    return root()
 
 
 def local_state() -> Path:

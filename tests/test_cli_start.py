@@ -50,7 +50,7 @@ def loaded_after(arguments: list[str], tmp_path: Path) -> set[str]:
 @pytest.mark.parametrize(
     ("arguments", "also_never"),
     [
-        (["--version"], ("polars", "pyarrow", "deltalake", "duckdb")),
+        (["--version"], ("polars", "pyarrow", "deltalake", "duckdb", "pydantic")),
         (["tables", "--json"], ("polars", "pyarrow", "duckdb")),
         (["sql", "SELECT 1 AS n", "--format", "json"], ()),
     ],
