@@ -25,7 +25,7 @@ from pipeline.cursor import high_water_mark
 from pipeline.link import PeopleRegister
 from pipeline.load import load_table
 from pipeline.load_report import LoadReport
-from pipeline.names import DELETED, LoadNames
+from pipeline.names import DELETED, LoadNames, table_op_name
 from pipeline.rules import PIPELINE_RULES
 from quality.publish import publish_data_docs
 from quality.rules import RuleSpec, suite_rules
@@ -128,7 +128,7 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
     ]
 
     @dg.multi_asset(
-        name=f"load_{ref.domain}__{ref.table.name}",
+        name=table_op_name(ref),
         specs=specs,
         check_specs=checks,
         can_subset=False,

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from orchestration import launch  # noqa: E402
-from orchestration.cli import set_local_defaults  # noqa: E402
+from orchestration.local_defaults import set_local_defaults  # noqa: E402
 
 
 @dg.definitions

@@ -1,6 +1,6 @@
 """`ndc docs serve`: the published Data Docs over HTTP, where the Dagster UI's links point.
 
-The main CLI adds this group with `main.add_command(docs)`.
+The main CLI loads this group lazily (LAZY_GROUPS in orchestration/cli.py): only `ndc docs …` and `ndc --help` import it.
 """
 
 from __future__ import annotations

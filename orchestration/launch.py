@@ -44,7 +44,7 @@ class LaunchError(RuntimeError):
 
 @dataclass
 class LaunchedRun:
-    """A finished (or abandoned) launched run: what `report_run` and `run_failure_lines` read."""
+    """A finished (or abandoned) launched run: what `job_runner.run_summary` and `run_failure_lines` read."""
 
     run_id: str
     status: str = "NOT_STARTED"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from catalogue import load_catalogue
+from pipeline.names import table_of_op, table_op_name
 
 
 def load_run_config(
@@ -21,7 +22,7 @@ def load_run_config(
     refs = [r for r in load_catalogue().tables if tables is None or r.key in tables]
     return {
         "ops": {
-            f"load_{r.domain}__{r.table.name}": {
+            table_op_name(r): {
                 "config": {"full_refresh": full_refresh, **(window if reads_by_watermark(r) and window else {})}
             }
             for r in refs
@@ -34,13 +35,10 @@ def full_refresh_config(tables: list[str] | None = None) -> dict:
     return load_run_config(tables, full_refresh=True)
 
 
-_LOAD_STEP = re.compile(r"^load_(?P<domain>[A-Za-z0-9_]+?)__(?P<table>[A-Za-z0-9_]+)$")
-
-
 def step_subject(step_key: str) -> str:
     """`load_population__citizens` → `population.citizens`: the name the user typed; other steps as they are."""
-    match = _LOAD_STEP.match(step_key)
-    return f"{match['domain']}.{match['table']}" if match else step_key
+    found = table_of_op(step_key)
+    return ".".join(found) if found else step_key
 
 
 def _one_line(text: str) -> str:

@@ -19,7 +19,7 @@ from catalogue import Catalogue, TableRef, resolve_settings
 from connectors import open_connector
 from connectors.drop_stores import DropFile
 from connectors.files import FileDropConnector
-from pipeline.names import LoadNames
+from pipeline.names import FILE_DROP_SENSOR, LoadNames, table_op_name
 
 FILE_DROP_KINDS = ("file_drop", "csv_folder")
 
@@ -43,7 +43,7 @@ def file_drop_sensor(ref: TableRef) -> dg.SensorDefinition:
     names = LoadNames.of(ref)
 
     @dg.sensor(
-        name=f"file_drop_{ref.domain}__{ref.table.name}",
+        name=table_op_name(ref, FILE_DROP_SENSOR),
         asset_selection=[asset_key(n) for n in (names.bronze, names.quarantine, names.silver)],
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,

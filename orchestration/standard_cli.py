@@ -1,6 +1,6 @@
 """`ndc standard | feedback | report | changes`: Project 06's data standard from the command line.
 
-The main CLI adds these commands at its bottom with `main.add_command(...)`, as it does storage's.
+The main CLI adds these commands at its bottom with `main.add_command(...)`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import click
 
 def _setup():
     from catalogue import load_catalogue
-    from orchestration.cli import use_local_defaults
+    from orchestration.local_defaults import use_local_defaults
     from warehouse.tables import Warehouse
 
     use_local_defaults()
@@ -25,7 +25,7 @@ def standard(as_json: bool) -> None:
     Prints each ministry table's four criteria (correct, complete, clean, live); the nightly sync
     does the same after every load. Definitions: docs/data-standard.md.
     """
-    from orchestration.cli import print_json, print_table
+    from orchestration.cli_render import print_json, print_table
     from pipeline.standard import ALL, PROVINCE, measurement_time, write_standard
     from pipeline.worklist import write_worklists
     from warehouse.changes import enable_change_feeds
@@ -71,7 +71,7 @@ def feedback(source: str, as_json: bool) -> None:
     The files land in <warehouse>/outbox/SOURCE/<date>/ (a folder or S3): restricted zone, they
     hold the ministry's own records. The worklists are rebuilt first, so the files are current.
     """
-    from orchestration.cli import print_json
+    from orchestration.cli_render import print_json
     from pipeline.feedback import write_feedback
     from pipeline.standard import measurement_day, measurement_time, register_of
     from pipeline.worklist import write_worklist
@@ -133,8 +133,8 @@ def changes(table: str, since: str, as_json: bool, role: str, history: str | Non
     import polars as pl
     from rich.markup import escape
 
-    from orchestration.cli import out, print_json, print_table
-    from pipeline.gold import GOLD_PERSONAL_DATA
+    from orchestration.cli_render import out, print_json, print_table
+    from pipeline.personal_data import GOLD_PERSONAL_DATA
     from warehouse import audit
     from warehouse.changes import ChangesError, raw_changes, scd2
     from warehouse.changes import changes as read_changes

@@ -1,6 +1,6 @@
 """`ndc storage up|status|down|check`: the local SeaweedFS S3 server and a connectivity check.
 
-The main CLI adds this group with `main.add_command(storage)`.
+The main CLI loads this group lazily (LAZY_GROUPS in orchestration/cli.py): only `ndc storage …` and `ndc --help` import it.
 """
 
 from __future__ import annotations

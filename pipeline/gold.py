@@ -15,9 +15,9 @@ import polars as pl
 
 from catalogue import Catalogue
 from pipeline.link import PERSON_ID
+from pipeline.personal_data import CITIZEN_360, GOLD_PERSONAL_DATA  # noqa: F401 - GOLD_PERSONAL_DATA: its old home
 from warehouse.demo_marker import is_demo_warehouse
 
-CITIZEN_360 = ("people", "citizen_360")
 LINKAGE_KPIS = ("kpi", "linkage_by_province")
 
 # Public, in the source code: it protects nothing, so it may build gold only in the demo's own
@@ -29,21 +29,6 @@ KEY_ENV = "NDC_PSEUDONYM_KEY"
 MIN_KEY_BYTES = 32
 BIRTH_YEAR_BAND = 5  # gold publishes the first year of a five-year band (1980 = born 1980–1984)
 _GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
-
-# Personal-data class of gold's columns (raw zones take theirs from the catalogue entities). A
-# pseudonym is still personal data under the law, and so are the quasi-identifiers beside it.
-GOLD_PERSONAL_DATA: dict[str, dict[str, str]] = {
-    "gold." + ".".join(CITIZEN_360): {
-        "person_pseudonym": "basic",
-        "birth_year_band": "basic",
-        "sex": "basic",
-        "birth_province": "basic",
-        "vital_status_register": "basic",
-        "death_registered": "basic",
-        "vital_status_conflict": "basic",
-    },
-}
-
 
 # The silver columns gold reads, and nothing more: silver is scanned with only these (assets/gold.py).
 REGISTER_COLUMNS = (PERSON_ID, "date_of_birth", "sex", "birth_province_2025", "vital_status")

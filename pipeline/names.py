@@ -4,6 +4,7 @@ every stage of a load and by the readers of its tables (gold, the data standard,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from catalogue import TableRef
@@ -42,3 +43,21 @@ def sensitive_columns(ref: TableRef) -> list[str]:
     keys = set(ref.entity.primary_key)
     return [c.name for c in ref.entity.columns if c.pii == "sensitive" and c.name not in keys]
 
+
+
+# -- the names Dagster shows for one table: its load's op (the step key of a run) and its sensor --
+
+LOAD_OP = "load"  # the op of one table's load: bronze, quarantine, silver and its checks
+FILE_DROP_SENSOR = "file_drop"  # the sensor that starts a load when a file drop brings files
+
+
+def table_op_name(ref: TableRef, kind: str = LOAD_OP) -> str:
+    """`load_population__citizens`: the one place a per-table op or sensor name is built (the op
+    of `assets/ministries.py`, the run config of `orchestration/runs.py`, the file-drop sensors)."""
+    return f"{kind}_{ref.domain}__{ref.table.name}"
+
+
+def table_of_op(name: str, kind: str = LOAD_OP) -> tuple[str, str] | None:
+    """`load_population__citizens` → (`population`, `citizens`); None for any other op (gold, …)."""
+    match = re.match(rf"^{re.escape(kind)}_(?P<domain>[A-Za-z0-9_]+?)__(?P<table>[A-Za-z0-9_]+)$", name)
+    return (match["domain"], match["table"]) if match else None

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from catalogue.loader import CATALOGUE_DIR
-from orchestration.cli import main, prepare_demo_warehouse
+from orchestration.cli import main
+from orchestration.demo_setup import prepare_demo_warehouse
 from warehouse.demo_marker import MARKER_NAME, read_demo_marker, write_demo_marker
 
 pytestmark = pytest.mark.slow  # runs `ndc demo` once, then commands against it

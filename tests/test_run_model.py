@@ -7,7 +7,8 @@ import pytest
 
 from assets.ministries import LoadConfig, load_mode, load_news
 from assets.nightly import day_window
-from orchestration.cli import rule_outcome, rules_cell
+from orchestration.cli_render import rules_cell
+from orchestration.job_runner import rule_outcome
 from pipeline.load_report import LoadReport
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)

@@ -1,15 +1,18 @@
-"""Delta tables by name (`layer.domain.table`): idempotent appends, MERGE upserts, reads and listing."""
+"""Delta tables by name (`layer.domain.table`): idempotent appends, MERGE upserts, reads and listing.
+
+`pl` and `pa` are Polars and PyArrow imported on first use (_LazyModule): naming and listing
+tables (`ndc tables`) needs deltalake alone, and every other function uses them as usual.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from warehouse.commit import with_commit_retry
@@ -17,12 +20,29 @@ from warehouse.storage import Layer, StorageSettings
 
 log = logging.getLogger("ndc.warehouse")
 
-RUN_ID = "_run_id"
+class _LazyModule:
+    """A module imported when one of its attributes is first asked for (then Python's cache)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import polars as pl
+    import pyarrow as pa
+
+    # Rows to write: a table, a stream, or a function making a fresh stream (so a retried commit can re-read it).
+    Rows = pa.Table | pa.RecordBatchReader | Callable[[], pa.RecordBatchReader]
+else:
+    pl, pa = _LazyModule("polars"), _LazyModule("pyarrow")
+
+RUN_ID = "_run_id"  # every warehouse row says which run wrote it: re-runs replace, never duplicate
 CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}  # table property of every silver table
-# Rows to write: a table, a stream, or a function making a fresh stream (so a retried commit can re-read it).
-Rows = (
-    pa.Table | pa.RecordBatchReader | Callable[[], pa.RecordBatchReader]
-)  # every warehouse row says which run wrote it: re-runs replace, never duplicate
 
 
 @dataclass(frozen=True)
