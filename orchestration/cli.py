@@ -18,7 +18,7 @@ import time
 
 import click
 
-from orchestration.cli_group import NdcGroup
+from orchestration.cli_group import NdcGroup, role_option
 from orchestration.cli_render import console
 from orchestration.local_defaults import (  # set_local_defaults: bench/ imports it from here too
     dagster_home,
@@ -169,15 +169,7 @@ def tables(as_json: bool) -> None:
     "CSV joins lists with '|' and prefixes cells starting with = + - @ tab or CR with ' (no formulas in Excel).",
 )
 @click.option("--limit", default=1000, show_default=True, help="Most rows printed in table format.")
-@click.option(
-    "--role",
-    type=click.Choice(["analyst", "restricted"]),
-    envvar="NDC_SQL_ROLE",
-    default="analyst",
-    show_default=True,
-    help="analyst: gold only. restricted: also bronze, silver, quarantine and ops (raw personal data). "
-    "Env: NDC_SQL_ROLE.",
-)
+@role_option("analyst: gold only. restricted: also bronze, silver, quarantine and ops (raw personal data).")
 def sql(query: str, fmt: str, limit: int, role: str) -> None:
     """Run one read-only SELECT over the warehouse, tables named layer.domain.table (DuckDB).
 

@@ -14,6 +14,19 @@ import click
 from orchestration.errors import error_lines
 
 
+def role_option(help_text: str) -> Any:
+    """`--role analyst|restricted` of the commands that read the warehouse; NDC_SQL_ROLE is its
+    default (declared with the other settings in environment/, read here by click)."""
+    return click.option(
+        "--role",
+        type=click.Choice(["analyst", "restricted"]),
+        envvar="NDC_SQL_ROLE",
+        default="analyst",
+        show_default=True,
+        help=f"{help_text} Env: NDC_SQL_ROLE.",
+    )
+
+
 class OneLineError(click.ClickException):
     """What the user sees of a known error: `error: <line>` per line on stderr, and the exit code."""
 

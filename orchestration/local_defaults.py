@@ -1,9 +1,11 @@
 """The command line's environment: every process variable `ndc` reads or sets, in one place.
 
-`set_local_defaults` gives every setting a local default the environment does not give (moved
-here from cli.py as it was); `use_source_urls` sets the demo's SQL source URLs; the commands ask
-`demo_dir` / `dagster_home` instead of reading os.environ themselves.
-Storage settings are read by warehouse.storage.StorageSettings, not here.
+Reads go through the one settings object (`environment.settings()`); this module is the only
+place `ndc` *writes* the environment, and only because other processes read it: the code server,
+the run worker and the step processes Dagster starts inherit DAGSTER_HOME, NDC_DEMO_DIR and the
+demo's NDC_<SOURCE>_URL values, and nothing else can hand them over. `set_local_defaults` gives
+those a local default the environment does not give; `use_source_urls` sets the demo's SQL
+source URLs. Storage settings are read by warehouse.storage.StorageSettings, not here.
 """
 
 from __future__ import annotations
@@ -47,12 +49,17 @@ def use_source_urls(source_urls: Mapping[str, str]) -> None:
 
 def demo_dir() -> Path:
     """Where the demo's sources are (NDC_DEMO_DIR, after set_local_defaults)."""
-    return Path(os.environ["NDC_DEMO_DIR"])
+    from environment import settings
+
+    return settings().demo_dir or local_state() / "demo"
 
 
 def dagster_home(default: str | None = None) -> str | None:
     """The Dagster instance's folder (DAGSTER_HOME), as the environment says it."""
-    return os.environ.get("DAGSTER_HOME", default)
+    from environment import settings
+
+    home = settings().dagster_home
+    return str(home) if home is not None else default
 
 
 def use_local_defaults(*, gold_only: bool = False) -> None:
@@ -68,7 +75,7 @@ def use_local_defaults(*, gold_only: bool = False) -> None:
     from warehouse.storage import StorageSettings
 
     check(StorageSettings.from_env(), gold_only=gold_only)
-    home = Path(os.environ["DAGSTER_HOME"])
+    home = Path(dagster_home() or local_state() / "dagster")
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():  # pool limits and settings for the local instance
         shutil.copyfile(project_root() / "dagster.yaml", home / "dagster.yaml")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from orchestration.cli_group import role_option
+
 
 def _setup():
     from catalogue import load_catalogue
@@ -109,14 +111,7 @@ def report() -> None:
 @click.argument("table")
 @click.option("--since", required=True, help="From then on: 7d, 12h, 30m, or a date/time (UTC) like 2026-11-01.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option(
-    "--role",
-    type=click.Choice(["analyst", "restricted"]),
-    envvar="NDC_SQL_ROLE",
-    default="analyst",
-    show_default=True,
-    help="Silver holds personal data: only the restricted role may read its changes. Env: NDC_SQL_ROLE.",
-)
+@role_option("Silver holds personal data: only the restricted role may read its changes.")
 @click.option(
     "--scd2",
     "history",
