@@ -8,6 +8,9 @@ failure) and one check per rule, the suite's (quality/rules.py) and the pipeline
 (pipeline/rules.py), WARN when rows broke it: the source's data, which the pipeline handled by
 quarantining or flagging them. A load that read nothing newer than the
 table's high-water mark re-states the rule checks of the last load that did (see _checks).
+
+Over 300 lines because it is one factory: the multi-asset, its checks and its metadata are
+built from the same table reference and must agree name for name; the work itself is in pipeline/.
 """
 
 import datetime as dt

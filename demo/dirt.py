@@ -6,6 +6,9 @@ A table's clean frame holds its source columns (as the ministry writes them), he
 one defect per row and *role* (one ID defect, one name defect, …), so every row's expected
 outcome stays computable: quarantine if any quarantine defect, else land. Duplicates are added
 after, as extra rows, only of rows that would land.
+
+Over 300 lines because it is the list of defects (one small function each) and the rates they
+are drawn at: demo code, read as a catalogue of what the pipeline must catch.
 """
 
 from __future__ import annotations

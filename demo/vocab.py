@@ -4,6 +4,8 @@ Administrative codes come from the `vietnam-provinces` package (official NSO lis
 the legacy units, and its old → new ward conversion table); the province mapping is the rule book's
 (docs: /work/shared/reference/vietnam-data.md §2), written out here because the package's
 conversion table carries a known flaw (Tiền Giang partly mapped to 80).
+
+Over 300 lines because most of it is word lists (names, streets, occupations): data, not logic.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ counts and shares, never a record. Definitions: docs/data-standard.md.
 A record's province is its linked person's registered birth province (2025 list), as in
 gold.kpi.linkage_by_province; records not linked are under `unlinked`, and each table also has an
 `all` row (the table as a whole, since shares do not add up across provinces).
+
+Over 300 lines because the four measures share one frame of live records and one grouping
+(measure_table), and the readers of what they need (latest load, live silver, judged rows) sit
+beside them.
 """
 
 from __future__ import annotations

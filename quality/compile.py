@@ -8,6 +8,9 @@ Dataset-level expectations (table row counts, column means, ...) are left to GE 
 
 This module does not import Great Expectations (seconds to import): suites are read duck-typed,
 and GE result classes are imported only by `validation_result`.
+
+Over 300 lines because it holds one small compiler per expectation type GE's suites use (a
+table of them): the registry and the rule specs are in quality/rules.py.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 `pl` and `pa` are Polars and PyArrow imported on first use (_LazyModule): naming and listing
 tables (`ndc tables`) needs deltalake alone, and every other function uses them as usual.
+
+Over 300 lines because every write to a Delta table (append, overwrite, MERGE with its key range
+and tombstones) goes through here, so that idempotence by run id and commit retries live in one
+place.
 """
 
 from __future__ import annotations
