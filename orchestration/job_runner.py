@@ -1,5 +1,5 @@
-"""How `ndc demo` and `ndc sync` run a job: launched in the persistent Dagster instance, followed
-to its end with its steps printed as they happen, then summarised from its events and the loads'
+"""How `ndc demo` and `ndc sync` run a job: a real run in the persistent Dagster instance, executed
+by `ndc` as its run worker with its steps printed as they happen, then summarised from its events and the loads'
 records (ops.pipeline.loads).
 
 Dagster, Polars and the warehouse are imported inside the functions: the commands that run no
@@ -25,18 +25,18 @@ def run_job(
     tags: dict[str, str] | None = None,
     only: list[str] | None = None,
 ):
-    """Launch a run of a job in the persistent Dagster instance and follow it to its end.
+    """Run a job in the persistent Dagster instance, printing its progress, to its end.
 
     The run is a real run of the workspace's code location (orchestration/launch.py): it shows in
     the job's Runs tab and the Overview timeline, runs on the job's executor with the pools of
-    dagster.yaml, and prints its steps and the loads' progress here as they happen. ctrl-C
-    terminates it. Returns the run's summary (`.success`, `.run_id`, `.all_events`) and its id.
+    dagster.yaml, and prints its steps and the loads' progress here as they happen. This process
+    is its run worker; ctrl-C stops it. Returns the run's summary (`.success`, `.run_id`,
+    `.all_events`) and its id.
     """
     import dagster as dg
 
-    from devservers.process import pid_alive
     from orchestration import launch
-    from orchestration.reclaim import PID_TAG, process_tags
+    from orchestration.reclaim import process_tags
 
     selection = None
     if only is not None:  # the chosen tables' loads, without gold (it needs every table)
@@ -47,41 +47,40 @@ def run_job(
     # failed steps once, one line each (run_summary); Dagster's own log is for `ndc --debug`.
     dagster_level = "WARNING" if NdcGroup.debug else "CRITICAL"
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": dagster_level}}}}
+    run_id = None
     with dg.DagsterInstance.get() as instance:
         announce_pool_state(instance)
-        # Dagster's own output of the code server, run worker and steps goes to a log file in
+        # Dagster's own output (the steps' processes, native libraries) goes to a log file in
         # DAGSTER_HOME; `ndc --debug` shows it on the terminal.
         dagster_log = None if NdcGroup.debug else Path(instance.root_directory) / "logs" / "ndc-runs.log"
-        with console.status("loading the code location (workspace.yaml)…"), launch.children_output_to(dagster_log):
-            workspace_context = launch.open_workspace(instance, log_level=dagster_level)
-        with workspace_context:
-            workspace = workspace_context.create_request_context()
-            try:
+        try:
+            with launch.process_output_to(dagster_log):
+                with console.status("loading the code location (workspace.yaml)…"):
+                    location = launch.load_code_location(instance)
                 created = launch.create_run(
                     instance,
-                    workspace,
+                    location,
                     name,
                     run_config=run_config,
-                    # ndc/pid is this process until the run worker reports its own (reclaim.py)
+                    # ndc/pid: this process runs it, and reclaim.py frees its pool slots if it dies
                     tags={**(tags or {}), **process_tags()},
                     asset_selection=selection,
                 )
-            except launch.LaunchError as error:
-                raise click.ClickException(str(error)) from None
-            console.print(f"launched [bold]{name}[/] run {created.run_id} (DAGSTER_HOME={dagster_home()})")
-            instance.launch_run(created.run_id, workspace)
-            run = launch.LaunchedRun(created.run_id)
-            try:
-                launch.follow_run(
-                    instance,
-                    run,
-                    lambda entry: show_progress(entry, debug=NdcGroup.debug),
-                    on_worker=lambda pid: instance.add_run_tags(run.run_id, {PID_TAG: str(pid)}),
-                    worker_gone=lambda pid: not pid_alive(pid),
-                )
-            except KeyboardInterrupt:
-                status = launch.terminate(instance, run.run_id)
-                raise OneLineError([f"interrupted: run {run.run_id} terminated ({status})"], 130) from None
+                run_id = created.run_id
+                console.print(f"started [bold]{name}[/] run {run_id} (DAGSTER_HOME={dagster_home()})")
+                run = launch.execute_run(instance, run_id, lambda entry: show_progress(entry, debug=NdcGroup.debug))
+        except launch.LaunchError as error:
+            raise click.ClickException(str(error)) from None
+        except KeyboardInterrupt:  # outside the execution, which records its own interruption
+            if run_id is None:
+                raise OneLineError(["interrupted before the run started: nothing was changed"], 130) from None
+            status = launch.cancel(instance, run_id, "stopped by ctrl-C in `ndc`")
+            raise OneLineError([f"interrupted: run {run_id} stopped ({status})"], 130) from None
+        if run.interrupted:
+            raise OneLineError(
+                [f"interrupted: run {run_id} stopped ({run.status}); every table is as its last complete load left it"],
+                130,
+            )
     return run, run.run_id
 
 

@@ -1,30 +1,41 @@
-"""Launch a real run of a job in the Dagster instance, the way the UI does, and follow it.
+"""Run a real run of a job in the Dagster instance, with `ndc` itself as its run worker.
 
-`ndc sync` / `ndc demo` used to call `execute_in_process`: those runs had no code-location origin
+`ndc sync` / `ndc demo` once called `execute_in_process`: those runs had no code-location origin
 (so the job's Runs tab and the Overview timeline never showed them) and ran steps one after
 another, so the per-source pools never applied. Here a run is created from the code location of
-`workspace.yaml` (the one `dagster dev` loads: location `ndc`), with its remote job origin, and
-handed straight to the instance's run launcher (`DefaultRunLauncher`: the location's code server
-starts the run worker, which runs the job's own executor). The run coordinator and its queue are
-bypassed on purpose: a queued run starts only when `dagster-daemon` dequeues it, and the CLI must
-work without one. Run-level queue limits (`concurrency.runs`) therefore do not apply to it; the
-pools do, since the run worker's executor claims their slots.
+`workspace.yaml` (the one `dagster dev` loads: location `ndc`) and recorded with the very origin
+`dagster dev` gives its own runs, so the UI lists, opens and re-executes it like one it launched.
 
-Progress is read back from the run's event log (step starts, successes, failures, the loads' own
-log lines) and the finished run is summarised as a `LaunchedRun`, which has the attributes of
-Dagster's `ExecuteInProcessResult` the reports read (`run_id`, `success`, `all_events`).
+The run is then executed in this process, as Dagster's run worker (`dagster api execute_run`)
+would execute it: the job's own executor, its pools and retry policy, the engine events a run
+worker writes. The code location is loaded here, in process, instead of by a code server that
+starts a run worker which loads it again: each of those processes imported the whole stack and
+built the Definitions, about 4 s apiece, most of a one-table refresh's bookkeeping (issue 9).
+The run coordinator and its queue are bypassed on purpose: a queued run starts only when
+`dagster-daemon` dequeues it, and the CLI must work without one. Run-level queue limits
+(`concurrency.runs`) therefore do not apply to it; the pools do, since the executor claims their
+slots.
+
+Progress is read back from the run's event log by a thread beside the execution (step starts,
+successes, failures, the loads' own log lines) and the finished run is summarised as a
+`LaunchedRun`, which has the attributes of Dagster's `ExecuteInProcessResult` the reports read
+(`run_id`, `success`, `all_events`). A Terminate in the UI is honoured: the thread sees the run
+CANCELING and interrupts the execution, as Dagster's own run-cancellation thread does.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from warehouse.storage import project_root
 
@@ -32,19 +43,22 @@ if TYPE_CHECKING:
     import dagster as dg
     from dagster._core.events import DagsterEvent
     from dagster._core.events.log import EventLogEntry
-    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.remote_origin import CodeLocationOrigin
+    from dagster._core.remote_representation.code_location import InProcessCodeLocation
 
 POLL_S = 0.5  # how often the run's event log is read: progress lines appear within half a second
 WORKER_PID_METADATA = "pid"  # EngineEventData.in_process: "Started process for run (pid: …)"
+# How an interrupted execution records itself: ctrl-C, or a Terminate from the UI.
+INTERRUPTIONS = frozenset({"DagsterExecutionInterruptedError", "KeyboardInterrupt"})
 
 
 class LaunchError(RuntimeError):
-    """The run could not be created or launched (e.g. the code location failed to load)."""
+    """The run could not be created (e.g. the code location failed to load)."""
 
 
 @dataclass
 class LaunchedRun:
-    """A finished (or abandoned) launched run: what `job_runner.run_summary` and `run_failure_lines` read."""
+    """A finished (or abandoned) run: what `job_runner.run_summary` and `run_failure_lines` read."""
 
     run_id: str
     status: str = "NOT_STARTED"
@@ -55,29 +69,58 @@ class LaunchedRun:
     def success(self) -> bool:
         return self.status == "SUCCESS"
 
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by ctrl-C or the UI's Terminate, not by a failure of its own."""
+        if self.status == "CANCELED":
+            return True
+        errors = (getattr(event.event_specific_data, "error", None) for event in self.all_events)
+        return any(getattr(error, "cls_name", None) in INTERRUPTIONS for error in errors)
+
+
+@dataclass(frozen=True)
+class CodeLocation:
+    """workspace.yaml's code location, loaded in this process, and the origin `dagster dev` gives it."""
+
+    loaded: InProcessCodeLocation
+    origin: CodeLocationOrigin  # what runs record: the UI finds their location by it
+
+    @property
+    def name(self) -> str:
+        return self.origin.location_name
+
 
 def workspace_file() -> Path:
     """The workspace `dagster dev` reads; the location name there is what the UI groups runs by."""
     return project_root() / "workspace.yaml"
 
 
-def open_workspace(
-    instance: dg.DagsterInstance, *, path: Path | None = None, log_level: str = "WARNING"
-) -> WorkspaceProcessContext:
-    """The code locations of workspace.yaml, each served by its own code server (a subprocess)."""
-    from dagster._core.workspace.context import WorkspaceProcessContext
+def load_code_location(instance: dg.DagsterInstance, *, path: Path | None = None) -> CodeLocation:
+    """The single code location of workspace.yaml, its Definitions built in this process."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
     from dagster._core.workspace.load_target import WorkspaceFileTarget
 
-    target = WorkspaceFileTarget(paths=[str(path or workspace_file())])
-    return WorkspaceProcessContext(instance, target, code_server_log_level=log_level)
+    workspace = path or workspace_file()
+    origins = WorkspaceFileTarget(paths=[str(workspace)]).create_origins()
+    if len(origins) != 1:
+        raise LaunchError(f"{workspace} must declare exactly one code location, not {len(origins)}")
+    [origin] = origins
+    in_process = InProcessCodeLocationOrigin(
+        loadable_target_origin=origin.loadable_target_origin, location_name=origin.location_name
+    )
+    try:
+        return CodeLocation(in_process.create_location(instance), origin)
+    except Exception as error:
+        raise LaunchError(f"code location {origin.location_name!r} failed to load: {_innermost(error)}") from None
 
 
 @contextmanager
-def children_output_to(path: Path | None) -> Iterator[None]:
-    """Processes started inside (the code server, and through it the run worker and its steps)
-    write their stdout and stderr to `path` instead of the terminal: Dagster's own log lines would
-    drown the progress `ndc` prints from the run's events, and could break `--json` on stdout.
-    None leaves both as they are (`--debug`)."""
+def process_output_to(path: Path | None) -> Iterator[None]:
+    """What Dagster's processes write (the steps' forkserver and processes, native libraries)
+    goes to `path` instead of the terminal, while this process's own `sys.stdout`/`sys.stderr`
+    (the progress `ndc` prints, `--json`) keep writing where they did: Dagster's log lines would
+    drown that progress, and could break `--json` on stdout. None leaves both as they are
+    (`--debug`)."""
     if path is None:
         yield
         return
@@ -85,12 +128,21 @@ def children_output_to(path: Path | None) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = {fd: os.dup(fd) for fd in (1, 2)}
+    replaced: dict[str, TextIO] = {}
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if _writes_to(stream, fd):  # a terminal or a pipe; a test runner's capture is left alone
+            replaced[name] = stream
+            setattr(sys, name, open(saved[fd], "w", buffering=1, closefd=False, encoding=stream.encoding))  # noqa: SIM115
     try:
         with path.open("ab") as log:
             for fd in saved:
                 os.dup2(log.fileno(), fd)
         yield
     finally:
+        for name, stream in replaced.items():
+            getattr(sys, name).close()
+            setattr(sys, name, stream)
         sys.stdout.flush()
         sys.stderr.flush()
         for fd, copy in saved.items():
@@ -98,41 +150,46 @@ def children_output_to(path: Path | None) -> Iterator[None]:
             os.close(copy)
 
 
+def _writes_to(stream: Any, fd: int) -> bool:
+    try:
+        return stream.fileno() == fd
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return False
+
+
 def _innermost(error: Any) -> str:
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    return " ".join(str(error.message).split())
+    """The deepest cause's message: a user-code load error wraps the one that says what to fix."""
+    while True:
+        cause = getattr(error, "cause", None) or getattr(error, "__cause__", None)
+        if cause is None:
+            break
+        error = cause
+    return " ".join(str(getattr(error, "message", error)).split())
 
 
 def create_run(
     instance: dg.DagsterInstance,
-    workspace: Any,
+    location: CodeLocation,
     job_name: str,
     *,
     run_config: Mapping[str, Any],
     tags: Mapping[str, str],
     asset_selection: Iterable[dg.AssetKey] | None = None,
 ) -> dg.DagsterRun:
-    """A run of `job_name` from the workspace's (single) code location, with its remote origin."""
+    """A run of `job_name`, recorded with the remote origin the UI gives runs of this location."""
     from dagster._core.definitions.selector import JobSubsetSelector
+    from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
 
-    names = workspace.code_location_names
-    if len(names) != 1:
-        raise LaunchError(f"{workspace_file()} must declare exactly one code location, not {len(names)}")
-    [location_name] = names
-    if (error := workspace.get_code_location_error(location_name)) is not None:
-        raise LaunchError(f"code location {location_name!r} failed to load: {_innermost(error)}")
-    location = workspace.get_code_location(location_name)
-    [repository] = location.get_repositories().values()
+    [repository] = location.loaded.get_repositories().values()
     selector = JobSubsetSelector(
-        location_name=location_name,
+        location_name=location.name,
         repository_name=repository.name,
         job_name=job_name,
         op_selection=None,
         asset_selection=list(asset_selection) if asset_selection is not None else None,
     )
-    remote_job = location.get_job(selector)
-    plan = location.get_execution_plan(
+    remote_job = location.loaded.get_job(selector)
+    plan = location.loaded.get_execution_plan(
         remote_job, dict(run_config), step_keys_to_execute=None, known_state=None, instance=instance
     )
     return instance.create_run(
@@ -149,12 +206,44 @@ def create_run(
         job_snapshot=remote_job.job_snapshot,
         execution_plan_snapshot=plan.execution_plan_snapshot,
         parent_job_snapshot=remote_job.parent_job_snapshot,
-        remote_job_origin=remote_job.get_remote_origin(),
+        remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(location.origin, repository.name), job_name),
         job_code_origin=remote_job.get_python_origin(),
         asset_selection=frozenset(asset_selection) if asset_selection is not None else None,
         asset_check_selection=None,
         asset_graph=repository.asset_graph,
     )
+
+
+def execute_run(
+    instance: dg.DagsterInstance, run_id: str, on_entry: Callable[[EventLogEntry], None]
+) -> LaunchedRun:
+    """Execute a created run here, as its run worker, with `on_entry` called for each of its events
+    as they are written (from a thread beside the execution), and return how it ended."""
+    from dagster._cli.api import _execute_run_command_body
+
+    run = LaunchedRun(run_id)
+    executed = threading.Event()
+    failures: list[BaseException] = []
+
+    def follow() -> None:
+        try:  # its own instance: the execution writes through the other one meanwhile
+            with type(instance).from_ref(instance.get_ref()) as reader:
+                follow_run(reader, run, on_entry, executed=executed)
+        except BaseException as error:
+            failures.append(error)
+
+    follower = threading.Thread(target=follow, name="ndc-run-progress", daemon=True)
+    follower.start()
+    try:
+        # Dagster's run worker body: its engine events, interrupts captured at safe points, and
+        # every failure written to the run's event log before it returns.
+        _execute_run_command_body(run_id, instance, write_stream_fn=lambda _event: None, set_exit_code_on_failure=False)
+    finally:
+        executed.set()
+        follower.join()
+    if failures:
+        raise failures[0]
+    return run
 
 
 def worker_pid(entry: EventLogEntry) -> int | None:
@@ -173,11 +262,13 @@ def follow_run(
     run: LaunchedRun,
     on_entry: Callable[[EventLogEntry], None],
     *,
-    on_worker: Callable[[int], None] = lambda _: None,
-    worker_gone: Callable[[int], bool] | None = None,
+    executed: threading.Event | None = None,
 ) -> LaunchedRun:
-    """Read the run's events as they come until it ends; a worker that died ends it as failed."""
+    """Read the run's events as they come until it ends (or, with `executed`, until its execution
+    here has returned). A run the UI set CANCELING is interrupted, as Dagster's run-cancellation
+    thread does for its run workers: the execution stops at its next safe point."""
     cursor = None
+    interrupted = False
     while True:
         finished = instance.get_run_by_id(run.run_id)
         while True:  # every event written so far, also after the run ended
@@ -188,7 +279,6 @@ def follow_run(
                     run.all_events.append(entry.dagster_event)
                 if run.worker_pid is None and (pid := worker_pid(entry)) is not None:
                     run.worker_pid = pid
-                    on_worker(pid)
                 on_entry(entry)
             cursor = batch.cursor
             if not batch.has_more:
@@ -198,35 +288,26 @@ def follow_run(
         if finished.is_finished:
             run.status = finished.status.value
             return run
-        if run.worker_pid is not None and worker_gone is not None and worker_gone(run.worker_pid):
-            latest = instance.get_run_by_id(run.run_id)  # it may have ended just before its worker
-            if latest is not None and not latest.is_finished:
-                instance.report_run_failed(
-                    latest, f"the run worker (pid {run.worker_pid}) is gone: killed or crashed"
-                )
-                instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        if executed is not None and executed.is_set():
+            # The execution returned without ending the run (it always ends it, unless it crashed
+            # before its first event): say so in the run, rather than leave it STARTED.
+            instance.report_run_failed(finished, "the run's execution in `ndc` ended without a result")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             continue  # one more pass reads the failure event
-        time.sleep(POLL_S)
+        if finished.status.value == "CANCELING" and not interrupted:
+            interrupted = True
+            os.kill(os.getpid(), signal.SIGINT)  # Dagster's handler stops the run at a safe point
+        if executed is not None:
+            executed.wait(POLL_S)
+        else:
+            time.sleep(POLL_S)
 
 
-def terminate(instance: dg.DagsterInstance, run_id: str, *, wait_s: float = 30) -> str:
-    """Ask the run launcher to stop the run (the UI's Terminate); mark it canceled if it cannot."""
-    run = instance.get_run_by_id(run_id)
-    if run is None or run.is_finished:
-        return run.status.value if run else "unknown"
-    try:
-        asked = instance.run_launcher.terminate(run_id)
-    except Exception:  # the code server may already be gone (it shares the terminal's ctrl-C)
-        asked = False
-    deadline = time.monotonic() + wait_s
-    while asked and time.monotonic() < deadline:
-        run = instance.get_run_by_id(run_id)
-        if run is None or run.is_finished:
-            break
-        time.sleep(POLL_S)
+def cancel(instance: dg.DagsterInstance, run_id: str, reason: str) -> str:
+    """Mark a run that did not end CANCELED, freeing its pool slots; return its status."""
     run = instance.get_run_by_id(run_id)
     if run is not None and not run.is_finished:
-        instance.report_run_canceled(run, "stopped by ctrl-C in `ndc`")
+        instance.report_run_canceled(run, reason)
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
         run = instance.get_run_by_id(run_id)
     return run.status.value if run else "unknown"

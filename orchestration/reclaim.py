@@ -8,11 +8,11 @@ never frees its slot, and after `limit` such crashes every later run of that sou
 - runs launched by the daemon: Dagster's own run monitoring (`run_monitoring.enabled` and
   `free_slots_after_run_end_seconds` in dagster.yaml) marks dead run workers failed and frees
   their slots;
-- runs started by `ndc sync` / `ndc demo` (launched without a daemon, orchestration/launch.py):
-  each is tagged with the host and pid that runs it — first the CLI's, then, once the run worker
-  reports its own pid ("Started process for run (pid: …)"), the worker's. Before the next run
-  starts, `reclaim_pool_slots` marks a run whose worker is gone as failed and frees its slots
-  (the worker's pid is read from that event too, in case the CLI died before re-tagging). A slot
+- runs started by `ndc sync` / `ndc demo` (run without a daemon, orchestration/launch.py): the
+  CLI is their run worker, and each is tagged with the host and pid that runs it. Before the
+  next run starts, `reclaim_pool_slots` marks a run whose worker is gone as failed and frees its
+  slots (the worker's pid is also read from its "Started process for run (pid: …)" event, which
+  is how runs of older versions, whose worker was another process, are recognised). A slot
   held by a run that has already ended is freed too, whoever started it.
 
 A slot held by a live run elsewhere is a real wait, not a leak: `blocking_runs` names it so that

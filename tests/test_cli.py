@@ -324,8 +324,8 @@ def test_a_killed_sync_never_blocks_the_next_one(demo_done):
     """SIGKILL `ndc sync` while its load holds the population pool's slot (issue 11, defect 1): the
     next sync frees the dead run's slot, says so, completes, and silver is as it was.
 
-    The run is launched (orchestration/launch.py): the CLI, its code server, the run worker and the
-    step are processes of one group, and the whole group is killed, as a lost machine or an OOM
+    The CLI is the run's worker (orchestration/launch.py) and runs the one step itself; the whole
+    process group is killed, as a lost machine or an OOM
     kill of the session would."""
     import os
     import signal

@@ -1,9 +1,9 @@
-"""`ndc sync` launches real runs of nightly_sync: in the job's history with the code location of
-workspace.yaml (what the UI's Runs tab lists), tagged with its worker's pid for reclaim, and a
-failing step still ends as one line and exit 1.
+"""`ndc sync` makes real runs of nightly_sync: in the job's history with the code location of
+workspace.yaml (what the UI's Runs tab lists), with `ndc` as their run worker, tagged with its pid
+for reclaim, and a failing step still ends as one line and exit 1.
 
 Real parts throughout: a small generated demo, a temporary DAGSTER_HOME with the project's
-dagster.yaml, the code server and run worker Dagster starts from workspace.yaml.
+dagster.yaml, the code location of workspace.yaml.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from demo.generator import generate
 from orchestration.cli import main
 from orchestration.launch import worker_pid
 
-pytestmark = pytest.mark.slow  # starts a code server, a run worker and step processes
+pytestmark = pytest.mark.slow  # loads the code location and runs real loads
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "population.citizens"
@@ -61,7 +61,9 @@ def test_a_sync_is_a_run_of_the_job_in_its_history(env):
         assert run.remote_job_origin.location_name == location_name()
         records = instance.get_records_for_run(run.run_id).records
         [pid] = {p for r in records if (p := worker_pid(r.event_log_entry)) is not None}
-        assert pid != os.getpid() and run.tags["ndc/pid"] == str(pid)  # reclaim watches the worker
+        # `ndc` is the run's worker (orchestration/launch.py): no code server, no second process
+        # loading the Definitions again, and reclaim watches this very pid.
+        assert pid == os.getpid() and run.tags["ndc/pid"] == str(pid)
         # A run of one step runs it in the run worker (orchestration/executors.py): no step
         # process to start, which was most of a one-table refresh's bookkeeping (issue 9).
         events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
