@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
+from assets.interrupts import stopped
 from assets.nightly import NIGHTLY_FRESHNESS
 from assets.resources import WarehouseResource
 from catalogue import Catalogue, CatalogueError, TableRef
@@ -165,6 +166,8 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
             if getattr(error, "retryable", False):
                 raise
             raise dg.Failure(description=str(error), allow_retries=False) from None
+        except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+            raise stopped(context) from None  # not retried (assets/interrupts.py)
         news = load_news(report, mode=mode, mark=mark)
         yield from _materializations(ref, names, report, warehouse, news)
         earlier = _earlier_evaluations(context, asset_key(names.silver), rules) if not news.new_rows else {}

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import resource
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -156,4 +157,8 @@ def _child(word_fd: int) -> None:
 
 
 if __name__ == "__main__":
+    # A ctrl-C in the terminal reaches the whole process group: the parent decides what it means
+    # (it stops the load and kills this read). Dying of it here would read as a source failure
+    # and be retried.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _child(int(sys.argv[1]))

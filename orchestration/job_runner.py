@@ -78,7 +78,7 @@ def run_job(
             raise OneLineError([f"interrupted: run {run_id} stopped ({status})"], 130) from None
         if run.interrupted:
             raise OneLineError(
-                [f"interrupted: run {run_id} stopped ({run.status}); every table is as its last complete load left it"],
+                [f"interrupted: run {run_id} stopped ({run.status}); the next run completes what it cut short"],
                 130,
             )
     return run, run.run_id

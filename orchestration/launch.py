@@ -19,14 +19,15 @@ slots.
 Progress is read back from the run's event log by a thread beside the execution (step starts,
 successes, failures, the loads' own log lines) and the finished run is summarised as a
 `LaunchedRun`, which has the attributes of Dagster's `ExecuteInProcessResult` the reports read
-(`run_id`, `success`, `all_events`). A Terminate in the UI is honoured: the thread sees the run
-CANCELING and interrupts the execution, as Dagster's own run-cancellation thread does.
+(`run_id`, `success`, `all_events`). The same thread stops the execution on ctrl-C, or when the
+UI's Terminate set the run CANCELING, as Dagster's own run-cancellation thread does (`Stop`).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import select
 import signal
 import sys
 import threading
@@ -72,10 +73,16 @@ class LaunchedRun:
     @property
     def interrupted(self) -> bool:
         """Stopped by ctrl-C or the UI's Terminate, not by a failure of its own."""
+        from assets.interrupts import INTERRUPTED  # a stopped load's own word for it
+
         if self.status == "CANCELED":
             return True
-        errors = (getattr(event.event_specific_data, "error", None) for event in self.all_events)
-        return any(getattr(error, "cls_name", None) in INTERRUPTIONS for error in errors)
+        errors = [getattr(event.event_specific_data, "error", None) for event in self.all_events]
+        return any(
+            getattr(error, "cls_name", None) in INTERRUPTIONS or INTERRUPTED in getattr(error, "message", "")
+            for error in errors
+            if error is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -224,26 +231,102 @@ def execute_run(
     run = LaunchedRun(run_id)
     executed = threading.Event()
     failures: list[BaseException] = []
+    with signals_seen() as signals:
 
-    def follow() -> None:
-        try:  # its own instance: the execution writes through the other one meanwhile
-            with type(instance).from_ref(instance.get_ref()) as reader:
-                follow_run(reader, run, on_entry, executed=executed)
-        except BaseException as error:
-            failures.append(error)
+        def follow() -> None:
+            try:  # its own instance: the execution writes through the other one meanwhile
+                with type(instance).from_ref(instance.get_ref()) as reader:
+                    follow_run(reader, run, on_entry, executed=executed, stop=Stop(reader, run_id, signals))
+            except BaseException as error:
+                failures.append(error)
 
-    follower = threading.Thread(target=follow, name="ndc-run-progress", daemon=True)
-    follower.start()
-    try:
-        # Dagster's run worker body: its engine events, interrupts captured at safe points, and
-        # every failure written to the run's event log before it returns.
-        _execute_run_command_body(run_id, instance, write_stream_fn=lambda _event: None, set_exit_code_on_failure=False)
-    finally:
-        executed.set()
-        follower.join()
+        follower = threading.Thread(target=follow, name="ndc-run-progress", daemon=True)
+        follower.start()
+        try:
+            # Dagster's run worker body: its engine events, interrupts captured at safe points,
+            # and every failure written to the run's event log before it returns.
+            _execute_run_command_body(
+                run_id, instance, write_stream_fn=lambda _event: None, set_exit_code_on_failure=False
+            )
+        finally:
+            executed.set()
+            follower.join()
     if failures:
         raise failures[0]
     return run
+
+
+@contextmanager
+def signals_seen() -> Iterator[int | None]:
+    """A file descriptor that receives a byte for every signal this process gets (Python's wakeup
+    fd), whoever handles the signal; None off the main thread, where it cannot be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    read, write = os.pipe()
+    for fd in (read, write):
+        os.set_blocking(fd, False)
+    previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    try:
+        yield read
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read)
+        os.close(write)
+
+
+class Stop:
+    """Stops the execution in this process on ctrl-C, or when the UI's Terminate set the run CANCELING.
+
+    Dagster stops a run worker by SIGINT: its handler raises inside the step's code, or flags the
+    executor, which then ends the steps' processes. A handler that raises can land in a garbage
+    collector callback, where Python prints the exception and drops it, and the load goes on. So
+    the interrupt is sent again every RESEND_S until the execution has returned; the run is set
+    CANCELING first, so that it ends CANCELED rather than failed.
+    """
+
+    RESEND_S = 2.0
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, signals: int | None) -> None:
+        self._instance = instance
+        self._run_id = run_id
+        self._signals = signals
+        self._requested = False
+        self._last_sent = 0.0
+
+    def ctrl_c(self) -> bool:
+        """Whether a SIGINT arrived since the last look (the terminal's ctrl-C, or a `kill -INT`)."""
+        if self._signals is None:
+            return False
+        try:
+            arrived = os.read(self._signals, 512)
+        except BlockingIOError:
+            return False
+        return signal.SIGINT.value in arrived
+
+    def poll(self, run: dg.DagsterRun) -> None:
+        """Once a stop is asked for, interrupt the execution until it returns."""
+        if not self._requested:
+            if run.status.value not in ("CANCELING", "CANCELED"):
+                return
+            self._requested = True
+        if time.monotonic() - self._last_sent >= self.RESEND_S:
+            self._last_sent = time.monotonic()
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def wait(self, executed: threading.Event) -> None:
+        """Sleep until the next look (POLL_S), waking at once on a ctrl-C: the run is set CANCELING
+        straight away, before the interrupted step's failure ends the run as failed instead."""
+        if self._signals is None:
+            executed.wait(POLL_S)
+            return
+        select.select([self._signals], [], [], POLL_S)
+        if self.ctrl_c() and not self._requested:
+            self._requested = True
+            self._last_sent = time.monotonic()  # the terminal's own SIGINT was the first
+            run = self._instance.get_run_by_id(self._run_id)
+            if run is not None and run.status.value == "STARTED":
+                self._instance.report_run_canceling(run, "stopped by ctrl-C in `ndc`")
 
 
 def worker_pid(entry: EventLogEntry) -> int | None:
@@ -263,13 +346,13 @@ def follow_run(
     on_entry: Callable[[EventLogEntry], None],
     *,
     executed: threading.Event | None = None,
+    stop: Stop | None = None,
 ) -> LaunchedRun:
     """Read the run's events as they come until it ends (or, with `executed`, until its execution
-    here has returned). A run the UI set CANCELING is interrupted, as Dagster's run-cancellation
-    thread does for its run workers: the execution stops at its next safe point."""
+    here has returned); with `stop`, a ctrl-C or the UI's Terminate interrupts that execution."""
     cursor = None
-    interrupted = False
     while True:
+        returned = executed is not None and executed.is_set()  # before the run is read: no stale "not ended"
         finished = instance.get_run_by_id(run.run_id)
         while True:  # every event written so far, also after the run ended
             batch = instance.get_records_for_run(run.run_id, cursor=cursor, limit=1000)
@@ -285,20 +368,20 @@ def follow_run(
                 break
         if finished is None:
             raise LaunchError(f"run {run.run_id} vanished from the instance")
-        if finished.is_finished:
+        # A run the UI marked CANCELED at once (a forced Terminate) may still be executing here.
+        still_running = executed is not None and not returned and finished.status.value == "CANCELED"
+        if finished.is_finished and not still_running:
             run.status = finished.status.value
             return run
-        if executed is not None and executed.is_set():
+        if returned:
             # The execution returned without ending the run (it always ends it, unless it crashed
             # before its first event): say so in the run, rather than leave it STARTED.
             instance.report_run_failed(finished, "the run's execution in `ndc` ended without a result")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             continue  # one more pass reads the failure event
-        if finished.status.value == "CANCELING" and not interrupted:
-            interrupted = True
-            os.kill(os.getpid(), signal.SIGINT)  # Dagster's handler stops the run at a safe point
-        if executed is not None:
-            executed.wait(POLL_S)
+        if stop is not None and executed is not None:
+            stop.poll(finished)
+            stop.wait(executed)
         else:
             time.sleep(POLL_S)
 

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
+from assets.interrupts import WORKER_PID_TAG
 from devservers.process import pid_alive  # zombies count as gone
 
-PID_TAG = "ndc/pid"
+PID_TAG = WORKER_PID_TAG
 HOST_TAG = "ndc/host"
 
 _ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}

@@ -8,9 +8,14 @@ and no load record ahead of the rows its run committed.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -21,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 CITIZENS = 300
 TABLE = "population.citizens"
+MOMENTS_EXTRACT = chaos.MOMENTS["bronze write"]  # the progress line of a load reading its source
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +58,58 @@ def test_a_run_killed_at_each_moment_of_a_load_is_repaired_by_the_next_run(momen
         faulted, at = chaos.kill_at(here, TABLE, moment, delay=0.0)
         assert at.startswith(moment), f"the kill missed its moment: {at}"
         assert_exact(chaos.recover_and_prove("SIGKILL", here, TABLE, faulted, at, reference[TABLE], Freed()))
+
+
+def stopped_while_extracting(here: Lab, stop: Callable[[subprocess.Popen[str]], None]) -> tuple[int, str]:
+    """`ndc sync` stopped by `stop` once its load is reading the source; its exit code and stderr."""
+    process = chaos.start_sync(here, TABLE)
+    assert process.stderr is not None
+    seen = ""
+    for line in process.stderr:
+        seen += line
+        if MOMENTS_EXTRACT in line:
+            break
+    stop(process)
+    _, rest = process.communicate(timeout=120)
+    return process.returncode, seen + rest
+
+
+def assert_stopped_in_one_line(here: Lab, rc: int, stderr: str) -> None:
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert rc == 130, stderr[-2000:]
+    assert len(errors) == 1 and lines[-1] == errors[0] and "interrupted: run " in errors[0], stderr[-2000:]
+    assert "restarted" not in stderr and "Traceback" not in stderr  # a stop is not retried
+    with dg.DagsterInstance.from_config(str(here.dagster_home)) as instance:
+        [run] = instance.get_runs(limit=1)
+        assert run.run_id in errors[0] and run.status == dg.DagsterRunStatus.CANCELED
+        assert instance.event_log_storage.get_concurrency_info("source_population").active_slot_count == 0
+
+
+def test_ctrl_c_stops_the_run_at_once_in_one_line_and_the_next_run_is_exact(source, tmp_path):
+    """ctrl-C (SIGINT to the process group, as a terminal sends it) while the load reads: exit 130,
+    one line naming the run, the run CANCELED with its pool slot freed, and the next run exact."""
+    demo, reference = source
+    here = lab(tmp_path, demo)
+    rc, stderr = stopped_while_extracting(here, lambda process: os.killpg(process.pid, signal.SIGINT))
+    assert_stopped_in_one_line(here, rc, stderr)
+    stopped = chaos.Watched(rc, False, MOMENTS_EXTRACT, 0.0, stderr)
+    assert_exact(chaos.recover_and_prove("SIGINT", here, TABLE, stopped, "bronze write", reference[TABLE], Freed()))
+
+
+def test_terminate_from_the_ui_stops_a_run_of_ndc_sync(source, tmp_path):
+    """The UI's Terminate goes through the instance's run launcher, which sets the run CANCELING
+    (it has no code server to ask): `ndc`, the run's worker, stops it as it does on ctrl-C."""
+    demo, _ = source
+    here = lab(tmp_path, demo)
+
+    def terminate(_process: subprocess.Popen[str]) -> None:
+        with dg.DagsterInstance.from_config(str(here.dagster_home)) as instance:
+            [run] = instance.get_runs(limit=1)
+            instance.run_launcher.terminate(run.run_id)
+
+    rc, stderr = stopped_while_extracting(here, terminate)
+    assert_stopped_in_one_line(here, rc, stderr)
 
 
 def test_the_run_after_two_kills_in_one_source_does_not_hang(source, tmp_path, monkeypatch):
