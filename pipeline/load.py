@@ -137,22 +137,22 @@ def load_table(
         )
         files_quarantined = quarantine_files(ref, connector, drop, warehouse, run_id, say)
     this_run = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id)
-    with clock.stage("duplicates"):
-        release_unused()  # what the extraction and delta-rs' bronze write freed (pipeline/memory.py)
-        extracted, watermark_from, watermark_to = extent(ref, this_run)
-        say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
-        # Versions are ordered within this load, then against silver (pipeline/versions.py).
-        versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
-        silver_now = warehouse.scan(names.silver) if versioned else None
-        decisions = with_superseded_by_silver(
-            ref, this_run, silver_now, duplicate_decisions(ref, this_run, extracted), row=ROW
-        )
     outcome = Outcome()
     with scratch_dir("load") as staging:
         # Bounded memory: the load is judged in slices of rows; only the narrow duplicate
         # decisions (row, verdict) span the whole load. Slices are staged as Parquet and committed
         # to quarantine and silver once each, so the load stays one transaction per table. The
         # slices hold personal data: the folder is private and swept by the next load after a kill.
+        with clock.stage("duplicates"):
+            release_unused()  # what the extraction and delta-rs' bronze write freed (pipeline/memory.py)
+            extracted, watermark_from, watermark_to = extent(ref, this_run)
+            say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
+            # Versions are ordered within this load, then against silver (pipeline/versions.py).
+            versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
+            silver_now = warehouse.scan(names.silver) if versioned else None
+            decisions = with_superseded_by_silver(
+                ref, this_run, silver_now, duplicate_decisions(ref, this_run, extracted, Path(staging)), row=ROW
+            )
         for number, first in enumerate(range(0, extracted, CHUNK_ROWS)):
             with clock.stage("bronze_read"):
                 raw = slice_of(this_run, first).sort(ROW).collect()

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from catalogue import TableRef
+from connectors.staging import SCRATCH_PARQUET
 from pipeline.judge import IS_LANDING, IS_REJECTED
 from pipeline.link import LINK_METHOD, PERSON_ID
 from pipeline.names import DELETED, DELETED_AT, ERRORS, ROW, RULES, WARNINGS, sensitive_columns
@@ -24,11 +25,6 @@ from warehouse.tables import RUN_ID, utc_now
 # above the process's size with 62,500-row batches and delta-rs' default row groups, ~490 with
 # 16,384-row batches and warehouse.tables.STREAMED_WRITES' row groups), at about the same CPU.
 STREAM_BATCH_ROWS = 16_384
-
-# Staged slices are scratch, written once and read once on the same disk: LZ4 and no column
-# statistics (half the CPU of the default zstd with statistics, written and read back; measured
-# on the bench's 204,000 rows), at ~1.6x zstd's size.
-SCRATCH_PARQUET: dict = {"compression": "lz4", "statistics": False}
 
 
 def stage_slice(
