@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
 from catalogue import TableRef
+from connectors.staging import SCRATCH_PARQUET
 from pipeline.bronze import CHUNK_ROWS, slice_of
 from pipeline.duplicates import DUPLICATE, EXACT, classify_duplicates
 from pipeline.link import AMBIGUOUS, LINK_METHOD, LINKED_METHODS, PERSON_ID, PeopleRegister, link_people
@@ -142,10 +144,14 @@ class Outcome:
         self.rule_counts.update(dict(broken.group_by("rule").len().iter_rows()))
 
 
-def duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame, rows: int) -> pl.DataFrame:
+def duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame, rows: int, scratch: Path) -> pl.DataFrame:
     """The duplicate rule over the whole load, on narrow columns: row, canonical key, watermark and
     a hash of the row as extracted (exact copies share key, watermark and hash). Only the rows
-    that are duplicates are returned, with their verdict."""
+    that are duplicates are returned, with their verdict.
+
+    Memory stays flat in the table's size: the narrow columns are written slice by slice to the
+    load's private `scratch` folder, and only a 64-bit hash of each key stays in memory (8 bytes a
+    row, against ~50 for the narrow columns); the suspects are then read back from the scratch."""
     source_columns = [c for c in this_run.collect_schema().names() if c not in LOAD_COLUMNS]
     keys = ref.entity.primary_key
     stamp = version_order(ref.table)
@@ -156,22 +162,31 @@ def duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame, rows: int) -> pl.
         pl.struct(source_columns).hash(seed=0).alias("_row_hash"),
     ]
     # Read in the same slices as the judging, so the wide rows never sit in memory all at once.
-    narrow = pl.concat(
-        [slice_of(this_run, first).select(narrow_columns).collect() for first in range(0, rows, CHUNK_ROWS)]
-        or [this_run.select(narrow_columns).head(0).collect()]
-    )
+    # The key's hash is written with the slice, so the suspects are found by the very hashes.
+    files, hashes = [], []
+    for number, first in enumerate(range(0, rows, CHUNK_ROWS)):
+        narrow = (
+            slice_of(this_run, first).select(narrow_columns)
+            .with_columns(pl.struct(keys).hash(seed=1).alias("_key_hash")).collect()
+        )
+        files.append(scratch / f"narrow-{number:05d}.parquet")
+        narrow.write_parquet(files[-1], **SCRATCH_PARQUET)
+        hashes.append(narrow["_key_hash"])
+    if not files:
+        return this_run.select(ROW, pl.lit(None, pl.String).alias(DUPLICATE)).head(0).collect()
     # Only rows whose key occurs more than once (or is missing) can be duplicates: the rule's
     # windows run on those few. Repeats are found on a sorted 64-bit hash of the key (grouping
     # millions of text keys costs gigabytes); a collision only adds a suspect, judged on the real key.
-    key_hash = narrow.select(pl.struct(keys).hash(seed=1)).to_series()
-    ordered = key_hash.sort()
+    ordered = pl.concat(hashes).sort()
+    del hashes
     repeated = ordered.filter(ordered == ordered.shift(1)).unique()
-    suspects = narrow.filter(
-        key_hash.is_in(repeated.implode()) | pl.any_horizontal(pl.col(k).is_null() for k in keys)
+    del ordered
+    suspects = pl.scan_parquet(files).filter(
+        pl.col("_key_hash").is_in(repeated.implode()) | pl.any_horizontal(pl.col(k).is_null() for k in keys)
     )
     return (
         classify_duplicates(
-            suspects.lazy(),
+            suspects,
             keys=keys,
             raw_columns=["_row_hash", *keys, *([stamp] if stamp else [])],
             watermark=stamp,
@@ -180,4 +195,3 @@ def duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame, rows: int) -> pl.
         .select(ROW, DUPLICATE)
         .collect()
     )
-

@@ -30,6 +30,7 @@ from pipeline.guards import check_quarantine_jump
 from pipeline.judge import Outcome, duplicate_decisions, judge_slice
 from pipeline.link import PeopleRegister
 from pipeline.load_report import LoadReport, empty_report, load_history, load_validation, record_load
+from pipeline.memory import release_unused
 from pipeline.names import ROW, LoadNames
 from pipeline.stages import Progress, StageClock
 from pipeline.staging import stage_slice, staged, staged_files
@@ -136,21 +137,22 @@ def load_table(
         )
         files_quarantined = quarantine_files(ref, connector, drop, warehouse, run_id, say)
     this_run = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id)
-    with clock.stage("duplicates"):
-        extracted, watermark_from, watermark_to = extent(ref, this_run)
-        say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
-        # Versions are ordered within this load, then against silver (pipeline/versions.py).
-        versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
-        silver_now = warehouse.scan(names.silver) if versioned else None
-        decisions = with_superseded_by_silver(
-            ref, this_run, silver_now, duplicate_decisions(ref, this_run, extracted), row=ROW
-        )
     outcome = Outcome()
     with scratch_dir("load") as staging:
         # Bounded memory: the load is judged in slices of rows; only the narrow duplicate
         # decisions (row, verdict) span the whole load. Slices are staged as Parquet and committed
         # to quarantine and silver once each, so the load stays one transaction per table. The
         # slices hold personal data: the folder is private and swept by the next load after a kill.
+        with clock.stage("duplicates"):
+            release_unused()  # what the extraction and delta-rs' bronze write freed (pipeline/memory.py)
+            extracted, watermark_from, watermark_to = extent(ref, this_run)
+            say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
+            # Versions are ordered within this load, then against silver (pipeline/versions.py).
+            versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
+            silver_now = warehouse.scan(names.silver) if versioned else None
+            decisions = with_superseded_by_silver(
+                ref, this_run, silver_now, duplicate_decisions(ref, this_run, extracted, Path(staging)), row=ROW
+            )
         for number, first in enumerate(range(0, extracted, CHUNK_ROWS)):
             with clock.stage("bronze_read"):
                 raw = slice_of(this_run, first).sort(ROW).collect()
@@ -164,6 +166,7 @@ def load_table(
             check_quarantine_jump(ref, load_history(ref, warehouse), extracted, outcome.quarantined, outcome.rule_counts)
         say(f"{ref.key}: writing {outcome.quarantined:,} rows to quarantine")
         with clock.stage("quarantine_write"):
+            release_unused()  # what judging freed, before delta-rs allocates (pipeline/memory.py)
             quarantine_version = warehouse.replace_run(
                 names.quarantine,
                 staged(Path(staging), "quarantine"),
@@ -181,6 +184,7 @@ def load_table(
         tombstones = Tombstones(gone, started) if gone is not None else None
         say(f"{ref.key}: merging {outcome.landed:,} rows into silver")
         with clock.stage("merge"):
+            release_unused()
             # The MERGE's key range (the landing rows' and the tombstones'): delta-rs skips the
             # files of silver outside it (Warehouse.merge). Read from the staged keys alone.
             landing = staged_files(Path(staging), "silver")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 
 from warehouse.commit import with_commit_retry
 from warehouse.storage import Layer, StorageSettings
@@ -47,6 +47,14 @@ else:
 
 RUN_ID = "_run_id"  # every warehouse row says which run wrote it: re-runs replace, never duplicate
 CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}  # table property of every silver table
+
+# The Parquet writer's settings for our streamed writes (bronze, quarantine, a first load of
+# silver). delta-rs' Parquet writer builds each row group in memory, and its default row group is
+# 1M rows: writing the bench's 1M-row silver took ~720 MiB above the process's size, ~550 with
+# row groups of 131k rows (measured apart, bench/bench_memory.py for the load). 256k rows (the
+# load's slice) bound it whatever the table's size, at files ~8% larger (66 MiB instead of 61 for
+# that silver). Snappy as delta-rs' default: WriterProperties' own default is uncompressed.
+STREAMED_WRITES = WriterProperties(max_row_group_size=262_144, compression="SNAPPY")
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,7 @@ class Warehouse:
                 predicate=predicate if exists else None,
                 schema_mode="merge",  # our own tables gain columns over releases
                 storage_options=self._options,
+                writer_properties=STREAMED_WRITES,
                 description=description or None,
                 commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
             )
@@ -178,6 +187,7 @@ class Warehouse:
                     # and tombstone stays readable (`ndc changes`, warehouse/changes.py).
                     configuration=CHANGE_FEED if name.layer == "silver" else None,
                     storage_options=self._options,
+                    writer_properties=STREAMED_WRITES,
                     description=description or None,
                     commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
                 )
