@@ -33,8 +33,11 @@ def serve(port: int, host: str) -> None:
     only its validation result: the first request for one of its pages renders them (a few
     seconds) and keeps them in the docs root. The warehouse's data is only read.
     """
+    import threading
+
     from quality.docs_server import DocsStore, make_server
     from quality.publish import data_docs_root
+    from quality.render import import_renderer
     from warehouse.s3 import check
     from warehouse.storage import StorageSettings
     from warehouse.store_errors import StorageError
@@ -50,6 +53,8 @@ def serve(port: int, host: str) -> None:
         raise click.ClickException(str(error)) from error
     except OSError as error:  # e.g. the port is taken
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+    # GE's import (seconds) while nobody is waiting: the first page opened renders without it.
+    threading.Thread(target=import_renderer, name="ndc-docs-import", daemon=True).start()
     bound_host, bound_port = server.server_address[:2]
     click.echo(f"Data Docs of {root} on http://{bound_host}:{bound_port}/ (rendered on first request; Ctrl+C stops)")
     try:

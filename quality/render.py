@@ -18,6 +18,7 @@ import posixpath
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,7 +31,22 @@ from warehouse.store_errors import StorageError
 
 SITE_INDEX = "index.html"  # written last: a site with its index is whole
 _FINGERPRINT = ".fingerprint"  # in _static/: which vendored tree is published there
+_IMPORTING = threading.Lock()  # GE is imported by one thread (import_renderer)
 _LOCAL_REFERENCE = re.compile(r"""(?:href|src)\s*=\s*["'](?![a-z][a-z0-9+.-]*:|#|/)([^"'#?]+)""", re.I)
+
+
+def import_renderer() -> None:
+    """Import Great Expectations and the custom expectations now (seconds): `ndc docs serve` calls
+    this in a background thread at start, so the first page somebody opens does not wait for it.
+
+    Under a lock, and render_site calls it too: a request that comes during that import waits for
+    it rather than importing GE's modules from a second thread at the same time.
+    """
+    with _IMPORTING:
+        import great_expectations  # noqa: F401
+
+        import quality.docs
+        import quality.expectations  # noqa: F401
 
 
 def render_site(
@@ -42,6 +58,7 @@ def render_site(
     Imports Great Expectations (the server's cost, never a load's). The site's index.html is
     written last, so a render cut short is done again by the next request.
     """
+    import_renderer()
     from quality.docs import build_data_docs, result_from_document
 
     path = site_path(run_id, name)

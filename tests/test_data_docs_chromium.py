@@ -34,8 +34,11 @@ pytestmark = [
 ARTIFACTS = Path(__file__).parent / "artifacts"
 BOOTSTRAP_FONT = "-apple-system"  # the head of Bootstrap 4's body font stack; a browser's default is serif
 
+# Read after the load event's task: jQuery 3 runs ready handlers (bootstrap-table's auto-init)
+# asynchronously, so on a fast load `load` can fire before them (virtual time makes the wait free).
 PROBE = """<script>
-window.addEventListener('load', function () {
+window.addEventListener('load', function () { setTimeout(probe, 500); });
+function probe() {
   var out = {}, nav = document.querySelector('.navbar'), icon = document.querySelector('.fas');
   out.font = getComputedStyle(document.body).fontFamily;
   out.navbar = nav ? getComputedStyle(nav).display : null;
@@ -49,7 +52,7 @@ window.addEventListener('load', function () {
     pre.textContent = JSON.stringify(out);
     document.body.appendChild(pre);
   });
-});
+}
 </script>"""
 
 
