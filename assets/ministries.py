@@ -31,7 +31,7 @@ from pipeline.load import load_table
 from pipeline.load_report import LoadReport
 from pipeline.names import DELETED, LoadNames, table_op_name
 from pipeline.rules import PIPELINE_RULES
-from quality.publish import publish_data_docs
+from quality.publish import publish_validation
 from quality.rules import RuleSpec, suite_rules
 from warehouse.tables import TableName, Warehouse
 
@@ -322,7 +322,8 @@ def _materializations(
             "linked": report.linked,
             "ambiguous_matches": report.ambiguous,
             "data_docs": dg.MetadataValue.url(
-                publish_data_docs([report.validation], warehouse.settings, report.run_id, name=ref.key).url()
+                # The result alone (a few kB, no GE): `ndc docs serve` renders the page on first request.
+                publish_validation(report.validation, warehouse.settings, report.run_id, name=ref.key).url()
             ),
             "preview": dg.MetadataValue.md(
                 _masked_preview(ref, warehouse.scan(names.silver).head(5).collect())

@@ -1,6 +1,7 @@
 """The report of one table load and its load record in ops.pipeline.loads: LoadReport, writing
 the record (which carries a file drop's cursor), the report of a load with nothing new, the
-table's load history (for the promotion guard), and the suite's validation result for Data Docs.
+table's load history (for the promotion guard), and the suite's validation result for Data Docs
+(plain JSON-able data: a load never imports Great Expectations).
 
 (Named load_report, not report: pipeline/report.py is the data standard's HTML report.)
 """
@@ -9,21 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
 
 from catalogue import TableRef
 from pipeline.drops import FILES_READ, FILES_READ_TYPE, DropOutcome
-from quality.compile import CompiledSuite, validation_result
-from quality.suites import SuiteOutline, load_suite
+from quality.compile import CompiledSuite
+from quality.suites import SuiteOutline
+from quality.validation import validation_document
 from warehouse.committed import LOADS
 from warehouse.tables import RUN_ID, Warehouse, utc_now
 
 if TYPE_CHECKING:  # Great Expectations takes seconds to import: only its types are named here
     import great_expectations as gx
-    from great_expectations.core import ExpectationSuiteValidationResult
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class LoadReport:
     quarantine_version: int | None
     started_at: datetime
     finished_at: datetime
-    validation: ExpectationSuiteValidationResult | None = field(default=None, compare=False, repr=False)  # GE result, for Data Docs
+    # GE's validation result as its JSON dict (quality/validation.py), stored for Data Docs.
+    validation: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     drop: DropOutcome | None = None  # file drops only: what became of each file version
     # Wall seconds per stage (pipeline/stages.py): where this load's time went.
     stages: dict[str, float] = field(default_factory=dict, compare=False)
@@ -170,7 +172,8 @@ def load_validation(
     counts: dict[str, int],
     rows: int,
     run_id: str,
-) -> ExpectationSuiteValidationResult:
-    """The load's GE validation result (for Data Docs), from the compiled rule counts; the suite is
-    read again with Great Expectations, which only a load with rows to report pays for."""
-    return validation_result(compiled, load_suite(suite.name), counts, rows, run_id)
+) -> dict[str, Any]:
+    """The load's validation result for Data Docs, from the compiled rule counts: GE's JSON shape,
+    built from the suite's own JSON without importing Great Expectations (`ndc docs serve`
+    renders it when somebody opens it)."""
+    return validation_document(compiled, suite, counts, rows, run_id)

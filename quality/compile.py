@@ -6,8 +6,8 @@ as a window over the whole frame), with GE's semantics: most column map expectat
 `mostly` is a dataset-level threshold (rows are still flagged; it only changes `success`).
 Dataset-level expectations (table row counts, column means, ...) are left to GE (`not_compiled`).
 
-This module does not import Great Expectations (seconds to import): suites are read duck-typed,
-and GE result classes are imported only by `validation_result`.
+This module does not import Great Expectations (seconds to import): suites are read duck-typed.
+The validation result of compiled counts (for Data Docs) is quality/validation.py's.
 
 Over 300 lines because it holds one small compiler per expectation type GE's suites use (a
 table of them): the registry and the rule specs are in quality/rules.py.
@@ -31,7 +31,6 @@ from quality.rules import rule_specs
 
 if TYPE_CHECKING:
     import great_expectations as gx
-    from great_expectations.core import ExpectationSuiteValidationResult
 
 ERRORS_COLUMN = "_errors"
 WARNINGS_COLUMN = "_warnings"
@@ -580,68 +579,3 @@ def rule_counts(flagged: pl.DataFrame | pl.LazyFrame, compiled: CompiledSuite) -
     )
     counts.update(dict(zip(exploded["rule_id"].to_list(), exploded["len"].to_list(), strict=True)))
     return counts
-
-
-def validation_result(
-    compiled: CompiledSuite,
-    suite: gx.ExpectationSuite,
-    counts: Mapping[str, int],
-    element_count: int,
-    run_id: str,
-    *,
-    batch_id: str | None = None,
-) -> ExpectationSuiteValidationResult:
-    """A GE suite validation result built from compiled counts, for Data Docs and checks.
-
-    `success` per expectation applies `mostly` to the share of unexpected rows among all rows (GE
-    divides by non-null rows for null-ignoring expectations: with mostly < 1 the two can differ).
-    Dataset-level expectations are absent: validate them with `quality.ge_engine`.
-    """
-    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    by_id = {rule.rule_id: rule for rule in compiled.rules}
-    results = []
-    for expectation in suite.expectations:
-        config = expectation.configuration
-        rule = by_id.get((config.meta or {}).get("rule_id", ""))
-        if rule is None:
-            continue
-        unexpected = int(counts.get(rule.rule_id, 0))
-        share = unexpected / element_count if element_count else 0.0
-        results.append(
-            ExpectationValidationResult(
-                success=(1.0 - share) >= rule.mostly if unexpected else True,
-                expectation_config=config,
-                result={
-                    "element_count": element_count,
-                    "unexpected_count": unexpected,
-                    "unexpected_percent": 100.0 * share,
-                    "unexpected_percent_total": 100.0 * share,
-                    "partial_unexpected_list": [],
-                },
-                meta={"rule_id": rule.rule_id, "severity": rule.severity, "engine": "polars"},
-            )
-        )
-    successful = sum(result.success for result in results)
-    statistics = {
-        "evaluated_expectations": len(results),
-        "successful_expectations": successful,
-        "unsuccessful_expectations": len(results) - successful,
-        "success_percent": 100.0 * successful / len(results) if results else None,
-    }
-    run = RunIdentifier(run_name=run_id, run_time=datetime.datetime.now(datetime.UTC))
-    return ExpectationSuiteValidationResult(
-        success=all(result.success for result in results),
-        results=results,
-        suite_name=suite.name,
-        statistics=statistics,
-        meta={
-            "run_id": run,
-            # Data Docs' index reads the asset name from here (GE's own results hold a batch definition).
-            "batch_spec": {"engine": "polars", "data_asset_name": suite.name, "batch_id": batch_id or run_id},
-            "great_expectations_version": __import__("great_expectations").__version__,
-            "validation_time": run.run_time.isoformat() if run.run_time else None,
-        },
-        batch_id=batch_id or run_id,
-    )

@@ -2,19 +2,41 @@
 
 GE 1.x builds Data Docs to a local site only: an ephemeral context gets a filesystem site at
 `site_dir`, the results are stored in its (in-memory) validation results store, and GE renders
-one page per result plus an index.
+one page per result plus an index. A load stores its result as JSON (quality/validation.py);
+`result_from_document` makes GE's object of it again, for rendering (quality/render.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
 
 SITE_NAME = "ndc_local_site"
+
+
+def result_from_document(document: Mapping[str, Any]) -> ExpectationSuiteValidationResult:
+    """GE's validation result from its JSON dict (as `to_json_dict()` or quality.validation gives it).
+
+    GE's own loader leaves the run id a dict and drops the batch id (to_json_dict does not write
+    it): both are restored from the meta, as the Data Docs page path is made of them.
+    """
+    from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    import quality.expectations  # noqa: F401  custom expectation types must be known to load them
+
+    result = expectationSuiteValidationResultSchema.load(dict(document))
+    meta = dict(document.get("meta") or {})
+    run = meta.get("run_id")
+    if isinstance(run, Mapping):
+        result.meta["run_id"] = RunIdentifier(run_name=run.get("run_name"), run_time=run.get("run_time"))
+    batch = meta.get("batch_spec") or {}
+    result.batch_id = batch.get("batch_id") if isinstance(batch, Mapping) else None
+    return result
 
 
 def build_data_docs(results: Sequence[ExpectationSuiteValidationResult], site_dir: Path) -> Path:

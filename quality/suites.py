@@ -47,9 +47,18 @@ def suite_names(suites_dir: Path | None = None) -> list[str]:
 
 @dataclass(frozen=True)
 class OutlineConfiguration:
+    """One expectation as its JSON says; `id` and `severity` are kept so that a validation result
+    built from the outline (quality/validation.py) names the expectation as GE would."""
+
     type: str
     kwargs: dict[str, Any]
     meta: dict[str, Any]
+    id: str | None = None
+    severity: str = "critical"  # GE's failure severity, not our meta.severity (error / warning)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The dict GE's ExpectationConfiguration.to_json_dict() gives for the same expectation."""
+        return {"type": self.type, "kwargs": self.kwargs, "meta": self.meta, "id": self.id, "severity": self.severity}
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,11 @@ def suite_outline(name: str, suites_dir: Path | None = None) -> SuiteOutline:
         outline.append(
             OutlineExpectation(
                 OutlineConfiguration(
-                    expectation["type"], dict(expectation.get("kwargs") or {}), dict(expectation.get("meta") or {})
+                    expectation["type"],
+                    dict(expectation.get("kwargs") or {}),
+                    dict(expectation.get("meta") or {}),
+                    id=expectation.get("id"),
+                    severity=expectation.get("severity", "critical"),
                 )
             )
         )

@@ -1,7 +1,8 @@
 """Data Docs open styled in headless Chromium with no network but 127.0.0.1 (Debian `chromium`).
 
-The link a load records (http://<docs URL>/<validation page>) is opened from `ndc docs serve`
-with every other host sent to a dead proxy and unresolvable. A copy of the page with a tiny
+The link a load records (http://<docs URL>/<validation page>) is opened from `ndc docs serve`,
+which renders the page from the load's stored result on that first request, with every other
+host sent to a dead proxy and unresolvable. A copy of the page with a tiny
 inline probe reports computed styles and what the scripts did; the same probe on GE's raw page
 (CDN links) is the control that shows the check fails when CSS and JS are missing. Screenshots
 of both are kept in tests/artifacts/ (git-ignored).
@@ -17,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from quality.docs import build_data_docs
-from quality.publish import publish_data_docs
-from tests.fixtures.validation import payment_validation
-from tests.test_data_docs_offline import _serve
+from quality.docs import build_data_docs, result_from_document
+from quality.publish import publish_validation
+from tests.fixtures.validation import payment_document
+from tests.test_data_docs_offline import _get, _serve
 from warehouse.storage import StorageSettings
 
 pytestmark = [
@@ -33,8 +34,11 @@ pytestmark = [
 ARTIFACTS = Path(__file__).parent / "artifacts"
 BOOTSTRAP_FONT = "-apple-system"  # the head of Bootstrap 4's body font stack; a browser's default is serif
 
+# Read after the load event's task: jQuery 3 runs ready handlers (bootstrap-table's auto-init)
+# asynchronously, so on a fast load `load` can fire before them (virtual time makes the wait free).
 PROBE = """<script>
-window.addEventListener('load', function () {
+window.addEventListener('load', function () { setTimeout(probe, 500); });
+function probe() {
   var out = {}, nav = document.querySelector('.navbar'), icon = document.querySelector('.fas');
   out.font = getComputedStyle(document.body).fontFamily;
   out.navbar = nav ? getComputedStyle(nav).display : null;
@@ -48,7 +52,7 @@ window.addEventListener('load', function () {
     pre.textContent = JSON.stringify(out);
     document.body.appendChild(pre);
   });
-});
+}
 </script>"""
 
 
@@ -92,13 +96,14 @@ def _with_probe(page: Path) -> str:
 def served(tmp_path_factory):
     base = tmp_path_factory.mktemp("chromium")
     settings = StorageSettings(warehouse_uri=str(base / "warehouse"))
-    result = payment_validation("run-chromium")
-    docs = publish_data_docs([result], settings, "run-chromium", name="welfare.payments")
+    document = payment_document("run-chromium")
+    docs = publish_validation(document, settings, "run-chromium", name="welfare.payments")
     # GE's page as rendered, CDN links and all: what an air-gapped browser got before.
-    raw_index = build_data_docs([result], base / "data_docs" / "raw-ge")
+    raw_index = build_data_docs([result_from_document(document)], base / "data_docs" / "raw-ge")
     raw_page = next((raw_index.parent / "validations").rglob("*.html"))
     server = _serve({"NDC_WAREHOUSE_URI": str(base / "warehouse")})
     url = next(server)
+    assert _get(docs.url(url))[0] == 200  # the first request renders the site (the probe goes beside it)
     yield base, docs, url, raw_page
     server.close()
 

@@ -1,7 +1,8 @@
 """Data Docs render with no internet and open over HTTP from `ndc docs serve` (local folder and S3).
 
-One module-scoped site is rendered by Great Expectations (the slow part) and published to a local
-warehouse; the server is the real `ndc docs serve` in a subprocess on a free port.
+A load stores only its validation result (as JSON); the server, the real `ndc docs serve` in a
+subprocess on a free port, renders the site with Great Expectations on the first request for one
+of its pages (the slow part, once per module) and keeps it in the docs root.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from quality.docs import build_data_docs
-from quality.docs_server import BadPath, content_type, safe_path
+from quality.docs_server import BadPath, content_type, load_of, safe_path
 from quality.offline import STATIC_DIR, VENDORED, external_resources, localise_page
-from quality.publish import PublishedDocs, publish_data_docs
-from tests.fixtures.validation import payment_validation
-from warehouse.storage import project_root
+from quality.publish import PublishedDocs, publish_validation
+from tests.fixtures.validation import payment_document, payment_validation
+from warehouse.objects import ObjectStore
+from warehouse.storage import StorageSettings, project_root
 
 SUITE = "welfare_payment"
 
@@ -33,12 +35,11 @@ def payment_result():
 
 
 @pytest.fixture(scope="module")
-def local_docs(tmp_path_factory, payment_result) -> tuple[Path, PublishedDocs]:
-    from warehouse.storage import StorageSettings
-
+def local_docs(tmp_path_factory) -> tuple[Path, PublishedDocs]:
+    """A load's validation result published to a local warehouse's docs root: nothing rendered."""
     base = tmp_path_factory.mktemp("offline")
     settings = StorageSettings(warehouse_uri=str(base / "warehouse"))
-    return base, publish_data_docs([payment_result], settings, "run-offline", name="welfare.payments")
+    return base, publish_validation(payment_document("run-offline"), settings, "run-offline", name="welfare.payments")
 
 
 def _serve(env: dict[str, str]) -> Iterator[str]:
@@ -67,6 +68,16 @@ def _serve(env: dict[str, str]) -> Iterator[str]:
 def local_server(local_docs) -> Iterator[str]:
     base, _ = local_docs
     yield from _serve({"NDC_WAREHOUSE_URI": str(base / "warehouse")})
+
+
+@pytest.fixture(scope="module")
+def rendered(local_docs, local_server) -> tuple[Path, PublishedDocs]:
+    """The load's link opened once: the server rendered its site into the docs root."""
+    base, docs = local_docs
+    assert not Path(docs.location).exists()
+    status, kind, body = _get(docs.url(local_server))
+    assert status == 200 and kind.startswith("text/html") and b"amount_vnd" in body
+    return base, docs
 
 
 def _get(url: str) -> tuple[int, str, bytes]:
@@ -110,6 +121,14 @@ def test_every_vendored_file_is_there_with_its_licence():
             assert list(folder.glob("LICENSE*")), f"{folder.name} has no licence"
 
 
+def test_a_loads_site_is_named_by_the_first_two_segments():
+    assert load_of("run-1/a.b/validations/x.html") == ("run-1", "a.b")
+    assert load_of("run-1/a.b/index.html") == ("run-1", "a.b")
+    assert load_of("run-1/index.html") is None
+    assert load_of("_static/a/b.css") is None
+    assert load_of("validations/run-1/a.b.json") is None
+
+
 def test_safe_path_refuses_what_leaves_the_root():
     assert safe_path("/") == "index.html"
     assert safe_path("/run/a.b/") == "run/a.b/index.html"
@@ -143,8 +162,8 @@ def test_every_cdn_url_ge_renders_is_known(tmp_path, payment_result):
 
 
 @pytest.mark.slow
-def test_published_pages_name_no_external_url(local_docs):
-    base, docs = local_docs
+def test_rendered_pages_name_no_external_url(rendered):
+    base, docs = rendered
     root = base / "data_docs"
     files = [*root.rglob("*.html"), *root.rglob("*.css")]
     assert any(p.name == "index.html" for p in files) and len(files) > 3
@@ -175,8 +194,8 @@ def test_link_is_http_under_ndc_docs_url(local_docs, monkeypatch):
 
 
 @pytest.mark.slow
-def test_serve_answers_index_page_and_static(local_docs, local_server):
-    _, docs = local_docs
+def test_serve_answers_index_page_and_static(rendered, local_server):
+    _, docs = rendered
     status, kind, body = _get(f"{local_server}/")
     assert status == 200 and kind.startswith("text/html") and b"run-offline/welfare.payments/index.html" in body
 
@@ -195,6 +214,32 @@ def test_serve_answers_index_page_and_static(local_docs, local_server):
 
 
 @pytest.mark.slow
+def test_serve_keeps_what_it_rendered_for_the_next_request_and_the_next_server(local_docs, local_server):
+    base, _ = local_docs
+    settings = StorageSettings(warehouse_uri=str(base / "warehouse"))
+    docs = publish_validation(payment_document("run-kept"), settings, "run-kept", name="welfare.payments")
+    status, _, body = _get(docs.url(local_server))
+    assert status == 200 and b"amount_vnd" in body and Path(docs.location).is_file()
+    # Without the stored result nothing could be rendered again: what answers now is the kept page.
+    Path(base / "data_docs" / "validations" / "run-kept" / "welfare.payments.json").unlink()
+    assert _get(docs.url(local_server))[:2] == (200, "text/html; charset=utf-8")
+    restarted = _serve({"NDC_WAREHOUSE_URI": str(base / "warehouse")})
+    try:
+        status, _, body = _get(docs.url(next(restarted)))
+        assert status == 200 and b"amount_vnd" in body
+    finally:
+        restarted.close()
+
+
+@pytest.mark.slow
+def test_serve_answers_a_load_with_no_stored_result_with_one_line(local_docs, local_server):
+    status, kind, body = _get(f"{local_server}/run-offline/welfare.nothing/index.html")
+    assert status == 404 and kind.startswith("text/plain")
+    assert body.decode().count("\n") == 1 and "no validation result is stored for load welfare.nothing" in body.decode()
+    assert not (local_docs[0] / "data_docs" / "run-offline" / "welfare.nothing").exists()
+
+
+@pytest.mark.slow
 def test_serve_refuses_traversal_and_writes(local_docs, local_server):
     base, _ = local_docs
     (base / "secret.txt").write_text("not for browsers")  # beside the docs root
@@ -210,9 +255,9 @@ def test_serve_refuses_traversal_and_writes(local_docs, local_server):
 
 
 @pytest.mark.slow
-def test_serve_reads_an_s3_warehouse(seaweedfs, payment_result):
+def test_serve_renders_from_an_s3_warehouse(seaweedfs):
     settings = replace(seaweedfs, warehouse_uri=f"{seaweedfs.warehouse_uri}/served")
-    docs = publish_data_docs([payment_result], settings, "run-s3", name="welfare.payments")
+    docs = publish_validation(payment_document("run-s3"), settings, "run-s3", name="welfare.payments")
     assert docs.location.startswith("s3://")
     env = {
         "NDC_WAREHOUSE_URI": settings.warehouse_uri,
@@ -225,14 +270,15 @@ def test_serve_reads_an_s3_warehouse(seaweedfs, payment_result):
     server = _serve(env)
     base = next(server)
     try:
+        status, _, body = _get(f"{base}/")
+        assert status == 200 and b"run-s3/welfare.payments/index.html" in body  # listed before rendering
         status, kind, body = _get(docs.url(base))
         assert status == 200 and kind.startswith("text/html") and b"amount_vnd" in body
+        assert b"amount_vnd" in ObjectStore.of(settings).read_bytes(docs.location)  # kept in the bucket
         status, kind, body = _get(f"{base}/_static/bootstrap-4.3.1/bootstrap.min.css")
         assert status == 200 and kind.startswith("text/css") and b"Bootstrap v4.3.1" in body
         assert _get(f"{base}/run-s3/welfare.payments/nope.html")[0] == 404
+        assert _get(f"{base}/run-s3/welfare.other/index.html")[0] == 404
         assert _get(f"{base}/%2e%2e/secret")[0] == 400
-        status, _, body = _get(f"{base}/")
-        assert status == 200 and b"run-s3/welfare.payments/index.html" in body
     finally:
         server.close()
-

@@ -16,8 +16,8 @@ from quality.compile import (
     compile_suite,
     flag_rows,
     rule_counts,
-    validation_result,
 )
+from quality.validation import validation_result
 
 TODAY = dt.date(2026, 1, 15)
 
