@@ -81,8 +81,8 @@ def load_table(
     names = LoadNames.of(ref)
     # The suite is compiled before the source is touched: a rule the engine cannot compile fails
     # here, once, with nothing written (it used to fail after bronze, retried as if transient).
-    # Compiled from the suite's JSON alone: Great Expectations (seconds to import in every step)
-    # is imported only when a load has rows to report to Data Docs (load_validation).
+    # Compiled from the suite's JSON alone: a load never imports Great Expectations (seconds in
+    # every step); `ndc docs serve` renders the validation result it stores (quality/render.py).
     suite, compiled = compiled_suite(ref.entity, today, with_ge=False)
     connector = open_connector(ref.source.name, ref.source.connection.kind, resolve_settings(ref.source))
     connector.check()

@@ -346,7 +346,7 @@ def key_bounds(*frames: pl.LazyFrame | pl.DataFrame | None, columns: Sequence[st
     """The smallest and largest value of each key column over `frames` (the MERGE's rows and
     its tombstones), for the key columns whose type a SQL literal states exactly (strings,
     integers); None when no frame has a row or no key column qualifies. Reads the key columns
-    only (a Parquet scan answers from its statistics where it can)."""
+    only (the load's staged slices carry no statistics: it scans those columns)."""
     parts = [f.lazy().select(columns) for f in frames if f is not None]
     if not parts:
         return None
