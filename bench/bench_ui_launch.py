@@ -8,8 +8,8 @@ in one invocation, after one untimed `ndc sync` that brings every table to its h
 the timed nights are empty: nothing newer than the mark, the look-back re-read):
 
 - **CLI**: `ndc sync` as a user types it (the installed script, without `uv run`'s own check),
-  timed from the command's start to its exit. It loads the code location itself and hands the
-  run straight to the run launcher (orchestration/launch.py).
+  timed from the command's start to its exit. It loads the code location itself and executes
+  the run in its own process, as the run's worker (orchestration/launch.py).
 - **UI**: `dagster dev` (webserver and daemon, `workspace.yaml`) started beforehand and not
   timed, as it is already running when someone clicks; then the UI's own GraphQL mutation
   (`LaunchPipelineExecution` of nightly_sync in location `ndc`, no run config, what the job's
