@@ -281,8 +281,10 @@ class Stop:
     Dagster stops a run worker by SIGINT: its handler raises inside the step's code, or flags the
     executor, which then ends the steps' processes. A handler that raises can land in a garbage
     collector callback, where Python prints the exception and drops it, and the load goes on. So
-    the interrupt is sent again every RESEND_S until the execution has returned; the run is set
-    CANCELING first, so that it ends CANCELED rather than failed.
+    the interrupt is sent again every RESEND_S until the execution has returned. On ctrl-C the run
+    is set CANCELING at once, so that it ends CANCELED rather than failed: for a run of several
+    steps (their processes stop on the executor's word) this is what does it; a load running here
+    records it itself before its step fails (assets/interrupts.py), which no thread can outrun.
     """
 
     RESEND_S = 2.0
