@@ -153,11 +153,21 @@ def vn_national_valid(national: pl.Expr) -> pl.Expr:
 
 
 def _valid_mask(numbers: pl.Series) -> pl.Series:
-    """True where the 0-prefixed national number is valid (null → False)."""
-    shaped = numbers.to_frame("n").select(
-        pl.col("n").str.contains(_NATIONAL_SHAPE) & vn_national_valid(pl.col("n"))
+    """True where the 0-prefixed national number is valid (null → False).
+
+    The dozen regexes run on the numbers present only: a null slot costs a regex pass as much
+    as a value does, and a column may be mostly null (the 2017 renumbering applies to few)."""
+    present = numbers.is_not_null()
+    values = numbers.filter(present)
+    verdict = (
+        values.to_frame("n")
+        .select(pl.col("n").str.contains(_NATIONAL_SHAPE) & vn_national_valid(pl.col("n")))
+        .to_series()
+        .fill_null(False)
     )
-    return shaped.to_series().fill_null(False)
+    if values.len() == numbers.len():
+        return verdict.alias(numbers.name)
+    return pl.zeros(numbers.len(), pl.Boolean, eager=True).scatter(present.arg_true(), verdict).alias(numbers.name)
 
 
 def _to_e164(national: pl.Expr) -> pl.Expr:
@@ -166,10 +176,11 @@ def _to_e164(national: pl.Expr) -> pl.Expr:
 
 def _e164_batch(dialled: pl.Series) -> pl.Series:
     """E.164 for a batch: the national number if valid, else its 2017 landline form if valid."""
-    frame = _national_frame(dialled).with_columns(renumbered=_old_landline(pl.col("national")))
-    frame = frame.with_columns(
-        valid=_valid_mask(frame["national"]), renumbered_valid=_valid_mask(frame["renumbered"])
-    )
+    frame = _national_frame(dialled)
+    frame = frame.with_columns(valid=_valid_mask(frame["national"]))
+    # The renumbered form is tried only where the number as written is not valid (few rows).
+    frame = frame.with_columns(renumbered=pl.when(~pl.col("valid")).then(_old_landline(pl.col("national"))))
+    frame = frame.with_columns(renumbered_valid=_valid_mask(frame["renumbered"]))
     e164 = frame.select(
         pl.when("valid")
         .then(_to_e164(pl.col("national")))
