@@ -6,8 +6,8 @@ PostgreSQL table, in rounds of shuffled order, each method in its own process.
     uv run --group bench python -m bench --ten-million   # 10,000,000 rows (hours on 2 cores)
 
 Methods (bench/methods.py): `copy` COPY (FORMAT binary) to nowhere; `ours` our full sync of
-population.citizens (load_table, no Dagster) into a fresh warehouse, also `ours_no_validation` and
-`ours_no_linking`; `dlt_replace` and `dlt_merge` (sql_table, connectorx → Delta on the same disk);
+population.citizens (load_table, no Dagster) into a fresh warehouse, also `ours_no_validation`,
+`ours_no_linking` and `ours_jemalloc_decay0` (Polars' jemalloc returning freed pages at once); `dlt_replace` and `dlt_merge` (sql_table, connectorx → Delta on the same disk);
 `night` our incremental sync after 1% updated, 1% inserted, 0.1% deleted (void unless silver then
 equals the changed source); `query` the analyst's group-by over silver (ndc sql's session).
 Per method: wall (the work, start-up excluded), CPU seconds, rows/s, peak RSS; the median over
@@ -30,19 +30,30 @@ from typing import Any
 
 from bench import source
 
-SYNC_METHODS = ("copy", "ours", "ours_no_validation", "ours_no_linking", "dlt_replace", "dlt_merge")
+SYNC_METHODS = (
+    "copy", "ours", "ours_no_validation", "ours_no_linking", "ours_jemalloc_decay0", "dlt_replace", "dlt_merge",
+)
+# Polars' jemalloc returning freed pages at once instead of after its decay time (10 s by
+# default): read by jemalloc when Polars' library loads, so it is set in the child's environment.
+JEMALLOC_DECAY0 = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
 
 
-def run_child(method: str, args: dict[str, Any], timeout_s: float, code: Path | None = None) -> dict[str, Any]:
+def run_child(
+    method: str, args: dict[str, Any], timeout_s: float, code: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """One method in a fresh process; its own JSON line back, plus the process's wall seconds.
     With `code` (another checkout of this repository), this harness's measuring code runs that
-    checkout's pipeline: before and after a change, measured in the same rounds."""
+    checkout's pipeline: before and after a change, measured in the same rounds. `extra_env` is
+    added to the child's environment."""
     started = time.perf_counter()
     if code is None:
         command, env, cwd = [sys.executable, "-m", "bench.methods"], None, None
     else:
         command = [sys.executable, str(Path(__file__).with_name("methods.py"))]
         env, cwd = {**os.environ, "PYTHONPATH": str(code)}, str(code)
+    if extra_env:
+        env = {**(env or os.environ), **extra_env}
     done = subprocess.run(
         [*command, method, json.dumps(args)], capture_output=True, text=True, timeout=timeout_s, env=env, cwd=cwd,
     )
@@ -77,7 +88,10 @@ def one_round(
             results[method] = run_child("ours", {**common, "warehouse": str(folder / "wh")}, timeout_s, baseline)
         elif method.startswith("ours"):
             knobs = {"validate": method != "ours_no_validation", "link": method != "ours_no_linking"}
-            results[method] = run_child("ours", {**common, "warehouse": str(folder / "wh"), **knobs}, timeout_s)
+            extra_env = JEMALLOC_DECAY0 if method == "ours_jemalloc_decay0" else None
+            results[method] = run_child(
+                "ours", {**common, "warehouse": str(folder / "wh"), **knobs}, timeout_s, extra_env=extra_env
+            )
         else:
             disposition = method.removeprefix("dlt_")
             results[method] = run_child(
@@ -180,6 +194,7 @@ LABELS = {
     "ours_baseline": "  the same, baseline checkout (--baseline)",
     "ours_no_validation": "  the same, validation off",
     "ours_no_linking": "  the same, linking off",
+    "ours_jemalloc_decay0": "  the same, Polars' jemalloc decay 0 (_RJEM_MALLOC_CONF)",
     "dlt_replace": "dlt sql_table (connectorx) → Delta, replace",
     "dlt_merge": "dlt sql_table (connectorx) → Delta, merge on the key",
     "night": "incremental night (1% upd, 1% ins, 0.1% del)",
@@ -208,7 +223,7 @@ def markdown(summary: dict[str, dict[str, Any]], rows: int, rounds: int) -> str:
         lines += ["", f"night: {'valid' if night['valid'] else 'VOID (silver differs from the source)'}; "
                   f"{night['share_of_full_sync_wall']:.0%} of the same round's full sync wall, "
                   f"{night['share_of_full_sync_cpu']:.0%} of its CPU"]
-    for method in ("ours", "ours_baseline", "night"):
+    for method in ("ours", "ours_baseline", "ours_jemalloc_decay0", "night"):
         for kind, unit in (("stages", "wall s"), ("stages_cpu", "CPU s")):
             if method in summary and kind in summary[method]:
                 stages = ", ".join(f"{k} {v:.2f}" for k, v in summary[method][kind].items())

@@ -38,6 +38,7 @@ OLD_MOBILE_PREFIXES: dict[str, str] = {
 OLD_LANDLINE_PREFIXES: dict[str, str] = {"04": "024", "08": "028"}
 
 _NATIONAL_SHAPE = r"^0\d{8,10}$"
+_ASCII_SHAPE = r"^0[0-9]{8,10}$"
 
 
 def _dialled(expr: pl.Expr) -> pl.Expr:
@@ -152,12 +153,124 @@ def vn_national_valid(national: pl.Expr) -> pl.Expr:
     )
 
 
-def _valid_mask(numbers: pl.Series) -> pl.Series:
-    """True where the 0-prefixed national number is valid (null → False)."""
-    shaped = numbers.to_frame("n").select(
-        pl.col("n").str.contains(_NATIONAL_SHAPE) & vn_national_valid(pl.col("n"))
+# Every pattern of phonenumbers' VN metadata is a fixed-width prefix (at most 4 digits of the
+# national significant number) followed by \d repeats, so on a number of digits the rule's verdict
+# depends only on those first digits and the length: a table of them replaces a dozen regex passes.
+_KEY_DIGITS = 4
+_SIGNIFICANT_LENGTHS = (8, 9, 10)  # the lengths _NATIONAL_SHAPE lets through
+
+
+def _is_digit_run(item: tuple) -> bool:
+    r"""A `\d` or a repeat of `\d` (sre's parse of a pattern)."""
+    from re import _constants as c
+
+    digit = (c.IN, [(c.CATEGORY, c.CATEGORY_DIGIT)])
+    op, av = item
+    return (op, av) == digit or (op in (c.MAX_REPEAT, c.MIN_REPEAT) and list(av[2]) == [digit])
+
+
+def _fixed_width(items: list) -> int | None:
+    """Characters the parsed items always match, or None if that varies or cannot be told."""
+    from re import _constants as c
+
+    width = 0
+    for op, av in items:
+        if op in (c.LITERAL, c.IN):
+            width += 1
+        elif op is c.BRANCH:
+            widths = {_fixed_width(list(branch)) for branch in av[1]}
+            if len(widths) != 1 or None in widths:
+                return None
+            width += widths.pop()  # type: ignore[operator]
+        elif op is c.SUBPATTERN:
+            inner = _fixed_width(list(av[3]))
+            if inner is None:
+                return None
+            width += inner
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] == av[1]:
+            inner = _fixed_width(list(av[2]))
+            if inner is None:
+                return None
+            width += av[0] * inner
+        else:
+            return None
+    return width
+
+
+def _prefix_width(items: list) -> int | None:
+    r"""The width before a tail of `\d` runs, the largest over the alternatives (the rest of the
+    pattern carried into each branch: Python's parser factors a common prefix out of `a|b`); None
+    where one is not of fixed width."""
+    from re import _constants as c
+
+    if all(_is_digit_run(item) for item in items):
+        return 0
+    (op, av), rest = items[0], items[1:]
+    if op is c.BRANCH:
+        widths = [_prefix_width([*branch, *rest]) for branch in av[1]]
+        return None if None in widths else max(widths)  # type: ignore[type-var]
+    if op is c.SUBPATTERN:
+        return _prefix_width([*av[3], *rest])
+    head, tail = _fixed_width([items[0]]), _prefix_width(rest)
+    return None if head is None or tail is None else head + tail
+
+
+def _number_key(national: pl.Expr) -> pl.Expr:
+    """A 0-prefixed national number's first significant digits and length, as one integer."""
+    return national.str.slice(1, _KEY_DIGITS).cast(pl.Int32, strict=False) * 16 + national.str.len_chars()
+
+
+@cache
+def _valid_keys() -> pl.Series | None:
+    r"""The keys (`_number_key`) of the valid numbers: the rule judged once on each prefix and
+    length; None if a pattern is not a fixed-width prefix of at most `_KEY_DIGITS` digits before
+    `\d` runs (new metadata): then the regexes run on every number, as the rule is written."""
+    from re import _parser
+
+    general, types = _vn_number_descs()
+    try:
+        widths = [_prefix_width(list(_parser.parse(d.pattern))) for d in (general, *types)]
+    except Exception:  # a pattern Python's parser reads otherwise than Rust's: judge by regex
+        return None
+    if None in widths or max(widths) > _KEY_DIGITS:  # type: ignore[type-var,operator]
+        return None
+    candidates = pl.Series(
+        "n",
+        [f"0{prefix:0{_KEY_DIGITS}d}{'0' * (length - _KEY_DIGITS)}"
+         for prefix in range(10**_KEY_DIGITS) for length in _SIGNIFICANT_LENGTHS],
     )
-    return shaped.to_series().fill_null(False)
+    judged = candidates.to_frame().select(_number_key(pl.col("n")).alias("key"), vn_national_valid(pl.col("n")))
+    return judged.filter(pl.col("n"))["key"]
+
+
+def _by_regex(values: pl.Series) -> pl.Series:
+    """The rule as written (shape, then phonenumbers' patterns), on numbers present."""
+    n = pl.col("n")
+    return values.to_frame("n").select(n.str.contains(_NATIONAL_SHAPE) & vn_national_valid(n)).to_series().fill_null(False)
+
+
+def _valid_mask(numbers: pl.Series) -> pl.Series:
+    """True where the 0-prefixed national number is valid (null → False).
+
+    The rule runs on the numbers present only (a null slot costs a regex pass as much as a value
+    does, and a column may be mostly null: the 2017 renumbering applies to few), by the table of
+    valid prefixes and lengths where the metadata allows (`_valid_keys`)."""
+    present = numbers.is_not_null()
+    values = numbers.filter(present)
+    keys = _valid_keys()
+    n = pl.col("n")
+    if keys is None:
+        verdict = _by_regex(values)
+    else:
+        verdict = values.to_frame("n").select(n.str.contains(_ASCII_SHAPE) & _number_key(n).is_in(keys.implode()))
+        verdict = verdict.to_series().fill_null(False)
+        # Polars' \d is Unicode: a number with other digits (rare) passes the shape, not the table.
+        other = (~verdict & values.str.contains(_NATIONAL_SHAPE) & ~values.str.contains(_ASCII_SHAPE)).fill_null(False)
+        if other.any():
+            verdict = verdict.scatter(other.arg_true(), _by_regex(values.filter(other)))
+    if values.len() == numbers.len():
+        return verdict.alias(numbers.name)
+    return pl.zeros(numbers.len(), pl.Boolean, eager=True).scatter(present.arg_true(), verdict).alias(numbers.name)
 
 
 def _to_e164(national: pl.Expr) -> pl.Expr:
@@ -166,10 +279,11 @@ def _to_e164(national: pl.Expr) -> pl.Expr:
 
 def _e164_batch(dialled: pl.Series) -> pl.Series:
     """E.164 for a batch: the national number if valid, else its 2017 landline form if valid."""
-    frame = _national_frame(dialled).with_columns(renumbered=_old_landline(pl.col("national")))
-    frame = frame.with_columns(
-        valid=_valid_mask(frame["national"]), renumbered_valid=_valid_mask(frame["renumbered"])
-    )
+    frame = _national_frame(dialled)
+    frame = frame.with_columns(valid=_valid_mask(frame["national"]))
+    # The renumbered form is tried only where the number as written is not valid (few rows).
+    frame = frame.with_columns(renumbered=pl.when(~pl.col("valid")).then(_old_landline(pl.col("national"))))
+    frame = frame.with_columns(renumbered_valid=_valid_mask(frame["renumbered"]))
     e164 = frame.select(
         pl.when("valid")
         .then(_to_e164(pl.col("national")))

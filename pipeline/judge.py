@@ -42,8 +42,10 @@ def judge_slice(
     *,
     validate: bool = True,
     link: bool = True,
+    known: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One slice of the load: canonical columns, duplicate verdicts, links, and the rules each row breaks."""
+    """One slice of the load: canonical columns, duplicate verdicts, links, and the rules each row breaks.
+    `known`: canonical columns of these rows made already (`normalised_keys`), not made again."""
     clock = clock or StageClock()
 
     soft_delete = ref.table.soft_delete
@@ -55,7 +57,7 @@ def judge_slice(
     with clock.stage("normalise"):
         # Each distinct source value normalised once (pipeline/mapping.py: canonical_frame).
         canonical = (
-            canonical_frame(raw, ref.table, ref.entity)
+            canonical_frame(raw, ref.table, ref.entity, known)
             .hstack(raw.select(ROW, deleted.alias(DELETED)))
             .join(decisions, on=ROW, how="left", maintain_order="left")
         )
@@ -144,6 +146,25 @@ class Outcome:
         self.rule_counts.update(dict(broken.group_by("rule").len().iter_rows()))
 
 
+def _narrow_file(scratch: Path, number: int) -> Path:
+    return scratch / f"narrow-{number:05d}.parquet"
+
+
+def normalised_keys(ref: TableRef, scratch: Path, number: int, raw: pl.DataFrame) -> pl.DataFrame | None:
+    """The canonical key and version columns `duplicate_decisions` made for slice `number`, in
+    `raw`'s row order (raw is sorted by row), so judging the slice does not normalise them again;
+    None when the scratch has no such slice or it holds other rows."""
+    path = _narrow_file(scratch, number)
+    if not path.exists():
+        return None
+    stamp = version_order(ref.table)
+    columns = list(dict.fromkeys([*ref.entity.primary_key, *([stamp] if stamp else [])]))
+    narrow = pl.read_parquet(path, columns=[ROW, *columns]).sort(ROW)
+    if not narrow.get_column(ROW).equals(raw.get_column(ROW)):
+        return None
+    return narrow.select(columns)
+
+
 def duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame, rows: int, scratch: Path) -> pl.DataFrame:
     """The duplicate rule over the whole load, on narrow columns: row, canonical key, watermark and
     a hash of the row as extracted (exact copies share key, watermark and hash). Only the rows
@@ -169,7 +190,7 @@ def duplicate_decisions(ref: TableRef, this_run: pl.LazyFrame, rows: int, scratc
             slice_of(this_run, first).select(narrow_columns)
             .with_columns(pl.struct(keys).hash(seed=1).alias("_key_hash")).collect()
         )
-        files.append(scratch / f"narrow-{number:05d}.parquet")
+        files.append(_narrow_file(scratch, number))
         narrow.write_parquet(files[-1], **SCRATCH_PARQUET)
         hashes.append(narrow["_key_hash"])
     if not files:

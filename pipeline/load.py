@@ -27,7 +27,7 @@ from pipeline.cursor import incremental_since
 from pipeline.deletes import keys_to_tombstone, reconcile_deletes
 from pipeline.drops import DropOutcome, file_batches, files_to_read, quarantine_files
 from pipeline.guards import check_quarantine_jump
-from pipeline.judge import Outcome, duplicate_decisions, judge_slice
+from pipeline.judge import Outcome, duplicate_decisions, judge_slice, normalised_keys
 from pipeline.link import PeopleRegister
 from pipeline.load_report import LoadReport, empty_report, load_history, load_validation, record_load
 from pipeline.memory import release_unused
@@ -156,7 +156,11 @@ def load_table(
         for number, first in enumerate(range(0, extracted, CHUNK_ROWS)):
             with clock.stage("bronze_read"):
                 raw = slice_of(this_run, first).sort(ROW).collect()
-            flagged = judge_slice(ref, raw, decisions, compiled, people, clock, validate=validate, link=link)
+                # The duplicate pass normalised the key and version of these rows already.
+                known = normalised_keys(ref, Path(staging), number, raw)
+            flagged = judge_slice(
+                ref, raw, decisions, compiled, people, clock, validate=validate, link=link, known=known
+            )
             with clock.stage("stage"):
                 outcome.add(flagged)
                 stage_slice(ref, raw, flagged, Path(staging), number, run_id, started)

@@ -50,9 +50,15 @@ _DISTINCT_SHARE = 0.8
 _VALUE = "__ndc_value"
 
 
-def canonical_frame(raw: pl.DataFrame, table: Table, entity: Entity) -> pl.DataFrame:
+def canonical_frame(
+    raw: pl.DataFrame, table: Table, entity: Entity, known: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The entity's columns made from `raw`, in the entity's order: the same values as
     `raw.select(canonical_columns(table, entity))`, computed once per distinct source value.
+
+    `known`, if given, holds some canonical columns already made from these very rows, in the
+    same order (the duplicate rule's key and version: pipeline/judge.py): they are taken as they
+    are, not normalised a second time.
 
     Every normaliser is a function of one source value, and most ministry columns repeat
     (names, dates of birth, codes, statuses; a missing value is one value): each source column's
@@ -66,8 +72,16 @@ def canonical_frame(raw: pl.DataFrame, table: Table, entity: Entity) -> pl.DataF
     for mapping in table.columns:
         by_source.setdefault(mapping.source, []).append(mapping)
     made: dict[str, pl.Series] = {}
+    taken: set[str] = set()
+    if known is not None:
+        assert known.height == raw.height, "known canonical columns must be of the same rows"
+        taken = {name for name in known.columns if name in schema}
+        made.update({name: known.get_column(name).cast(schema[name]) for name in taken})
     for source, mappings in by_source.items():
-        made.update(_normalised(raw.get_column(source), mappings, schema).to_dict())
+        # A derived mapping whose base is known is normalised from the source value: still exact.
+        todo = [m for m in mappings if m.to not in taken]
+        if todo:
+            made.update(_normalised(raw.get_column(source), todo, schema).to_dict())
     return pl.DataFrame(
         [
             made[name].alias(name) if name in made else pl.repeat(None, raw.height, dtype=dtype, eager=True).alias(name)

@@ -81,3 +81,28 @@ def test_compiled_rule_agrees_with_phonenumbers_on_every_prefix():
     disagreements = [n for n, c, r in zip(numbers, compiled, reference, strict=True) if c != r]
     assert disagreements == []
     assert 1_000 < sum(reference) < len(numbers)  # the sample holds valid and invalid numbers
+
+
+def test_prefix_table_gives_the_rule_as_written():
+    # _valid_mask judges by a table of valid (first 4 significant digits, length) derived from
+    # the compiled rule; it must give the rule's verdict everywhere, other Unicode digits included
+    # (Polars' \d matches them: those rows fall back to the regexes).
+    import random
+
+    from normalise.phone import _by_regex, _valid_keys, _valid_mask
+
+    assert _valid_keys() is not None  # phonenumbers' VN patterns are prefix + digit runs today
+    rng = random.Random(14)
+    base = [
+        f"0{prefix:04d}{(prefix * 7919 + length) % 10 ** (length - 5):0{length - 5}d}"
+        for prefix in range(10_000)
+        for length in (9, 10, 11)
+    ]
+    other_digits = "٠١٢٣٤٥٦٧٨٩"
+    numbers = [*base, None, "", "0912a45678", "+84912345678", "0912 345 678", "09123456789012"]
+    for number in rng.sample(base, 5_000):
+        at = rng.randrange(1, len(number))
+        numbers.append(number[:at] + other_digits[int(number[at])] + number[at + 1 :])
+    numbers += ["0" + "".join(rng.choices("0123456789", k=rng.choice([7, 8, 9, 10, 11]))) for _ in range(20_000)]
+    series = pl.Series("n", numbers, dtype=pl.String)
+    assert _valid_mask(series).to_list() == _by_regex(series.fill_null("")).to_list()
