@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, cast
 
-from quality.suites import suite_outline
+from quality.suites import SuiteLike, suite_outline
 
 Severity = Literal["error", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")
@@ -48,24 +48,6 @@ class RuleSpec:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
-class _Configuration(Protocol):
-    type: str
-    kwargs: Mapping[str, Any]
-    meta: Mapping[str, Any] | None
-
-
-class _Expectation(Protocol):
-    @property
-    def configuration(self) -> _Configuration: ...
-
-
-class _Suite(Protocol):
-    name: str
-
-    @property
-    def expectations(self) -> Any: ...  # a sequence of _Expectation (GE's own type or an outline)
-
-
 def columns_of(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
     if "column" in kwargs:
         return (kwargs["column"],)
@@ -86,7 +68,7 @@ def _mostly(kwargs: Mapping[str, Any]) -> float:
     return float(mostly) if isinstance(mostly, int | float) and mostly else 1.0
 
 
-def rule_specs(suite: _Suite) -> tuple[RuleSpec, ...]:
+def rule_specs(suite: SuiteLike) -> tuple[RuleSpec, ...]:
     """One RuleSpec per expectation of `suite`, in order; SuiteCompileError (naming the suite and
     the expectation) for a missing, malformed or repeated rule id or an unknown severity."""
     specs: list[RuleSpec] = []

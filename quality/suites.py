@@ -9,9 +9,10 @@ row is quarantined (`error`) or lands flagged (`warning`).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import environment
 
@@ -43,6 +44,31 @@ def _folder(given: Path | None) -> Path:
 def suite_names(suites_dir: Path | None = None) -> list[str]:
     """The names of the suites present (in suites_dir(), unless a folder is given), sorted."""
     return sorted(path.stem for path in _folder(suites_dir).glob("*.json"))
+
+
+class ExpectationConfigurationLike(Protocol):
+    """What the compiler, the rules registry and validation results read of an expectation's
+    configuration: GE's ExpectationConfiguration and OutlineConfiguration both have it."""
+
+    type: str
+    kwargs: Mapping[str, Any]
+    meta: Mapping[str, Any] | None
+
+    def to_json_dict(self) -> Mapping[str, Any]: ...
+
+
+class ExpectationLike(Protocol):
+    @property
+    def configuration(self) -> ExpectationConfigurationLike: ...
+
+
+class SuiteLike(Protocol):
+    """A GE suite or a SuiteOutline: both name their expectations' configurations."""
+
+    name: str
+
+    @property
+    def expectations(self) -> Any: ...  # a sequence of ExpectationLike
 
 
 @dataclass(frozen=True)

@@ -15,37 +15,18 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
 
     from quality.compile import CompiledSuite
+    from quality.suites import SuiteLike
 
 ENGINE = "polars"  # what judged the rows; shown in each result's meta
 # GE's format for a run time in a page path (RunIdentifier.to_tuple).
 _GE_RUN_TIME = "%Y%m%dT%H%M%S.%fZ"
 _NO_EXCEPTION = {"raised_exception": False, "exception_traceback": None, "exception_message": None}
-
-
-class _Configuration(Protocol):
-    meta: Mapping[str, Any] | None
-
-    def to_json_dict(self) -> Mapping[str, Any]: ...
-
-
-class _Expectation(Protocol):
-    @property
-    def configuration(self) -> _Configuration: ...
-
-
-class _Suite(Protocol):
-    """A GE suite or a quality.suites.SuiteOutline: both name their expectations' configurations."""
-
-    name: str
-
-    @property
-    def expectations(self) -> Any: ...  # a sequence of _Expectation
 
 
 def expectation_success(unexpected: int, element_count: int, mostly: float) -> bool:
@@ -61,7 +42,7 @@ def expectation_success(unexpected: int, element_count: int, mostly: float) -> b
 
 def validation_document(
     compiled: CompiledSuite,
-    suite: _Suite,
+    suite: SuiteLike,
     counts: Mapping[str, int],
     element_count: int,
     run_id: str,
@@ -141,7 +122,7 @@ def validation_page(document: Mapping[str, Any] | None) -> str:
 
 def validation_result(
     compiled: CompiledSuite,
-    suite: _Suite,
+    suite: SuiteLike,
     counts: Mapping[str, int],
     element_count: int,
     run_id: str,
