@@ -64,7 +64,6 @@ class LaunchedRun:
     run_id: str
     status: str = "NOT_STARTED"
     all_events: list[DagsterEvent] = field(default_factory=list)
-    worker_pid: int | None = None
 
     @property
     def success(self) -> bool:
@@ -347,14 +346,14 @@ def follow_run(
     run: LaunchedRun,
     on_entry: Callable[[EventLogEntry], None],
     *,
-    executed: threading.Event | None = None,
-    stop: Stop | None = None,
+    executed: threading.Event,
+    stop: Stop,
 ) -> LaunchedRun:
-    """Read the run's events as they come until it ends (or, with `executed`, until its execution
-    here has returned); with `stop`, a ctrl-C or the UI's Terminate interrupts that execution."""
+    """Read the run's events as they come until it ends and its execution here has returned;
+    meanwhile a ctrl-C or the UI's Terminate interrupts that execution (`stop`)."""
     cursor = None
     while True:
-        returned = executed is not None and executed.is_set()  # before the run is read: no stale "not ended"
+        returned = executed.is_set()  # read before the run: never a stale "not ended"
         finished = instance.get_run_by_id(run.run_id)
         while True:  # every event written so far, also after the run ended
             batch = instance.get_records_for_run(run.run_id, cursor=cursor, limit=1000)
@@ -362,8 +361,6 @@ def follow_run(
                 entry = record.event_log_entry
                 if entry.dagster_event is not None:
                     run.all_events.append(entry.dagster_event)
-                if run.worker_pid is None and (pid := worker_pid(entry)) is not None:
-                    run.worker_pid = pid
                 on_entry(entry)
             cursor = batch.cursor
             if not batch.has_more:
@@ -371,7 +368,7 @@ def follow_run(
         if finished is None:
             raise LaunchError(f"run {run.run_id} vanished from the instance")
         # A run the UI marked CANCELED at once (a forced Terminate) may still be executing here.
-        still_running = executed is not None and not returned and finished.status.value == "CANCELED"
+        still_running = not returned and finished.status.value == "CANCELED"
         if finished.is_finished and not still_running:
             run.status = finished.status.value
             return run
@@ -381,11 +378,8 @@ def follow_run(
             instance.report_run_failed(finished, "the run's execution in `ndc` ended without a result")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             continue  # one more pass reads the failure event
-        if stop is not None and executed is not None:
-            stop.poll(finished)
-            stop.wait(executed)
-        else:
-            time.sleep(POLL_S)
+        stop.poll(finished)
+        stop.wait(executed)
 
 
 def cancel(instance: dg.DagsterInstance, run_id: str, reason: str) -> str:
