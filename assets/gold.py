@@ -16,6 +16,7 @@ from pipeline.gold import (
     PROVINCE_COLUMNS,
     REGISTER_COLUMNS,
     GoldSources,
+    PseudonymKeyError,
     citizen_360,
     death_rows,
     linkage_kpis,
@@ -47,8 +48,12 @@ def gold_assets(catalogue: Catalogue) -> list[dg.AssetsDefinition]:
         warehouse: WarehouseResource, pseudonym_key: PseudonymKeyResource
     ) -> dg.MaterializeResult:
         warehouse = warehouse.warehouse()
-        # Before anything is read: with a refused key gold is not written at all.
-        key = pseudonym_key.key_bytes_for(warehouse.settings.warehouse_uri)
+        # Before anything is read: with a refused key gold is not written at all. The key's
+        # sentence says what to set; a retry cannot change the environment.
+        try:
+            key = pseudonym_key.key_bytes_for(warehouse.settings.warehouse_uri)
+        except PseudonymKeyError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
         known_by = {
             k: live_rows(warehouse, n, LINKED_COLUMNS)
             for k, n in people_tables.items()

@@ -10,6 +10,7 @@ import pytest
 from assets.gold import gold_assets
 from assets.resources import PseudonymKeyResource, WarehouseResource
 from catalogue import load_catalogue
+from orchestration.runs import step_failure_message
 from pipeline.gold import DEMO_PSEUDONYM_KEY, MIN_KEY_BYTES, PseudonymKeyError, pseudonym_key
 from warehouse.demo_marker import write_demo_marker
 
@@ -81,6 +82,9 @@ def test_the_gold_asset_refuses_before_writing_anything(plain, key):
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     error = failure.event_specific_data.error
     assert "NDC_PSEUDONYM_KEY" in ((error.cause or error).message or error.message)
+    # `ndc sync` prints the key's own sentence, not a traceback hint (orchestration/runs.py).
+    line = step_failure_message(failure.event_specific_data)
+    assert line.startswith("NDC_PSEUDONYM_KEY") and "not a known mistake" not in line, line
     assert not (Path(plain) / "gold").exists()
 
 
