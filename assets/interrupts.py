@@ -10,12 +10,34 @@ alert. Elsewhere (a run pod evicted on Kubernetes) it stays a failure, which run
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import dagster as dg
 
 INTERRUPTED = "stopped on request (ctrl-C or the UI's Terminate) before the load finished"
 # Which process runs a run that `ndc` started: `ndc` itself (orchestration/reclaim.py reads it too).
 WORKER_PID_TAG = "ndc/pid"
+
+
+def stop_requested(context: dg.AssetExecutionContext) -> bool:
+    """Whether the run is being stopped: `ndc` marks it CANCELING on ctrl-C, the UI on Terminate."""
+    run = context.instance.get_run_by_id(context.run.run_id)
+    return run is not None and run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+
+
+def progress_or_stop(context: dg.AssetExecutionContext) -> Callable[[str], None]:
+    """The load's progress lines for the run's log, each first raising the interrupt when the run
+    is being stopped. The stop's SIGINT alone is not enough: its handler can run inside a garbage
+    collector callback, where Python prints the exception and drops it, and a short load then
+    finished as if nobody had asked. A stage boundary is a safe place to stop (the next run repairs
+    a load cut anywhere), and one run-status read per line costs about a millisecond."""
+
+    def progress(message: str) -> None:
+        if stop_requested(context):
+            raise dg.DagsterExecutionInterruptedError()
+        context.log.info(message)
+
+    return progress
 
 
 def stopped(context: dg.AssetExecutionContext) -> dg.Failure:

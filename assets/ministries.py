@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-from assets.interrupts import stopped
+from assets.interrupts import progress_or_stop, stopped
 from assets.nightly import NIGHTLY_FRESHNESS
 from assets.resources import WarehouseResource
 from catalogue import Catalogue, CatalogueError, TableRef
@@ -158,7 +158,7 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
                 until=config.until,
                 full_refresh=config.full_refresh,
                 people=people,
-                progress=context.log.info,
+                progress=progress_or_stop(context),
             )
         except (SourceError, CatalogueError) as error:
             # Transient trouble (a reset connection, a timeout) is worth the retry policy's

@@ -103,10 +103,15 @@ def test_terminate_from_the_ui_stops_a_run_of_ndc_sync(source, tmp_path):
     demo, _ = source
     here = lab(tmp_path, demo)
 
-    def terminate(_process: subprocess.Popen[str]) -> None:
-        with dg.DagsterInstance.from_config(str(here.dagster_home)) as instance:
-            [run] = instance.get_runs(limit=1)
-            instance.run_launcher.terminate(run.run_id)
+    def terminate(process: subprocess.Popen[str]) -> None:
+        # Frozen meanwhile, so that a 300-row load cannot finish before the click lands.
+        os.killpg(process.pid, signal.SIGSTOP)
+        try:
+            with dg.DagsterInstance.from_config(str(here.dagster_home)) as instance:
+                [run] = instance.get_runs(limit=1)
+                instance.run_launcher.terminate(run.run_id)
+        finally:
+            os.killpg(process.pid, signal.SIGCONT)
 
     rc, stderr = stopped_while_extracting(here, terminate)
     assert_stopped_in_one_line(here, rc, stderr)
