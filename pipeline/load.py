@@ -204,6 +204,7 @@ def load_table(
                 description=ref.entity.description,
                 tombstones=tombstones,
                 bounds=bounds,
+                files=landing,
             )
             if names.sensitive is not None:
                 warehouse.merge(
@@ -215,6 +216,7 @@ def load_table(
                     description=f"the sensitive columns of {names.silver}, by the same key",
                     tombstones=tombstones if warehouse.exists(names.sensitive) else None,
                     bounds=bounds,
+                    files=staged_files(Path(staging), "sensitive"),
                 )
     deleted = outcome.deleted + (gone.height if gone is not None else 0)
     with clock.stage("bookkeeping"):

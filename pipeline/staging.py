@@ -18,6 +18,7 @@ from pipeline.judge import IS_LANDING, IS_REJECTED
 from pipeline.link import LINK_METHOD, PERSON_ID
 from pipeline.names import DELETED, DELETED_AT, ERRORS, ROW, RULES, WARNINGS, sensitive_columns
 from pipeline.versions import version_order
+from warehouse.file_commit import TABLE_PARQUET
 from warehouse.tables import RUN_ID, utc_now
 
 # Rows per batch handed to delta-rs from the staged slices: smaller batches cost delta-rs' write
@@ -62,10 +63,11 @@ def stage_slice(
         joining = [*ref.entity.primary_key, *([w] if (w := version_order(ref.table)) and w not in apart else [])]
         provenance = [ROW, DELETED, DELETED_AT, RUN_ID, "_loaded_at"]
         landing.select(*dict.fromkeys([*joining, *apart, *provenance])).write_parquet(
-            folder / f"sensitive-{number:05d}.parquet", **SCRATCH_PARQUET
+            folder / f"sensitive-{number:05d}.parquet", **TABLE_PARQUET
         )
         landing = landing.drop(apart)
-    landing.write_parquet(folder / f"silver-{number:05d}.parquet", **SCRATCH_PARQUET)
+    # In the warehouse's own format: a first load commits these very files (warehouse/file_commit.py).
+    landing.write_parquet(folder / f"silver-{number:05d}.parquet", **TABLE_PARQUET)
 
 
 def staged(folder: Path, kind: str) -> Callable[[], pa.RecordBatchReader]:

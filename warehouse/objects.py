@@ -219,6 +219,19 @@ class ObjectStore:
             for path in sorted(p for p in local_dir.rglob("*") if p.is_file())
         ]
 
+    def delete(self, uri: str) -> None:
+        """Remove one object (an S3 key or a local path) if it is there."""
+        if not is_s3_uri(uri):
+            Path(uri).unlink(missing_ok=True)
+            return
+        bucket, key = split_s3_uri(uri)
+        try:
+            self._fs.delete_file(f"{bucket}/{key}")
+        except FileNotFoundError:
+            pass
+        except Exception as error:
+            raise self.error(error, bucket) from error
+
     def _write(self, uri: str, content_type: str | None, fill: Any) -> str:
         if not is_s3_uri(uri):
             destination = Path(uri)

@@ -15,12 +15,15 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 
 from warehouse.commit import with_commit_retry
-from warehouse.storage import Layer, StorageSettings
+from warehouse.file_commit import TableExists, create_table_from_files
+from warehouse.objects import ObjectStore
+from warehouse.storage import Layer, StorageSettings, is_s3_uri
 
 log = logging.getLogger("ndc.warehouse")
 
@@ -158,8 +161,12 @@ class Warehouse:
         description: str = "",
         tombstones: Tombstones | None = None,
         bounds: KeyBounds | None = None,
+        files: Sequence[Path] = (),
     ) -> int:
         """Upsert rows by primary key with Delta MERGE (creating the table on first load).
+
+        `files`, the same rows as Parquet files in the warehouse's format (file_commit.TABLE_PARQUET),
+        let a first load commit them as they are instead of writing the rows again.
 
         With `newer_wins_on`, a matched row is only replaced by one at least as new, so a late
         or replayed batch never overwrites fresher data. `tombstones` (keys deleted at the
@@ -173,25 +180,15 @@ class Warehouse:
         nights touch its newest rows) scans and rewrites only the files that hold that range.
         Sound: no target row outside the range can match a source key.
         """
-        uri = self.uri(name)
         if tombstones is not None and tombstones.keys.height and self.exists(name):
             return self._merge_with_tombstones(name, data, keys, run_id, newer_wins_on, tombstones, bounds)
 
         def upsert() -> int:
             if not self.exists(name):
-                write_deltalake(
-                    uri,
-                    _rows(data),
-                    mode="append",
-                    # Silver keeps Delta's change data feed: every insert, update (before and after)
-                    # and tombstone stays readable (`ndc changes`, warehouse/changes.py).
-                    configuration=CHANGE_FEED if name.layer == "silver" else None,
-                    storage_options=self._options,
-                    writer_properties=STREAMED_WRITES,
-                    description=description or None,
-                    commit_properties=CommitProperties(custom_metadata={"ndc.run_id": run_id}),
-                )
-                return self.table(name).version()
+                try:
+                    return self._create(name, data, files, run_id, description)
+                except TableExists:
+                    pass  # another writer created it meanwhile: merge into theirs
             predicate = _join_predicate(keys, bounds)
             update_when = None
             if newer_wins_on is not None:
@@ -216,6 +213,36 @@ class Warehouse:
             return table.version()
 
         return with_commit_retry(upsert)
+
+    def _create(self, name: TableName, data: Rows, files: Sequence[Path], run_id: str, description: str) -> int:
+        """A new table holding `data` (or the very `files` of it), in one commit."""
+        uri = self.uri(name)
+        # Silver keeps Delta's change data feed: every insert, update (before and after) and
+        # tombstone stays readable (`ndc changes`, warehouse/changes.py).
+        configuration = CHANGE_FEED if name.layer == "silver" else None
+        commit = CommitProperties(custom_metadata={"ndc.run_id": run_id})
+        if files and (is_s3_uri(uri) or "://" not in uri):  # a store ObjectStore can write
+            create_table_from_files(
+                uri,
+                files,
+                ObjectStore.of(self.settings),
+                storage_options=self._options,
+                configuration=configuration,
+                description=description or None,
+                commit_properties=commit,
+            )
+        else:
+            write_deltalake(
+                uri,
+                _rows(data),
+                mode="append",
+                configuration=configuration,
+                storage_options=self._options,
+                writer_properties=STREAMED_WRITES,
+                description=description or None,
+                commit_properties=commit,
+            )
+        return self.table(name).version()
 
     def _merge_with_tombstones(
         self,
