@@ -55,7 +55,8 @@ def run_child(
     if extra_env:
         env = {**(env or os.environ), **extra_env}
     done = subprocess.run(
-        [*command, method, json.dumps(args)], capture_output=True, text=True, timeout=timeout_s, env=env, cwd=cwd,
+        [*command, method, "-"], input=json.dumps(args), capture_output=True, text=True, timeout=timeout_s,
+        env=env, cwd=cwd,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{method} failed ({done.returncode}):\n{done.stderr[-3000:]}")

@@ -107,10 +107,9 @@ def citizens_ref(table: str):
 
 
 def _warm_imports() -> None:
-    """Great Expectations' import takes seconds, once per process: a sync process (Dagster's)
-    pays it once for all its tables, so it stays outside a table's figure."""
-    import great_expectations  # noqa: F401
-
+    """What a sync process (Dagster's) imports once for all its tables stays outside a table's
+    figure. Not Great Expectations: a load never imports it (tests/test_load_imports.py), so
+    warming it here would add its ~150 MiB to our peak, which no real load has."""
     import quality.compile  # noqa: F401
 
 
@@ -245,7 +244,10 @@ METHODS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 def main() -> None:
-    method, arguments = sys.argv[1], json.loads(sys.argv[2])
+    """`python -m bench.methods METHOD ARGS`: ARGS as JSON, or `-` to read it from stdin (a night's
+    change lists at 1M rows are longer than one command-line argument may be)."""
+    method, text = sys.argv[1], sys.argv[2]
+    arguments = json.loads(sys.stdin.read() if text == "-" else text)
     result = METHODS[method](arguments)
     sys.stdout.write("\n" + json.dumps(result) + "\n")
 
