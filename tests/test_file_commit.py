@@ -117,3 +117,12 @@ def test_a_table_created_meanwhile_is_left_as_it_was(tmp_path):
         create(tmp_path / "ours", files)
     assert sorted(p.name for p in (tmp_path / "ours").iterdir()) == before  # no copied file left
     assert DeltaTable(str(tmp_path / "ours")).version() == 0
+
+
+def test_a_load_that_lands_nothing_creates_the_table_empty_with_its_schema(tmp_path):
+    files = staged(tmp_path / "staging", rows().head(0), slices=2)
+    create(tmp_path / "ours", files)
+    table = DeltaTable(str(tmp_path / "ours"))
+    assert table.version() == 0 and pl.read_delta(table.table_uri).height == 0
+    assert [f.name for f in table.schema().to_arrow()] == rows().columns
+    assert not list((tmp_path / "ours").glob("*.parquet"))  # no empty file added
