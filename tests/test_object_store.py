@@ -117,6 +117,9 @@ def test_local_writes_are_whole_files_and_listing_sees_regular_files_only(tmp_pa
     folder = store.folder(str(target.parent))
     assert [info.name for info in folder.files] == ["report.html"] and folder.not_regular == ["link.html"]
     assert [Path(info.uri).name for info in store.list(str(tmp_path))] == ["link.html", "report.html"]
+    store.delete(str(target))
+    store.delete(str(target))  # gone already: nothing to do
+    assert not target.exists()
 
 
 @pytest.mark.slow
@@ -131,6 +134,9 @@ def test_object_store_round_trip_on_s3(seaweedfs, tmp_path: Path) -> None:  # ty
     assert (tmp_path / "one.csv").read_bytes() == store.read_bytes(listed.uri) == b"x\n1\n"
     with pytest.raises(StorageNotFoundError):
         store.read_bytes(f"{prefix}/a/none.csv")
+    store.delete(listed.uri)
+    store.delete(listed.uri)  # gone already: nothing to do
+    assert list(store.list(prefix)) == []
 
 
 @pytest.mark.slow

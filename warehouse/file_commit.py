@@ -13,6 +13,7 @@ type, a decimal, a truncated maximum) gets no min/max: a reader then scans it, n
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -86,8 +87,9 @@ def create_table_from_files(
             commit_properties=commit_properties,
         )
     except BaseException as error:
-        for path in copied:
-            store.delete(path)
+        for path in copied:  # best effort: a file left behind is never read (no commit names it)
+            with contextlib.suppress(Exception):
+                store.delete(path)
         if "already exists" in str(error).lower():
             raise TableExists(uri) from error
         raise
