@@ -30,7 +30,8 @@ def progress_or_stop(context: dg.AssetExecutionContext) -> Callable[[str], None]
     is being stopped. The stop's SIGINT alone is not enough: its handler can run inside a garbage
     collector callback, where Python prints the exception and drops it, and a short load then
     finished as if nobody had asked. A stage boundary is a safe place to stop (the next run repairs
-    a load cut anywhere), and one run-status read per line costs about a millisecond."""
+    a load cut anywhere), and one run-status read per line costs a few milliseconds
+    (3.5 ms on the SQLite run storage) against a dozen lines a load."""
 
     def progress(message: str) -> None:
         if stop_requested(context):

@@ -95,8 +95,9 @@ def test_readers_skip_by_the_statistics_and_writers_merge_into_it(tables):
         f"SELECT count(*), max(long) FROM delta_scan('{ours.table_uri}') WHERE id >= '000000000990'"
     ).fetchone()
     assert (count, longest) == (10, "x" * 100 + "999")
-    dataset = ours.to_pyarrow_dataset()
-    assert dataset.filter(pa.compute.field("id") >= "000000000990").count_rows() == 10
+    dataset, newest = ours.to_pyarrow_dataset(), pa.compute.field("id") >= "000000000990"
+    assert dataset.filter(newest).count_rows() == 10
+    assert len(list(dataset.get_fragments())) == 3 and len(list(dataset.get_fragments(filter=newest))) == 1
     changed = rows().slice(990, 20).with_columns(pl.lit("changed").alias("long"))
     (
         ours.merge(changed.to_arrow(), predicate="t.id = s.id", source_alias="s", target_alias="t")

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deltalake import CommitProperties, Schema
+from deltalake import CommitProperties, DeltaTable, Schema
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
 if TYPE_CHECKING:  # imported where used: `ndc tables` reaches this module and must start fast
@@ -32,10 +32,12 @@ if TYPE_CHECKING:  # imported where used: `ndc tables` reaches this module and m
 
     from warehouse.objects import ObjectStore
 
+# Rows per Parquet row group in every file we write for a table, by delta-rs (warehouse.tables.
+# STREAMED_WRITES, where the choice is explained) or by Polars (TABLE_PARQUET).
+ROW_GROUP_ROWS = 262_144
 # How staged slices bound for a table are written (pipeline/staging.py): what delta-rs writes for
-# us (Snappy, per-column statistics, warehouse.tables.STREAMED_WRITES' row groups), so the files
-# can join a table as they are.
-TABLE_PARQUET: dict[str, Any] = {"compression": "snappy", "statistics": True, "row_group_size": 262_144}
+# us (Snappy, per-column statistics, the same row groups), so the files can join a table as they are.
+TABLE_PARQUET: dict[str, Any] = {"compression": "snappy", "statistics": True, "row_group_size": ROW_GROUP_ROWS}
 
 
 class TableExists(RuntimeError):
@@ -90,9 +92,16 @@ def create_table_from_files(
         for path in copied:  # best effort: a file left behind is never read (no commit names it)
             with contextlib.suppress(Exception):
                 store.delete(path)
-        if "already exists" in str(error).lower():
-            raise TableExists(uri) from error
+        if isinstance(error, Exception) and _is_table(uri, storage_options):
+            raise TableExists(uri) from error  # another writer's first commit won
         raise
+
+
+def _is_table(uri: str, storage_options: Mapping[str, str] | None) -> bool:
+    try:
+        return DeltaTable.is_deltatable(uri, storage_options=dict(storage_options) if storage_options else None)
+    except Exception:  # the store itself failing: the create's own error is the one to report
+        return False
 
 
 def file_stats(footer: pq.FileMetaData, schema: pa.Schema) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 
 from warehouse.commit import with_commit_retry
-from warehouse.file_commit import TableExists, create_table_from_files
+from warehouse.file_commit import ROW_GROUP_ROWS, TableExists, create_table_from_files
 from warehouse.objects import ObjectStore
 from warehouse.storage import Layer, StorageSettings, is_s3_uri
 
@@ -57,7 +57,7 @@ CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}  # table property of every 
 # row groups of 131k rows (measured apart, bench/bench_memory.py for the load). 256k rows (the
 # load's slice) bound it whatever the table's size, at files ~8% larger (66 MiB instead of 61 for
 # that silver). Snappy as delta-rs' default: WriterProperties' own default is uncompressed.
-STREAMED_WRITES = WriterProperties(max_row_group_size=262_144, compression="SNAPPY")
+STREAMED_WRITES = WriterProperties(max_row_group_size=ROW_GROUP_ROWS, compression="SNAPPY")
 
 
 @dataclass(frozen=True)
