@@ -373,11 +373,17 @@ def follow_run(
             run.status = finished.status.value
             return run
         if returned:
-            # The execution returned without ending the run (it always ends it, unless it crashed
-            # before its first event): say so in the run, rather than leave it STARTED.
-            instance.report_run_failed(finished, "the run's execution in `ndc` ended without a result")
+            # The execution returned and the run reads as not ended. Being stopped (CANCELING), it
+            # ended canceled, as Dagster ends a canceling run: its status was written by two
+            # threads (the ctrl-C here, the stopped load in the step), and one CANCELING can land
+            # after the execution's own CANCELED. Otherwise the execution crashed before its first
+            # event: say so in the run, rather than leave it STARTED.
+            if finished.status.value == "CANCELING":
+                instance.report_run_canceled(finished, "stopped by ctrl-C in `ndc`")
+            else:
+                instance.report_run_failed(finished, "the run's execution in `ndc` ended without a result")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            continue  # one more pass reads the failure event
+            continue  # one more pass reads the final event
         stop.poll(finished)
         stop.wait(executed)
 
