@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from normalise.shortcut import unless_clean
+
 _SEPARATORS = r"[\s.\-]"
 
 
@@ -18,6 +20,10 @@ def _stripped(expr: pl.Expr) -> pl.Expr:
 
 def digits(expr: pl.Expr) -> pl.Expr:
     """Remove separators (whitespace, dots, dashes) and keep the rest as text; empty → null."""
+    return unless_clean(expr, r"^[0-9]+$", _digits)  # a run of digits is its own result
+
+
+def _digits(expr: pl.Expr) -> pl.Expr:
     compact = _stripped(expr).str.replace_all(_SEPARATORS, "")
     return compact.replace("", None)
 
@@ -30,6 +36,11 @@ def personal_id(expr: pl.Expr) -> pl.Expr:
     unchanged for validation to judge. A trailing ".0" (a number that went through a float
     column) is dropped first.
     """
+    # A 12-digit ID or a 9-digit CMND, as most are written, is its own result.
+    return unless_clean(expr, r"^(?:[0-9]{9}|[0-9]{12})$", _personal_id)
+
+
+def _personal_id(expr: pl.Expr) -> pl.Expr:
     stripped = _stripped(expr).str.replace(r"\.0$", "").replace("", None)
     compact = stripped.str.replace_all(_SEPARATORS, "")
     return (

@@ -17,6 +17,8 @@ import phonenumbers
 import polars as pl
 from phonenumbers import PhoneMetadata
 
+from normalise.shortcut import unless_clean
+
 # 2018 conversion of 11-digit mobile numbers (01xx → 0xx), as in the rule book.
 OLD_MOBILE_PREFIXES: dict[str, str] = {
     # Viettel
@@ -41,12 +43,22 @@ _NATIONAL_SHAPE = r"^0\d{8,10}$"
 _ASCII_SHAPE = r"^0[0-9]{8,10}$"
 
 
+# A national number as written (0, then not 0, then 8–9 digits; nothing else): what `_dialled`
+# makes of it unchanged (no separator, no country prefix, a leading zero already). Most numbers
+# a ministry holds are so written: the four regex passes run on the others only.
+_DIALLED_ALREADY = r"^0[1-9][0-9]{8,9}$"
+
+
 def _dialled(expr: pl.Expr) -> pl.Expr:
     """Raw text → digits as dialled in Vietnam: separators removed, +84 / 0084 / 84 → 0, a
-    leading zero a spreadsheet dropped restored. Regex replacements only: a flat expression.
-    """
+    leading zero a spreadsheet dropped restored."""
+    return unless_clean(expr, _DIALLED_ALREADY, _dialling)
+
+
+def _dialling(expr: pl.Expr) -> pl.Expr:
+    """`_dialled`'s regex replacements, on every value."""
     return (
-        expr.cast(pl.String)
+        expr
         .str.replace_all(r"[\s.\-()/\\,]", "")
         # +84 / 0084 / bare 84 (with or without a redundant trunk zero after it) → 0
         .str.replace(r"^(?:\+|00)840?", "0")
