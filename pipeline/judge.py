@@ -142,8 +142,10 @@ class Outcome:
         ).row(0, named=True)
         for name, value in row.items():
             setattr(self, name, getattr(self, name) + int(value))
-        broken = flagged.select(pl.concat_list(ERRORS, WARNINGS).alias("rule")).explode("rule").drop_nulls()
-        self.rule_counts.update(dict(broken.group_by("rule").len().iter_rows()))
+        # Each list exploded on its own: concatenating the two lists row by row first cost ~30x
+        # more (0.10 s against 0.003 s a 250k-row slice), most rows breaking nothing.
+        broken = pl.concat([flagged.lazy().select(pl.col(rules).explode().alias("rule")) for rules in (ERRORS, WARNINGS)])
+        self.rule_counts.update(dict(broken.drop_nulls().group_by("rule").len().collect().iter_rows()))
 
 
 def _narrow_file(scratch: Path, number: int) -> Path:
