@@ -13,8 +13,10 @@ Start-up matters (`ndc tables`, `ndc sql`): nothing heavy is imported at this mo
 
 from __future__ import annotations
 
+import re
 import sys
 import time
+from datetime import date
 
 import click
 
@@ -85,13 +87,27 @@ def demo(citizens: int, seed: int, reuse_sources: bool, backend: str, as_json: b
     run_and_report("nightly_sync", full_refresh_config(), as_json=as_json, started=started)
 
 
+class Day(click.ParamType):
+    """A calendar day, written as the help shows it (click's DateTime would answer a typo with a
+    strftime pattern, '%Y-%m-%d', where a person reads YYYY-MM-DD)."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        text = str(value)
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            self.fail(f"{text!r} is not a day: write it YYYY-MM-DD, e.g. 2026-11-01", param, ctx)
+        try:
+            return date.fromisoformat(text)
+        except ValueError as wrong:  # a month 13, a 30 February
+            self.fail(f"{text!r} is not a day: {wrong}", param, ctx)
+
+
 @main.command()
-@click.option(
-    "--since", type=click.DateTime(["%Y-%m-%d"]), help="Re-read source rows from this day (inclusive)."
-)
-@click.option(
-    "--until", type=click.DateTime(["%Y-%m-%d"]), help="...to this day (exclusive). Default: no end."
-)
+@click.option("--since", type=Day(), help="Re-read source rows from this day (inclusive).")
+@click.option("--until", type=Day(), help="...to this day (exclusive). Default: no end.")
 @click.option(
     "--full-refresh", is_flag=True, help="Read every row again (MERGE keeps silver free of duplicates)."
 )
@@ -119,7 +135,7 @@ def sync(since, until, full_refresh: bool, tables: tuple[str, ...], as_json: boo
     if since and until and since >= until:
         raise click.BadParameter(f"{since:%Y-%m-%d} is not before --until: no day to load", param_hint="'--since'")
     chosen = list(dict.fromkeys(tables)) if tables else None
-    window = day_window(since.date() if since else None, until.date() if until else None)
+    window = day_window(since, until)
     use_local_defaults()
     started = time.perf_counter()
     run_config = load_run_config(chosen, full_refresh=full_refresh, window=window)

@@ -359,3 +359,10 @@ def test_a_killed_sync_never_blocks_the_next_one(demo_done):
     assert "freed the source_population pool slots" in rerun.stderr
     silver_after = {t["name"]: t["rows"] for t in json.loads(runner.invoke(main, ["tables", "--json"]).output)}
     assert silver_after["silver.population.citizens"] == silver_before["silver.population.citizens"]
+
+
+@pytest.mark.parametrize(("day", "says"), [("2026-13-01", "month must be in 1..12"), ("yesterday", "YYYY-MM-DD")])
+def test_a_day_that_is_none_is_told_in_the_words_of_the_help(day, says):
+    result = CliRunner().invoke(main, ["sync", "--since", day, "--table", "population.citizens"])
+    line = assert_one_error_line(result, 2, "--since", repr(day), says)
+    assert "%" not in line  # not click's strftime pattern
