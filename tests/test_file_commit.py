@@ -120,6 +120,26 @@ def test_a_table_created_meanwhile_is_left_as_it_was(tmp_path):
     assert DeltaTable(str(tmp_path / "ours")).version() == 0
 
 
+@pytest.mark.parametrize("after_commit", [KeyboardInterrupt, RuntimeError])
+def test_a_stop_or_an_error_just_after_the_commit_leaves_the_table_whole(tmp_path, monkeypatch, after_commit):
+    """ctrl-C / Terminate is raised at the first Python line after delta-rs returns: when that is
+    just after the commit went through, the files it names must stay (found by the ctrl-C fault
+    test: the next run read a silver table whose only file had been removed)."""
+    import warehouse.file_commit as file_commit
+
+    commit = file_commit.create_table_with_add_actions
+
+    def commit_then_stop(*args, **kwargs):
+        commit(*args, **kwargs)
+        raise after_commit("stopped as the commit returned")
+
+    monkeypatch.setattr(file_commit, "create_table_with_add_actions", commit_then_stop)
+    frame = rows()
+    with pytest.raises(after_commit, match="stopped as the commit returned"):
+        create(tmp_path / "ours", staged(tmp_path / "staging", frame))
+    assert pl.read_delta(str(tmp_path / "ours")).sort("row").equals(frame)
+
+
 def test_a_load_that_lands_nothing_creates_the_table_empty_with_its_schema(tmp_path):
     files = staged(tmp_path / "staging", rows().head(0), slices=2)
     create(tmp_path / "ours", files)

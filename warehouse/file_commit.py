@@ -89,10 +89,16 @@ def create_table_from_files(
             commit_properties=commit_properties,
         )
     except BaseException as error:
+        # An error (or a ctrl-C / Terminate, raised at the first Python line after delta-rs
+        # returns) may come after our commit went through: the table then names the copied
+        # files, and removing them would leave it pointing at nothing.
+        committed = _is_table(uri, storage_options)
+        if committed and _names_any(uri, storage_options, [add.path for add in adds]):
+            raise
         for path in copied:  # best effort: a file left behind is never read (no commit names it)
             with contextlib.suppress(Exception):
                 store.delete(path)
-        if isinstance(error, Exception) and _is_table(uri, storage_options):
+        if isinstance(error, Exception) and committed:
             raise TableExists(uri) from error  # another writer's first commit won
         raise
 
@@ -102,6 +108,20 @@ def _is_table(uri: str, storage_options: Mapping[str, str] | None) -> bool:
         return DeltaTable.is_deltatable(uri, storage_options=dict(storage_options) if storage_options else None)
     except Exception:  # the store itself failing: the create's own error is the one to report
         return False
+
+
+def _names_any(uri: str, storage_options: Mapping[str, str] | None, paths: Sequence[str]) -> bool:
+    """Whether the table at `uri` holds any of `paths` (file names are new UUIDs: only our own
+    commit can name them). When the store cannot say, the files are kept: one left over costs
+    space, one removed from under a commit loses the table."""
+    import pyarrow as pa
+
+    try:
+        table = DeltaTable(uri, storage_options=dict(storage_options) if storage_options else None)
+        named = pa.table(table.get_add_actions()).column("path").to_pylist()
+    except Exception:
+        return True
+    return not set(paths).isdisjoint(named)
 
 
 def file_stats(footer: pq.FileMetaData, schema: pa.Schema) -> dict[str, Any]:
