@@ -182,6 +182,15 @@ def summarise(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, An
                         g["cpu_s"] / r[peer]["cpu_s"] for g, r in zip(got, rounds, strict=True)), 2)
                     summary[method][f"x_{peer}_wall"] = round(statistics.median(
                         g["wall_s"] / r[peer]["wall_s"] for g, r in zip(got, rounds, strict=True)), 2)
+        if method == "ours" and "ours_baseline" in rounds[0]:
+            # Paired: each round's difference to the baseline run beside it. On a noisy machine the
+            # medians of two columns can disagree with most rounds; the pairs say how often it won.
+            summary[method]["minus_baseline_wall_s"] = [
+                round(g["wall_s"] - r["ours_baseline"]["wall_s"], 2) for g, r in zip(got, rounds, strict=True)
+            ]
+            summary[method]["minus_baseline_cpu_s"] = [
+                round(g["cpu_s"] - r["ours_baseline"]["cpu_s"], 2) for g, r in zip(got, rounds, strict=True)
+            ]
         if method == "night":
             summary[method]["valid"] = all(g["valid"] for g in got)
             summary[method]["share_of_full_sync_wall"] = statistics.median(g["share_of_full_sync_wall"] for g in got)
@@ -224,6 +233,12 @@ def markdown(summary: dict[str, dict[str, Any]], rows: int, rounds: int) -> str:
         lines += ["", f"night: {'valid' if night['valid'] else 'VOID (silver differs from the source)'}; "
                   f"{night['share_of_full_sync_wall']:.0%} of the same round's full sync wall, "
                   f"{night['share_of_full_sync_cpu']:.0%} of its CPU"]
+    ours = summary.get("ours", {})
+    if "minus_baseline_wall_s" in ours:
+        walls, cpus = ours["minus_baseline_wall_s"], ours["minus_baseline_cpu_s"]
+        lines += ["", f"ours − baseline, round by round: wall {', '.join(f'{d:+.2f}' for d in walls)} s "
+                  f"(median {statistics.median(walls):+.2f}; faster in {sum(d < 0 for d in walls)} of {len(walls)}); "
+                  f"CPU {', '.join(f'{d:+.2f}' for d in cpus)} s (median {statistics.median(cpus):+.2f})"]
     for method in ("ours", "ours_baseline", "ours_jemalloc_decay0", "night"):
         for kind, unit in (("stages", "wall s"), ("stages_cpu", "CPU s")):
             if method in summary and kind in summary[method]:
