@@ -50,7 +50,7 @@ NOT_RUN: dict[str, str] = {
         "tests, run by the suite itself"
     ),
     "uv run python bench/bench_connectors.py": "a benchmark (~1.5 min); speed is measured by bench/, not by tests",
-    "uv run --group bench python -m bench": "the benchmark harness (hours at 1M rows on 2 cores); speed is measured by bench/, not by tests",
+    "uv run --group bench python -m bench": "the benchmark harness (every method, 3 rounds at 1M rows); speed is measured by bench/, not by tests",
     "uv run --group bench python -m bench --rows 200000 --rounds 3": "the benchmark harness; speed is measured by bench/, not by tests",
     "uv run --group bench python -m bench --rows 200000 --reuse-table --profile": "a profile of the benchmark's sync; not a test",
     "DAGSTER_HOME=$PWD/.ndc/dagster uv run dagster dev": "a long-running server (the Dagster UI)",
