@@ -140,6 +140,29 @@ def test_a_stop_or_an_error_just_after_the_commit_leaves_the_table_whole(tmp_pat
     assert pl.read_delta(str(tmp_path / "ours")).sort("row").equals(frame)
 
 
+def test_when_the_store_cannot_say_who_committed_the_files_are_kept(tmp_path, monkeypatch):
+    """The commit went through, then the store failed while we asked whether it had: removing the
+    copied files on a guess would leave the table pointing at nothing."""
+    import warehouse.file_commit as file_commit
+
+    commit = file_commit.create_table_with_add_actions
+
+    def commit_then_lose_the_store(*args, **kwargs):
+        commit(*args, **kwargs)
+        monkeypatch.setattr(DeltaTable, "is_deltatable", unreachable)
+        raise OSError("connection reset as the commit returned")
+
+    def unreachable(*args, **kwargs):
+        raise OSError("store unreachable")
+
+    monkeypatch.setattr(file_commit, "create_table_with_add_actions", commit_then_lose_the_store)
+    frame = rows()
+    with pytest.raises(OSError, match="connection reset"):
+        create(tmp_path / "ours", staged(tmp_path / "staging", frame))
+    monkeypatch.undo()  # the store is back: the table must read whole
+    assert pl.read_delta(str(tmp_path / "ours")).sort("row").equals(frame)
+
+
 def test_a_load_that_lands_nothing_creates_the_table_empty_with_its_schema(tmp_path):
     files = staged(tmp_path / "staging", rows().head(0), slices=2)
     create(tmp_path / "ours", files)

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from deltalake import CommitProperties, DeltaTable, Schema
 from deltalake.transaction import AddAction, create_table_with_add_actions
@@ -92,36 +92,34 @@ def create_table_from_files(
         # An error (or a ctrl-C / Terminate, raised at the first Python line after delta-rs
         # returns) may come after our commit went through: the table then names the copied
         # files, and removing them would leave it pointing at nothing.
-        committed = _is_table(uri, storage_options)
-        if committed and _names_any(uri, storage_options, [add.path for add in adds]):
+        writer = _who_committed(uri, storage_options, [add.path for add in adds])
+        if writer in ("us", None):  # ours, or the store cannot say: keep the files
             raise
         for path in copied:  # best effort: a file left behind is never read (no commit names it)
             with contextlib.suppress(Exception):
                 store.delete(path)
-        if isinstance(error, Exception) and committed:
+        if isinstance(error, Exception) and writer == "another writer":
             raise TableExists(uri) from error  # another writer's first commit won
         raise
 
 
-def _is_table(uri: str, storage_options: Mapping[str, str] | None) -> bool:
-    try:
-        return DeltaTable.is_deltatable(uri, storage_options=dict(storage_options) if storage_options else None)
-    except Exception:  # the store itself failing: the create's own error is the one to report
-        return False
-
-
-def _names_any(uri: str, storage_options: Mapping[str, str] | None, paths: Sequence[str]) -> bool:
-    """Whether the table at `uri` holds any of `paths` (file names are new UUIDs: only our own
-    commit can name them). When the store cannot say, the files are kept: one left over costs
-    space, one removed from under a commit loses the table."""
+def _who_committed(
+    uri: str, storage_options: Mapping[str, str] | None, paths: Sequence[str]
+) -> Literal["nobody", "us", "another writer"] | None:
+    """Who created the table at `uri`: nobody yet, us (it names one of `paths`: file names are new
+    UUIDs, only our own commit can name them), or another writer. None when the store cannot say;
+    the caller then keeps the files: one left over costs space, one removed from under a commit
+    loses the table."""
     import pyarrow as pa
 
+    options = dict(storage_options) if storage_options else None
     try:
-        table = DeltaTable(uri, storage_options=dict(storage_options) if storage_options else None)
-        named = pa.table(table.get_add_actions()).column("path").to_pylist()
+        if not DeltaTable.is_deltatable(uri, storage_options=options):
+            return "nobody"
+        named = pa.table(DeltaTable(uri, storage_options=options).get_add_actions()).column("path").to_pylist()
     except Exception:
-        return True
-    return not set(paths).isdisjoint(named)
+        return None
+    return "another writer" if set(paths).isdisjoint(named) else "us"
 
 
 def file_stats(footer: pq.FileMetaData, schema: pa.Schema) -> dict[str, Any]:
