@@ -111,16 +111,3 @@ def test_a_few_dirty_values_among_clean_ones_are_cleaned_in_their_places():
     raw = [*clean[:3], "  0912 345 678 ", *clean[3:7], None, "\u200b0987654321", *clean[7:], ""]
     assert run("text", raw) == [*clean[:3], "0912 345 678", *clean[3:7], None, "0987654321", *clean[7:], None]
 
-
-def test_the_shortcut_runs_the_passes_on_the_dirty_values_only():
-    from normalise.shortcut import unless_clean
-
-    seen: list[list] = []
-
-    def passes(expr: pl.Expr) -> pl.Expr:
-        return expr.map_batches(lambda v: (seen.append(v.to_list()), v.str.to_uppercase())[1], return_dtype=pl.String)
-
-    frame = pl.DataFrame({"raw": ["ok", "dirty one", "ok", None, "ok", "ok"]})
-    out = frame.select(unless_clean(pl.col("raw"), r"^ok$", passes)).to_series().to_list()
-    assert out == ["ok", "DIRTY ONE", "ok", None, "ok", "ok"]
-    assert seen == [["dirty one"]]
