@@ -151,9 +151,19 @@ def build_admin_tables() -> AdminTables:
 def ward_mapping_frame() -> pl.DataFrame:
     """legacy_ward → candidates_2025 (list), ward_2025 (null when split), needs_review."""
     candidates = admin_tables().ward_candidates
-    frame = pl.DataFrame(
-        {"legacy_ward": list(candidates), "candidates_2025": list(candidates.values())},
-        schema={"legacy_ward": pl.String, "candidates_2025": pl.List(pl.String)},
+    # Built flat and gathered into lists by Polars: a list column made from Python lists took
+    # 0.1–0.24 s (most of a small load's set-up), this takes 5 ms. Every legacy ward has at least
+    # one candidate (vietnam-provinces' OLD_TO_NEW), so none is lost by the flattening.
+    frame = (
+        pl.DataFrame(
+            {
+                "legacy_ward": [ward for ward, into in candidates.items() for _ in into],
+                "candidate": [new for into in candidates.values() for new in into],
+            },
+            schema={"legacy_ward": pl.String, "candidate": pl.String},
+        )
+        .group_by("legacy_ward", maintain_order=True)
+        .agg(candidates_2025=pl.col("candidate"))
     )
     n_candidates = pl.col("candidates_2025").list.len()
     return frame.with_columns(
