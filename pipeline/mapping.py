@@ -93,7 +93,10 @@ def canonical_frame(
 
 def _normalised(values: pl.Series, mappings: list[ColumnMapping], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """The canonical columns one source column makes, by distinct value where values repeat."""
-    if isinstance(values.dtype, _BY_VALUE_TYPES) or values.dtype.is_integer():
+    by_value = isinstance(values.dtype, _BY_VALUE_TYPES) or values.dtype.is_integer()
+    # The estimate first (HyperLogLog, a tenth of an exact unique's cost): a column that barely
+    # repeats (phones, IDs, timestamps) is not worth its exact distinct values.
+    if by_value and values.approx_n_unique() <= _DISTINCT_SHARE * values.len():
         distinct = values.unique()
         if distinct.len() <= _DISTINCT_SHARE * values.len():
             verdicts = _normalise(distinct, mappings, schema).with_columns(distinct.alias(_VALUE))
