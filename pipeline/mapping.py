@@ -93,20 +93,29 @@ def canonical_frame(
 
 def _normalised(values: pl.Series, mappings: list[ColumnMapping], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """The canonical columns one source column makes, by distinct value where values repeat."""
-    by_value = isinstance(values.dtype, _BY_VALUE_TYPES) or values.dtype.is_integer()
+    distinct = repeating_values(values)
+    if distinct is None:
+        return _normalise(values, mappings, schema)
+    verdicts = _normalise(distinct, mappings, schema).with_columns(distinct.alias(_VALUE))
+    return (
+        values.alias(_VALUE)
+        .to_frame()
+        .join(verdicts, on=_VALUE, how="left", nulls_equal=True, maintain_order="left")
+        .drop(_VALUE)
+    )
+
+
+def repeating_values(values: pl.Series) -> pl.Series | None:
+    """The distinct values of `values` when they repeat enough to be normalised apart, else None
+    (`bench/bench_columns.py` measures both paths per column)."""
+    if not (isinstance(values.dtype, _BY_VALUE_TYPES) or values.dtype.is_integer()):
+        return None
     # The estimate first (HyperLogLog, a tenth of an exact unique's cost): a column that barely
     # repeats (phones, IDs, timestamps) is not worth its exact distinct values.
-    if by_value and values.approx_n_unique() <= _DISTINCT_SHARE * values.len():
-        distinct = values.unique()
-        if distinct.len() <= _DISTINCT_SHARE * values.len():
-            verdicts = _normalise(distinct, mappings, schema).with_columns(distinct.alias(_VALUE))
-            return (
-                values.alias(_VALUE)
-                .to_frame()
-                .join(verdicts, on=_VALUE, how="left", nulls_equal=True, maintain_order="left")
-                .drop(_VALUE)
-            )
-    return _normalise(values, mappings, schema)
+    if values.approx_n_unique() > _DISTINCT_SHARE * values.len():
+        return None
+    distinct = values.unique()
+    return distinct if distinct.len() <= _DISTINCT_SHARE * values.len() else None
 
 
 def _normalise(values: pl.Series, mappings: list[ColumnMapping], schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -84,3 +84,12 @@ def test_any_phone_column(values):
     ref = load_catalogue().table("population.citizens")
     raw = _frame(ref, len(values), False, seed=1).with_columns(pl.Series("so_dien_thoai", values, dtype=pl.String))
     assert canonical_frame(raw, ref.table, ref.entity).equals(raw.select(canonical_columns(ref.table, ref.entity)))
+
+
+def test_only_values_that_repeat_are_normalised_apart():
+    from pipeline.mapping import repeating_values
+
+    codes = pl.Series(["01", "79", None, "01"] * 500)
+    assert sorted(repeating_values(codes).to_list(), key=str) == sorted(["01", "79", None], key=str)
+    assert repeating_values(pl.Series([f"{i:012d}" for i in range(2000)])) is None  # IDs barely repeat
+    assert repeating_values(pl.Series([0.0, -0.0, float("nan")] * 100)) is None  # floats: equal ≠ hash-equal
