@@ -505,14 +505,23 @@ def s3_lab(root: Path, demo: Path, server, name: str) -> Lab:
 
 
 def s3_outage(lab: Lab, table: str, server) -> tuple[Watched, str]:
+    restarts: list[threading.Timer] = []
+
     def strike(phase: str) -> bool:
-        if "extracting" not in phase:
+        # Once: extraction logs several lines (its progress), and a second stop would kill the
+        # server the first restart is starting.
+        if "extracting" not in phase or restarts:
             return False
         server.stop()
-        threading.Timer(3.0, lambda: server.start(timeout=60)).start()
+        restarts.append(threading.Timer(3.0, lambda: server.start(timeout=60)))
+        restarts[-1].start()
         return False
 
     watched = watch(start_sync(lab, table), table, on_phase=strike)
+    # The restart finishes before the caller goes on: a caller stopping the server meanwhile
+    # (a test's teardown) would kill it mid-start, and the timer thread would die with an error.
+    for restart in restarts:
+        restart.join(timeout=90)
     deadline = time.monotonic() + 60
     while not server.is_ready() and time.monotonic() < deadline:
         time.sleep(0.5)
