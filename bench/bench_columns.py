@@ -6,10 +6,9 @@
 Reads the first `--rows` rows (a load's slice is 250k) of the bench table (`python -m bench` made
 it in `--work`; its server is started or reused) and, for each source column of
 population.citizens, times in milliseconds (best of `--repeat`): its exact distinct values
-(`unique`), HyperLogLog's estimate of their number (`estimate`), the mappings run on every row
-(`direct`), run on the distinct values only (`on_distinct`) and joined back to the rows
-(`join`). `path` is the one pipeline/mapping.py takes. Skipped by the slice's judging:
-the columns the duplicate pass made already (the key and version: `known`).
+(`unique`), the mappings run on every row (`direct`), run on the distinct values only (`on_distinct`) and joined back to the rows
+(`join`). `path` is the one pipeline/mapping.py takes. A load's judging skips the
+key and version columns: the duplicate pass made them already (`known`).
 """
 
 from __future__ import annotations
@@ -38,27 +37,18 @@ def best_ms(work: Callable[[], object], repeat: int) -> float:
 def column_costs(raw: pl.DataFrame, ref: TableRef, repeat: int = 5) -> pl.DataFrame:
     """One row per source column: its distinct share, the path taken and each step's milliseconds."""
     schema = mapping.entity_schema(ref.entity)
-    by_source: dict[str, list] = {}
-    for column in ref.table.columns:
-        by_source.setdefault(column.source, []).append(column)
     rows = []
-    for name, mappings in by_source.items():
+    for name, mappings in mapping.mappings_by_source(ref.table).items():
         values = raw.get_column(name)
         distinct = values.unique()
-        verdicts = mapping._normalise(distinct, mappings, schema).with_columns(distinct.alias(mapping._VALUE))
+        verdicts = mapping._normalise(distinct, mappings, schema)
         rows.append({
             "column": name,
             "mappings": len(mappings),
             "distinct_share": round(distinct.len() / max(values.len(), 1), 3),
             "path": "direct" if mapping.repeating_values(values) is None else "distinct",
-            "estimate": best_ms(values.approx_n_unique, repeat),
             "unique": best_ms(values.unique, repeat),
-            "join": best_ms(
-                lambda values=values, verdicts=verdicts: values.alias(mapping._VALUE).to_frame().join(
-                    verdicts, on=mapping._VALUE, how="left", nulls_equal=True, maintain_order="left"
-                ),
-                repeat,
-            ),
+            "join": best_ms(lambda v=values, d=distinct, n=verdicts: mapping.joined_back(v, d, n), repeat),
             "on_distinct": best_ms(lambda d=distinct, m=mappings: mapping._normalise(d, m, schema), repeat),
             "direct": best_ms(lambda v=values, m=mappings: mapping._normalise(v, m, schema), repeat),
         })

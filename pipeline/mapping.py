@@ -68,16 +68,13 @@ def canonical_frame(
     from phone) reuses that output instead of normalising the value a second time.
     """
     schema = entity_schema(entity)
-    by_source: dict[str, list[ColumnMapping]] = {}
-    for mapping in table.columns:
-        by_source.setdefault(mapping.source, []).append(mapping)
     made: dict[str, pl.Series] = {}
     taken: set[str] = set()
     if known is not None:
         assert known.height == raw.height, "known canonical columns must be of the same rows"
         taken = {name for name in known.columns if name in schema}
         made.update({name: known.get_column(name).cast(schema[name]) for name in taken})
-    for source, mappings in by_source.items():
+    for source, mappings in mappings_by_source(table).items():
         # A derived mapping whose base is known is normalised from the source value: still exact.
         todo = [m for m in mappings if m.to not in taken]
         if todo:
@@ -91,18 +88,20 @@ def canonical_frame(
     )
 
 
+def mappings_by_source(table: Table) -> dict[str, list[ColumnMapping]]:
+    """The table's mappings grouped by the source column they read, in the catalogue's order."""
+    by_source: dict[str, list[ColumnMapping]] = {}
+    for mapping in table.columns:
+        by_source.setdefault(mapping.source, []).append(mapping)
+    return by_source
+
+
 def _normalised(values: pl.Series, mappings: list[ColumnMapping], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """The canonical columns one source column makes, by distinct value where values repeat."""
     distinct = repeating_values(values)
     if distinct is None:
         return _normalise(values, mappings, schema)
-    verdicts = _normalise(distinct, mappings, schema).with_columns(distinct.alias(_VALUE))
-    return (
-        values.alias(_VALUE)
-        .to_frame()
-        .join(verdicts, on=_VALUE, how="left", nulls_equal=True, maintain_order="left")
-        .drop(_VALUE)
-    )
+    return joined_back(values, distinct, _normalise(distinct, mappings, schema))
 
 
 def repeating_values(values: pl.Series) -> pl.Series | None:
@@ -110,12 +109,18 @@ def repeating_values(values: pl.Series) -> pl.Series | None:
     (`bench/bench_columns.py` measures both paths per column)."""
     if not (isinstance(values.dtype, _BY_VALUE_TYPES) or values.dtype.is_integer()):
         return None
-    # The estimate first (HyperLogLog, a tenth of an exact unique's cost): a column that barely
-    # repeats (phones, IDs, timestamps) is not worth its exact distinct values.
-    if values.approx_n_unique() > _DISTINCT_SHARE * values.len():
-        return None
     distinct = values.unique()
     return distinct if distinct.len() <= _DISTINCT_SHARE * values.len() else None
+
+
+def joined_back(values: pl.Series, distinct: pl.Series, verdicts: pl.DataFrame) -> pl.DataFrame:
+    """`verdicts` (one row per value of `distinct`, in its order) given to each row of `values`."""
+    return (
+        values.alias(_VALUE)
+        .to_frame()
+        .join(verdicts.with_columns(distinct.alias(_VALUE)), on=_VALUE, how="left", nulls_equal=True, maintain_order="left")
+        .drop(_VALUE)
+    )
 
 
 def _normalise(values: pl.Series, mappings: list[ColumnMapping], schema: dict[str, pl.DataType]) -> pl.DataFrame:
