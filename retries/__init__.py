@@ -13,7 +13,9 @@ the next, so the worst cases multiply:
    at `max_backoff_s` (30 s). After that the connector raises `SourceUnreachable`.
 2. **One Delta commit** (`warehouse/commit.py`): a commit that lost an optimistic-concurrency race
    (`deltalake.exceptions.CommitFailedError`, after delta-rs's own internal commit retries) is
-   re-run whole, re-reading the table, up to 8 attempts.
+   re-run whole, re-reading the table, up to 8 attempts. Not a write whose rows are a stream read
+   once (bronze, written from the extraction): its retry would find the stream drained, so it
+   raises `StreamSpent` at once (warehouse/tables.py) and level 3 reads the source again.
 3. **One Dagster step** (`assets/ministries.py` load assets: `RetryPolicy(max_retries=2, delay=5,
    backoff=EXPONENTIAL, jitter=PLUS_MINUS)`; `assets/maintenance.py`'s op: the same with
    `delay=30`): the whole load re-runs, 3 attempts in all; it is idempotent by run id.

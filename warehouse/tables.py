@@ -126,6 +126,7 @@ class Warehouse:
         other runs' rows are untouched.
         """
         uri = self.uri(name)
+        data = _given_once(data, name)
         match = {RUN_ID: run_id, **(also_matching or {})}
         predicate = " AND ".join(f"{_ident(k)} = '{_sql_string(v)}'" for k, v in match.items())
 
@@ -180,6 +181,7 @@ class Warehouse:
         nights touch its newest rows) scans and rewrites only the files that hold that range.
         Sound: no target row outside the range can match a source key.
         """
+        data = _given_once(data, name)
         if tombstones is not None and tombstones.keys.height and self.exists(name):
             return self._merge_with_tombstones(name, data, keys, run_id, newer_wins_on, tombstones, bounds)
 
@@ -352,6 +354,35 @@ class Warehouse:
 
 def _rows(data: Rows) -> pa.Table | pa.RecordBatchReader:
     return data() if callable(data) else data
+
+
+class StreamSpent(RuntimeError):
+    """A write's rows were a stream, read once by an attempt that did not commit."""
+
+
+def _given_once(data: Rows, name: TableName) -> Rows:
+    """`data` as each attempt of one write receives it: a stream (the extraction, which cannot be
+    read twice) is given to the first attempt only. A second attempt (a lost commit race, or a
+    first load finding the table created meanwhile) would find it drained and commit nothing in
+    place of the run's rows (measured: a run's bronze rows replaced by none, the load then
+    counting 0 extracted); it raises StreamSpent instead, and the step's retry reads the source
+    anew. Tables and functions making fresh streams are re-read by every attempt."""
+    if callable(data) or not isinstance(data, pa.RecordBatchReader):
+        return data
+    given = False
+
+    def first_attempt_only() -> pa.RecordBatchReader:
+        nonlocal given
+        if given:
+            raise StreamSpent(
+                f"{name}: another writer committed first, and this run's rows were a stream that "
+                "cannot be read twice; nothing of this run was committed. The load is run again "
+                "from the source (the step's retry, or run it again)."
+            )
+        given = True
+        return data
+
+    return first_attempt_only
 
 
 TOMBSTONE_MARK = "_ndc_tombstone"  # in a MERGE's source only: this row is a key deleted at the source
