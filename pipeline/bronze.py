@@ -1,11 +1,13 @@
 """The bronze side of one load: the extracted batches as one stream with the load's own columns
 added (row, run id, ingest time, source table), checked for schema drift before anything is
-written; the extent of what this run extracted; and this run's rows read back in bounded slices."""
+written and counted as they go; the extent of what this run extracted, which must be every row
+the stream sent; and this run's rows read back in bounded slices."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
@@ -21,6 +23,26 @@ from warehouse.tables import RUN_ID
 CHUNK_ROWS = 250_000  # rows judged at a time: bounds a load's memory whatever the table's size
 
 
+class BronzeMismatch(RuntimeError):
+    """Bronze holds another number of this run's rows than the extraction sent."""
+
+
+@dataclass
+class Sent:
+    """The rows the extraction sent, counted as they stream into bronze: the load's rows in,
+    counted from the source's stream itself rather than from what bronze came to hold."""
+
+    rows: int = 0
+
+    def check(self, in_bronze: int, table: str) -> None:
+        """Bronze must hold exactly the rows sent: every later count (landed, quarantined) starts there."""
+        if in_bronze != self.rows:
+            raise BronzeMismatch(
+                f"{table} holds {in_bronze:,} rows of this run, the extraction sent {self.rows:,}: "
+                "another writer wrote rows of this run meanwhile. Nothing was merged; run the load again."
+            )
+
+
 def bronze_stream(
     ref: TableRef,
     batches: Iterator[pa.RecordBatch],
@@ -28,9 +50,11 @@ def bronze_stream(
     ingested_at: datetime,
     bronze: pa.Schema | None = None,
     say: Progress | None = None,
+    sent: Sent | None = None,
 ) -> pa.RecordBatchReader | None:
     """The extracted batches plus load columns, checked against the mapping and against bronze's
-    column types before anything is written (schema drift: pipeline/guards.py)."""
+    column types before anything is written (schema drift: pipeline/guards.py); `sent` counts
+    the rows as the writer takes them."""
     first = next((batch for batch in batches if batch.num_rows), None)
     if first is None:
         return None
@@ -73,6 +97,8 @@ def bronze_stream(
                 *(pa.repeat(value, n) for value in constants),
             ]
             offset += n
+            if sent is not None:
+                sent.rows = offset
             yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, with_load_columns())

@@ -21,7 +21,7 @@ from catalogue.check import compiled_suite
 from connectors import ExtractRequest, open_connector
 from connectors.files import FileDropConnector
 from connectors.staging import scratch_dir
-from pipeline.bronze import CHUNK_ROWS, bronze_stream, extent, slice_of
+from pipeline.bronze import CHUNK_ROWS, Sent, bronze_stream, extent, slice_of
 from pipeline.channels import load_channels
 from pipeline.cursor import incremental_since
 from pipeline.deletes import keys_to_tombstone, reconcile_deletes
@@ -114,7 +114,8 @@ def load_table(
         bronze_schema = (
             pa.schema(warehouse.table(names.bronze).schema().to_arrow()) if warehouse.exists(names.bronze) else None
         )
-        stream = bronze_stream(ref, batches, run_id, started, bronze_schema, say)
+        sent = Sent()
+        stream = bronze_stream(ref, batches, run_id, started, bronze_schema, say, sent)
     if stream is None:
         files_quarantined = quarantine_files(ref, connector, drop, warehouse, run_id, say)
         say(f"{ref.key}: nothing new")
@@ -146,6 +147,7 @@ def load_table(
         with clock.stage("duplicates"):
             release_unused()  # what the extraction and delta-rs' bronze write freed (pipeline/memory.py)
             extracted, watermark_from, watermark_to = extent(ref, this_run)
+            sent.check(extracted, str(names.bronze))  # rows in: every row the source sent is in bronze
             say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
             # Versions are ordered within this load, then against silver (pipeline/versions.py).
             versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
