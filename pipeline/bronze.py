@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,10 +30,12 @@ class BronzeMismatch(RuntimeError):
 
 @dataclass
 class Sent:
-    """The rows the extraction sent, counted as they stream into bronze: the load's rows in,
-    counted from the source's stream itself rather than from what bronze came to hold."""
+    """What the extraction sent as it streamed into bronze: its rows, counted from the source's
+    stream itself rather than from what bronze came to hold (the load's rows in), and the error
+    that ended it early, if one did."""
 
     rows: int = 0
+    error: BaseException | None = None
 
     def check(self, in_bronze: int, table: str) -> None:
         """Bronze must hold exactly the rows sent: every later count (landed, quarantined) starts there."""
@@ -41,6 +44,19 @@ class Sent:
                 f"{table} holds {in_bronze:,} rows of this run, the extraction sent {self.rows:,}: "
                 "another writer wrote rows of this run meanwhile. Nothing was merged; run the load again."
             )
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around the write that drains the stream: an error the stream raised (the source timed
+        out, the connection dropped, ctrl-C) reaches the caller as itself. The writer, delta-rs,
+        would turn it into a DeltaError holding its traceback as text: a frozen source read as a
+        storage failure, a ctrl-C as a failed run instead of a stopped one."""
+        try:
+            yield
+        except BaseException:
+            if self.error is not None:
+                raise self.error from None
+            raise
 
 
 def bronze_stream(
@@ -54,7 +70,7 @@ def bronze_stream(
 ) -> pa.RecordBatchReader | None:
     """The extracted batches plus load columns, checked against the mapping and against bronze's
     column types before anything is written (schema drift: pipeline/guards.py); `sent` counts
-    the rows as the writer takes them."""
+    the rows as the writer takes them and keeps the error that ends the stream early."""
     first = next((batch for batch in batches if batch.num_rows), None)
     if first is None:
         return None
@@ -89,17 +105,24 @@ def bronze_stream(
 
     def with_load_columns() -> Iterator[pa.RecordBatch]:
         offset = 0
-        for batch in itertools.chain([first], batches):
-            n = batch.num_rows
-            columns = [
-                *batch.columns,
-                pl.int_range(offset, offset + n, dtype=pl.Int64, eager=True).to_arrow(),
-                *(pa.repeat(value, n) for value in constants),
-            ]
-            offset += n
+        try:
+            for batch in itertools.chain([first], batches):
+                n = batch.num_rows
+                columns = [
+                    *batch.columns,
+                    pl.int_range(offset, offset + n, dtype=pl.Int64, eager=True).to_arrow(),
+                    *(pa.repeat(value, n) for value in constants),
+                ]
+                offset += n
+                if sent is not None:
+                    sent.rows = offset
+                yield pa.RecordBatch.from_arrays(columns, schema=schema)
+        except GeneratorExit:  # the writer let go of the stream: not an error of the extraction
+            raise
+        except BaseException as error:
             if sent is not None:
-                sent.rows = offset
-            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+                sent.error = error
+            raise
 
     return pa.RecordBatchReader.from_batches(schema, with_load_columns())
 

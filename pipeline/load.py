@@ -130,12 +130,13 @@ def load_table(
         _settle(report, clock)
         return report
     with clock.stage("bronze_write"):
-        bronze_version = warehouse.replace_run(
-            names.bronze,
-            stream,
-            run_id,
-            description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
-        )
+        with sent.writing():
+            bronze_version = warehouse.replace_run(
+                names.bronze,
+                stream,
+                run_id,
+                description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
+            )
         files_quarantined = quarantine_files(ref, connector, drop, warehouse, run_id, say)
     this_run = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id)
     outcome = Outcome()
