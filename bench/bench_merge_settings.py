@@ -1,5 +1,5 @@
 """Whether delta-rs' MERGE settings move a night's MERGE (issue 14): the same night into copies of
-one silver table, once per setting, each in its own process, settings alternating round by round.
+one silver table, once per setting, each in its own process, in an order shuffled per round.
 
     uv run --group bench python -m bench.bench_merge_settings SILVER_TABLE_URI [--rounds 3]
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shutil
 import subprocess
 import sys
@@ -94,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown setting(s) {', '.join(unknown)}: choose from {', '.join(SETTINGS)}")
     with tempfile.TemporaryDirectory(prefix="merge-settings-") as scratch:
         night(args.silver, Path(scratch) / "night.parquet")
-        for _ in range(args.rounds):
-            for setting in settings:
+        for number in range(args.rounds):
+            for setting in random.Random(number).sample(settings, len(settings)):
                 done = subprocess.run(
                     [sys.executable, "-m", "bench.bench_merge_settings", args.silver, "--one", setting,
                      "--scratch", scratch],
