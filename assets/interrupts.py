@@ -9,14 +9,11 @@ alert. Elsewhere (a run pod evicted on Kubernetes) it stays a failure, which run
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import dagster as dg
 
 INTERRUPTED = "stopped on request (ctrl-C or the UI's Terminate) before the load finished"
-# Which process runs a run that `ndc` started: `ndc` itself (orchestration/reclaim.py reads it too).
-WORKER_PID_TAG = "ndc/pid"
 
 
 def stop_requested(context: dg.AssetExecutionContext) -> bool:
@@ -42,10 +39,7 @@ def progress_or_stop(context: dg.AssetExecutionContext) -> Callable[[str], None]
 
 
 def stopped(context: dg.AssetExecutionContext) -> dg.Failure:
-    """The step's failure for a load that was interrupted, the run marked CANCELING first when the
-    interrupt is the ctrl-C of the `ndc` process running it (so that the run ends CANCELED)."""
-    if context.run.tags.get(WORKER_PID_TAG) == str(os.getpid()):
-        run = context.instance.get_run_by_id(context.run.run_id)
-        if run is not None and run.status == dg.DagsterRunStatus.STARTED:
-            context.instance.report_run_canceling(run, "stopped by ctrl-C in `ndc`")
+    """The step's failure for a load that was interrupted. In a run that `ndc` executes, the failure
+    marks the run CANCELING as it is written (orchestration/launch.py: stop_recorded), so that the
+    run ends CANCELED."""
     return dg.Failure(description=INTERRUPTED, allow_retries=False)

@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -54,6 +55,9 @@ from warehouse.catalog import table_names  # noqa: E402
 from warehouse.committed import LOADS  # noqa: E402
 from warehouse.storage import StorageSettings  # noqa: E402
 from warehouse.tables import RUN_ID, Warehouse  # noqa: E402
+
+if TYPE_CHECKING:
+    from devservers.databases import LocalServer
 
 NDC = str(Path(sys.executable).parent / "ndc")
 TODAY = "2026-11-01"  # the demo generator's run date
@@ -386,6 +390,7 @@ def grow(mount: Path) -> None:
 class Postgres:
     folder: Path
     urls: dict[str, str]
+    server: LocalServer  # its superuser connection holds the lock that catches a read in flight
 
     def processes(self) -> list[int]:
         """The postmaster and its children (the backend serving a read among them)."""
@@ -427,7 +432,7 @@ def postgres_with(demo: Path) -> Iterator[Postgres | None]:
         except ServerBinariesMissing:
             yield None
             return
-        yield Postgres(folder, load_demo_into("postgres", demo, local))
+        yield Postgres(folder, load_demo_into("postgres", demo, local), local)
     finally:
         with contextlib.suppress(Exception):
             stop("postgres", folder)
@@ -446,26 +451,66 @@ def catalogue_with_stall_limit(folder: Path, source: str, seconds: int) -> Path:
 
 
 def source_fault(lab: Lab, table: str, pg: Postgres, action: str) -> tuple[Watched, str]:
-    """Restart or freeze PostgreSQL when the load logs that it is extracting; the run must end on its own."""
+    """Restart or freeze PostgreSQL while the load reads `table`; the run must end on its own."""
+    if action == "freeze":
+        return frozen_mid_read(lab, table, pg)
     restarts: list[threading.Thread] = []
 
     def strike(phase: str) -> bool:
         if "extracting" in phase and not restarts:
-            if action == "restart":
-                restarts.append(threading.Thread(target=pg.restart))
-                restarts[0].start()
-            else:
-                restarts.append(threading.current_thread())  # struck once
-                pg.signal(signal.SIGSTOP)
+            restarts.append(threading.Thread(target=pg.restart))
+            restarts[0].start()
         return False
 
     try:
         watched = watch(start_sync(lab, table), table, on_phase=strike)
     finally:
-        pg.signal(signal.SIGCONT)
-        if action == "restart" and restarts:
+        if restarts:
             restarts[0].join()
     return watched, f"{action} at extracting (the run took {watched.seconds:.0f}s)"
+
+
+def frozen_mid_read(lab: Lab, table: str, pg: Postgres) -> tuple[Watched, str]:
+    """Freeze PostgreSQL (SIGSTOP, every process of it) with the load's query in flight.
+
+    A demo's read is over in milliseconds, long before its "extracting" line reaches us. So a lock
+    on the source table holds the read when it comes, and the server is frozen once a query of
+    the reader's is seen waiting on it: the load has connected and asked for rows that never come.
+    """
+    ref = load_catalogue().table(table)
+    database, source_table = ref.source.name, ref.table.table
+    holder = pg.server.admin_connect(database)
+    watcher = pg.server.admin_connect(database)
+    struck = threading.Event()
+    try:
+        holder.autocommit = False
+        holder.execute(f'LOCK TABLE "{source_table}" IN ACCESS EXCLUSIVE MODE')
+        process = start_sync(lab, table)
+
+        def strike() -> None:
+            while process.poll() is None:
+                waiting = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND usename = %s "
+                    "AND wait_event_type = 'Lock' AND query ILIKE %s",
+                    (database, pg.server.user, f"%{source_table}%"),
+                ).fetchone()
+                if waiting and waiting[0]:
+                    pg.signal(signal.SIGSTOP)
+                    struck.set()
+                    return
+                time.sleep(0.02)
+
+        striker = threading.Thread(target=strike, name="chaos-freeze")
+        striker.start()
+        watched = watch(process, table)
+        striker.join()
+    finally:
+        pg.signal(signal.SIGCONT)
+        holder.rollback()  # the lock goes; the next run reads freely
+        holder.close()
+        watcher.close()
+    at = "with the load's query in flight" if struck.is_set() else "never: the load sent no query"
+    return watched, f"freeze {at} (the run took {watched.seconds:.0f}s)"
 
 
 @contextlib.contextmanager

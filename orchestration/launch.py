@@ -72,16 +72,16 @@ class LaunchedRun:
     @property
     def interrupted(self) -> bool:
         """Stopped by ctrl-C or the UI's Terminate, not by a failure of its own."""
-        from assets.interrupts import INTERRUPTED  # a stopped load's own word for it
+        return self.status == "CANCELED" or any(map(is_interruption, self.all_events))
 
-        if self.status == "CANCELED":
-            return True
-        errors = [getattr(event.event_specific_data, "error", None) for event in self.all_events]
-        return any(
-            getattr(error, "cls_name", None) in INTERRUPTIONS or INTERRUPTED in getattr(error, "message", "")
-            for error in errors
-            if error is not None
-        )
+
+def is_interruption(event: DagsterEvent) -> bool:
+    """Whether the event records an interrupt: Dagster's own (raised in its frames or the step's),
+    or a load that stopped at one (assets/interrupts.py)."""
+    from assets.interrupts import INTERRUPTED  # a stopped load's own word for it
+
+    error = getattr(event.event_specific_data, "error", None)
+    return error is not None and (error.cls_name in INTERRUPTIONS or INTERRUPTED in error.message)
 
 
 @dataclass(frozen=True)
@@ -235,10 +235,14 @@ def execute_run(
         def follow() -> None:
             try:  # its own instance: the execution writes through the other one meanwhile
                 with type(instance).from_ref(instance.get_ref()) as reader:
-                    follow_run(reader, run, on_entry, executed=executed, stop=Stop(reader, run_id, signals))
+                    follow_run(
+                        reader, run, on_entry, executed=executed, stop=Stop(reader, run_id, signals, interrupted)
+                    )
             except BaseException as error:
                 failures.append(error)
 
+        interrupted = threading.Event()
+        instance.add_event_listener(run_id, stop_recorded(instance, run_id, interrupted))
         follower = threading.Thread(target=follow, name="ndc-run-progress", daemon=True)
         follower.start()
         try:
@@ -282,16 +286,25 @@ class Stop:
     collector callback, where Python prints the exception and drops it, and the load goes on. So
     the interrupt is sent again every RESEND_S until the execution has returned. On ctrl-C the run
     is set CANCELING at once, so that it ends CANCELED rather than failed: for a run of several
-    steps (their processes stop on the executor's word) this is what does it; a load running here
-    records it itself before its step fails (assets/interrupts.py), which no thread can outrun.
+    steps (their processes stop on the executor's word) this is what does it; a step running here
+    records it as its interrupted failure is written (`stop_recorded`), which no thread can outrun.
     """
 
     RESEND_S = 2.0
 
-    def __init__(self, instance: dg.DagsterInstance, run_id: str, signals: int | None) -> None:
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        run_id: str,
+        signals: int | None,
+        interrupted: threading.Event | None = None,
+    ) -> None:
         self._instance = instance
         self._run_id = run_id
         self._signals = signals
+        # Set by `stop_recorded` when a step's interrupt was written: the execution is unwinding
+        # from it already, and a second interrupt now would land in its clean-up.
+        self._interrupted = interrupted or threading.Event()
         self._requested = False
         self._last_sent = 0.0
 
@@ -311,6 +324,8 @@ class Stop:
             if run.status.value not in ("CANCELING", "CANCELED"):
                 return
             self._requested = True
+            if self._interrupted.is_set():
+                self._last_sent = time.monotonic()  # interrupted already: again only if it lingers
         if time.monotonic() - self._last_sent >= self.RESEND_S:
             self._last_sent = time.monotonic()
             os.kill(os.getpid(), signal.SIGINT)
@@ -328,6 +343,31 @@ class Stop:
             run = self._instance.get_run_by_id(self._run_id)
             if run is not None and run.status.value == "STARTED":
                 self._instance.report_run_canceling(run, "stopped by ctrl-C in `ndc`")
+
+
+def stop_recorded(
+    instance: dg.DagsterInstance, run_id: str, interrupted: threading.Event
+) -> Callable[[EventLogEntry], None]:
+    """An event listener that marks the run CANCELING when a step of it fails by an interrupt, on
+    the thread that executes the run, as the failure is written.
+
+    In this process an interrupt is a stop asked for (ctrl-C, a `kill -INT`, or the UI's Terminate,
+    which marked the run already). Dagster ends an interrupted run CANCELED only if it reads it
+    CANCELING, and it reads it on this thread right after the failure. `Stop`'s thread marks it too
+    on ctrl-C, but raced that read and lost it now and then: a ctrl-C that landed in Dagster's own
+    frames, between two outputs of a step, ended the run FAILURE (paging the on-call). `interrupted`
+    tells `Stop` that the execution is unwinding from the interrupt already: no second one."""
+
+    def on_event(entry: EventLogEntry) -> None:
+        event = entry.dagster_event
+        if event is None or not event.is_step_failure or not is_interruption(event):
+            return
+        interrupted.set()
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status.value == "STARTED":
+            instance.report_run_canceling(run, "stopped by ctrl-C in `ndc`")
+
+    return on_event
 
 
 def worker_pid(entry: EventLogEntry) -> int | None:

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
-from assets.interrupts import WORKER_PID_TAG
 from devservers.process import pid_alive  # zombies count as gone
 
-PID_TAG = WORKER_PID_TAG
+PID_TAG = "ndc/pid"  # which process runs a run that `ndc` started: `ndc` itself
 HOST_TAG = "ndc/host"
 
 _ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}

@@ -176,7 +176,11 @@ def test_postgresql_frozen_mid_extract_fails_within_the_stall_limit_and_the_next
     catalogue = chaos.catalogue_with_stall_limit(tmp_path / "catalogue", "population", chaos.STALL_TIMEOUT_S)
     here = lab(tmp_path, demo, **postgres.urls, NDC_CATALOGUE_DIR=str(catalogue))
     faulted, at = chaos.source_fault(here, TABLE, postgres, "freeze")
+    assert "in flight" in at, at  # frozen while the load waited for rows, not after it had them
     assert not faulted.hung, "a frozen source hung the load"
+    # One line naming the source: the stall (first try), or a connect the frozen server never
+    # answered (its retries).
+    assert faulted.rc == 1 and "source 'population'" in faulted.tail.splitlines()[-1], faulted.tail
     assert_exact(chaos.recover_and_prove("PostgreSQL frozen", here, TABLE, faulted, at, reference[TABLE], Freed()))
 
 

@@ -48,3 +48,57 @@ def test_a_run_whose_execution_returned_unended_is_ended_by_what_it_was_doing(st
             stop=Stop(instance, run.run_id, None),
         )
         assert followed.status == ended == instance.get_run_by_id(run.run_id).status.value
+
+
+@dg.asset
+def cut_short() -> None:
+    # What Dagster sees when ctrl-C lands in its own frames, between two of a step's outputs: an
+    # interrupt that no code of the asset caught.
+    raise KeyboardInterrupt
+
+
+def interrupted_job() -> dg.JobDefinition:
+    # In the run worker's own process, as `ndc` runs a one-step run (orchestration/executors.py).
+    job = dg.define_asset_job("interrupted", executor_def=dg.in_process_executor)
+    return dg.Definitions(assets=[cut_short], jobs=[job]).resolve_job_def("interrupted")
+
+
+def test_an_interrupt_outside_the_load_ends_a_run_of_ndc_canceled_not_failed(tmp_path):
+    """The step's interrupted failure marks the run CANCELING on the thread that executes it, before
+    Dagster reads the run to end it: not left to a race with the thread that watches for ctrl-C."""
+    from orchestration.launch import execute_run
+
+    job = dg.reconstructable(interrupted_job)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        run = instance.create_run_for_job(
+            job_def=job.get_definition(), job_code_origin=job.get_python_origin(), run_config={}
+        )
+        ended = execute_run(instance, run.run_id, lambda _entry: None)
+        assert ended.interrupted
+        assert ended.status == "CANCELED" == instance.get_run_by_id(run.run_id).status.value
+
+
+def test_a_stop_the_interrupted_step_recorded_sends_no_second_interrupt():
+    """A second SIGINT would land in the clean-up of an execution already unwinding from the first;
+    a Terminate from the UI (nothing interrupted yet) still gets one."""
+    import signal
+    import threading
+    import time
+
+    from orchestration.launch import Stop
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        run = instance.add_run(DagsterRun(job_name="nightly_sync", status=dg.DagsterRunStatus.CANCELING))
+        received: list[int] = []
+        previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
+        try:
+            interrupted = threading.Event()
+            interrupted.set()
+            Stop(instance, run.run_id, None, interrupted).poll(run)
+            time.sleep(0.05)  # a signal's handler runs on this thread, at its next instruction
+            assert received == []
+            Stop(instance, run.run_id, None).poll(run)
+            time.sleep(0.05)
+            assert received == [signal.SIGINT]
+        finally:
+            signal.signal(signal.SIGINT, previous)
