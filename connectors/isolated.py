@@ -77,9 +77,14 @@ def read_batches(read: SqlRead, stall_timeout_s: float | None) -> Iterator[pa.Re
                 except StopIteration:
                     break
         except pa.ArrowInvalid as cut:  # the stream ended early: the child's word says why
-            raise RuntimeError(_closing_word(word_fd) or f"the read was cut off ({cut})") from None
+            word = _closing_word(word_fd)
+            if not word and _died_of_ctrl_c(child):
+                raise KeyboardInterrupt from None
+            raise RuntimeError(word or f"the read was cut off ({cut})") from None
         word = _closing_word(word_fd)
         if not word.startswith(_END):
+            if not word and _died_of_ctrl_c(child):
+                raise KeyboardInterrupt
             raise RuntimeError(word or f"the reading process ended without a word (exit code {child.poll()})")
         peak_kib = int(word.removeprefix(_END))
         # Benchmarks add this to the parent's own peak: the two run at once.
@@ -90,6 +95,16 @@ def read_batches(read: SqlRead, stall_timeout_s: float | None) -> Iterator[pa.Re
         child.wait(timeout=10)
         child.stdout.close()
         os.close(word_fd)
+
+
+def _died_of_ctrl_c(child: subprocess.Popen[bytes]) -> bool:
+    """Whether the child died of a SIGINT. A terminal's ctrl-C reaches the whole process group, and
+    one that lands while the child is still importing (before it ignores SIGINT) kills it: that is
+    the user's stop, to be raised as one here, not a source failure the load would retry."""
+    try:
+        return child.wait(timeout=10) == -signal.SIGINT
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def _wait(fd: int, stall_timeout_s: float | None) -> None:
@@ -159,6 +174,7 @@ def _child(word_fd: int) -> None:
 if __name__ == "__main__":
     # A ctrl-C in the terminal reaches the whole process group: the parent decides what it means
     # (it stops the load and kills this read). Dying of it here would read as a source failure
-    # and be retried.
+    # and be retried; one that lands during the imports above, before this line, is recognised
+    # by the parent (`_died_of_ctrl_c`).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _child(int(sys.argv[1]))
