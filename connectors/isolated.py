@@ -77,15 +77,10 @@ def read_batches(read: SqlRead, stall_timeout_s: float | None) -> Iterator[pa.Re
                 except StopIteration:
                     break
         except pa.ArrowInvalid as cut:  # the stream ended early: the child's word says why
-            word = _closing_word(word_fd)
-            if not word and _died_of_ctrl_c(child):
-                raise KeyboardInterrupt from None
-            raise RuntimeError(word or f"the read was cut off ({cut})") from None
+            raise _failure(child, _closing_word(word_fd), f"the read was cut off ({cut})") from None
         word = _closing_word(word_fd)
         if not word.startswith(_END):
-            if not word and _died_of_ctrl_c(child):
-                raise KeyboardInterrupt
-            raise RuntimeError(word or f"the reading process ended without a word (exit code {child.poll()})")
+            raise _failure(child, word, "the reading process ended without a word")
         peak_kib = int(word.removeprefix(_END))
         # Benchmarks add this to the parent's own peak: the two run at once.
         log.debug("sql read child peak RSS %d MiB", peak_kib // 1024, extra={"child_peak_rss_kib": peak_kib})
@@ -95,6 +90,16 @@ def read_batches(read: SqlRead, stall_timeout_s: float | None) -> Iterator[pa.Re
         child.wait(timeout=10)
         child.stdout.close()
         os.close(word_fd)
+
+
+def _failure(child: subprocess.Popen[bytes], word: str, wordless: str) -> BaseException:
+    """What a read that did not end with `END` raises: the child's error as a RuntimeError, or,
+    when it left no word, a KeyboardInterrupt if it died of a SIGINT, else `wordless`."""
+    if word:
+        return RuntimeError(word)
+    if _died_of_ctrl_c(child):
+        return KeyboardInterrupt()
+    return RuntimeError(f"{wordless} (exit code {child.poll()})")
 
 
 def _died_of_ctrl_c(child: subprocess.Popen[bytes]) -> bool:
