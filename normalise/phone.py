@@ -70,21 +70,19 @@ def _dialling(expr: pl.Expr) -> pl.Expr:
 def _national_frame(dialled: pl.Series) -> pl.DataFrame:
     """Per batch: the 2018 01xx prefix mapping, then the national-number shape (else null).
 
-    Eager steps on whole Series, so each intermediate is computed once (no CSE needed).
+    Eager steps on whole Series, so each intermediate is computed once (no CSE needed); the
+    prefix mapping looks at the few 11-digit 01xx numbers only.
     """
-    frame = pl.DataFrame({"dialled": dialled}).with_columns(
-        new_prefix=pl.col("dialled")
-        .str.slice(0, 4)
-        .replace_strict(OLD_MOBILE_PREFIXES, default=None, return_dtype=pl.String)
-    )
-    frame = frame.with_columns(
-        national=pl.when(pl.col("dialled").str.contains(r"^01\d{9}$") & pl.col("new_prefix").is_not_null())
-        .then(pl.col("new_prefix") + pl.col("dialled").str.slice(4))
-        .otherwise(pl.col("dialled"))
-    )
-    return frame.select(
-        national=pl.when(pl.col("national").str.contains(_NATIONAL_SHAPE)).then(pl.col("national"))
-    )
+    national = dialled
+    old = dialled.str.contains(r"^01\d{9}$").fill_null(False)
+    if old.any():
+        positions = old.arg_true()
+        numbers = dialled.gather(positions)
+        new_prefix = numbers.str.slice(0, 4).replace_strict(OLD_MOBILE_PREFIXES, default=None, return_dtype=pl.String)
+        renumbered = (new_prefix + numbers.str.slice(4)).fill_null(numbers)
+        national = dialled.clone().scatter(positions, renumbered)
+    n = pl.col("national")
+    return national.alias("national").to_frame().select(national=pl.when(n.str.contains(_NATIONAL_SHAPE)).then(n))
 
 
 def national_number(expr: pl.Expr) -> pl.Expr:
@@ -274,12 +272,14 @@ def _valid_mask(numbers: pl.Series) -> pl.Series:
     if keys is None:
         verdict = _by_regex(values)
     else:
-        verdict = values.to_frame("n").select(n.str.contains(_ASCII_SHAPE) & _number_key(n).is_in(keys.implode()))
-        verdict = verdict.to_series().fill_null(False)
-        # Polars' \d is Unicode: a number with other digits (rare) passes the shape, not the table.
-        other = (~verdict & values.str.contains(_NATIONAL_SHAPE) & ~values.str.contains(_ASCII_SHAPE)).fill_null(False)
-        if other.any():
-            verdict = verdict.scatter(other.arg_true(), _by_regex(values.filter(other)))
+        ascii_shaped = values.str.contains(_ASCII_SHAPE)
+        verdict = values.to_frame("n").select(_number_key(n).is_in(keys.implode())).to_series()
+        verdict = (ascii_shaped & verdict).fill_null(False)
+        # Polars' \d is Unicode: a number with other digits (rare) passes the shape, not the
+        # table. Such numbers are among the few not of the ASCII shape: the rule as written judges them.
+        unshaped = (~ascii_shaped).arg_true()
+        if unshaped.len():
+            verdict = verdict.scatter(unshaped, _by_regex(values.gather(unshaped)))
     if values.len() == numbers.len():
         return verdict.alias(numbers.name)
     return pl.zeros(numbers.len(), pl.Boolean, eager=True).scatter(present.arg_true(), verdict).alias(numbers.name)
@@ -294,8 +294,10 @@ def _e164_batch(dialled: pl.Series) -> pl.Series:
     frame = _national_frame(dialled)
     frame = frame.with_columns(valid=_valid_mask(frame["national"]))
     # The renumbered form is tried only where the number as written is not valid (few rows).
-    frame = frame.with_columns(renumbered=pl.when(~pl.col("valid")).then(_old_landline(pl.col("national"))))
-    frame = frame.with_columns(renumbered_valid=_valid_mask(frame["renumbered"]))
+    invalid = (~frame["valid"]).arg_true()
+    tried = frame["national"].gather(invalid).to_frame().select(_old_landline(pl.col("national"))).to_series()
+    renumbered = pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias("renumbered").scatter(invalid, tried)
+    frame = frame.with_columns(renumbered, renumbered_valid=_valid_mask(renumbered))
     e164 = frame.select(
         pl.when("valid")
         .then(_to_e164(pl.col("national")))
