@@ -118,9 +118,19 @@ def date_precision(
     excel_serial: bool = False,
 ) -> pl.Expr:
     """Precision of a value `date` parses: "day" | "month" | "year"; null when it does not parse."""
+    return date_precision_from(expr, date(expr, format, excel_serial), format)
+
+
+def date_precision_from(
+    expr: pl.Expr,
+    parsed: pl.Expr,
+    format: str | Sequence[str] | None = None,
+    excel_serial: bool = False,
+) -> pl.Expr:
+    """`date_precision` of the raw value, given `date` of the same value with the same options
+    (parsed once, not twice). `excel_serial` is `date`'s: a serial is a day, as any other date."""
     formats = formats_of(format, DEFAULT_DATE_FORMATS)
     raw = _stripped(expr)
-    parsed = _parse_dates(raw, formats, excel_serial)
     return (
         pl.when(parsed.is_null())
         .then(pl.lit(None, dtype=pl.String))

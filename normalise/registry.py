@@ -100,10 +100,11 @@ _SPECS: dict[str, _Spec] = {
 }
 
 # Normalisers whose result follows from another's on the same raw value: (that other normaliser,
-# a function of the raw value and its output). Where a table maps one source column through both
-# with the same options, pipeline.mapping.canonical_frame computes the costly one once.
-DERIVED: Mapping[str, tuple[str, Callable[[pl.Expr, pl.Expr], pl.Expr]]] = MappingProxyType(
-    {"phone_valid": ("phone", phone.phone_valid_from)}
+# a function of the raw value, its output and the options both share). Where a table maps one
+# source column through both with the same options, pipeline.mapping.canonical_frame computes the
+# costly one once.
+DERIVED: Mapping[str, tuple[str, Callable[..., pl.Expr]]] = MappingProxyType(
+    {"phone_valid": ("phone", phone.phone_valid_from), "date_precision": ("date", dates.date_precision_from)}
 )
 
 NORMALISERS: Mapping[str, Normaliser] = MappingProxyType(

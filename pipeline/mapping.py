@@ -65,7 +65,7 @@ def canonical_frame(
     distinct values go through every mapping that reads it, in one pass, and the results are
     joined back to the rows. A column that barely repeats (IDs, timestamps) is normalised row by
     row. A normaliser derived from another's output (normalise.registry.DERIVED: phone_valid
-    from phone) reuses that output instead of normalising the value a second time.
+    from phone, date_precision from date) reuses that output instead of normalising the value a second time.
     """
     schema = entity_schema(entity)
     made: dict[str, pl.Series] = {}
@@ -137,7 +137,7 @@ def _normalise(values: pl.Series, mappings: list[ColumnMapping], schema: dict[st
             expr = normaliser(mapping.parse)(source, **mapping.options)
             plain.append(expr.cast(schema[mapping.to], strict=False).alias(temp[mapping.to]))
         else:
-            expr = DERIVED[mapping.parse][1](source, pl.col(temp[base.to]))
+            expr = DERIVED[mapping.parse][1](source, pl.col(temp[base.to]), **mapping.options)
             derived.append(expr.cast(schema[mapping.to], strict=False).alias(temp[mapping.to]))
     return (
         values.to_frame()
