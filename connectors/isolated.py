@@ -94,7 +94,7 @@ def read_batches(read: SqlRead, stall_timeout_s: float | None) -> Iterator[pa.Re
 
 def _failure(child: subprocess.Popen[bytes], word: str, wordless: str) -> BaseException:
     """What a read that did not end with `END` raises: the child's error as a RuntimeError, or,
-    when it left no word, a KeyboardInterrupt if it died of a SIGINT, else `wordless`."""
+    when it left no word, a KeyboardInterrupt if it died of a SIGINT, else `wordless` and its exit code."""
     if word:
         return RuntimeError(word)
     if _died_of_ctrl_c(child):

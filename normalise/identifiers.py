@@ -33,17 +33,17 @@ def personal_id(expr: pl.Expr) -> pl.Expr:
 
     Separators are removed; 10–11 digits are left-padded to 12 (spreadsheets drop the leading
     zeros of province codes 001–096); 9 digits (a legacy CMND) and any other shape come back
-    unchanged for validation to judge. The ".0" of a run of digits (a number that went through a
-    float column) is dropped first.
+    unchanged for validation to judge. The ".0" of a number (one that went through a float
+    column) is dropped first.
     """
     # A 12-digit ID or a 9-digit CMND, as most are written, is its own result.
     return unless_clean(expr, r"^(?:[0-9]{9}|[0-9]{12})$", _personal_id)
 
 
 def _personal_id(expr: pl.Expr) -> pl.Expr:
-    # Only a run of digits lost its ".0" to a float column: dropping it from other text would leave
-    # what the text had before it (a space, another ".0") for the next run to change again.
-    stripped = _stripped(expr).str.replace(r"^(\d+)\.0$", "${1}")
+    # Only a number (digits and separators) lost its ".0" to a float column; from other text, what
+    # stood before it would be left for the next run to change again (": .0" → ": " → ":").
+    stripped = _stripped(expr).str.replace(r"^([\d\s.\-]*)\.0$", "${1}").str.strip_chars().replace("", None)
     compact = stripped.str.replace_all(_SEPARATORS, "")
     return (
         pl.when(compact.str.contains(r"^\d{10,11}$"))

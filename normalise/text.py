@@ -25,10 +25,11 @@ _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 _TONES = "[\u0300\u0301\u0303\u0309\u0323]"
 
 
-# The characters of a value already clean: printable ASCII, and the precomposed letters Vietnamese
-# is written with (Latin-1's, Latin Extended-A's and -B's up to ư, the Vietnamese block of Latin
-# Extended Additional), Ð and ð left out (`text` rewrites them). None is invisible, a control or a
-# combining mark, and NFC leaves each as it is, alone or beside any other (tests check every pair).
+# The characters of a value already clean: printable ASCII, and the Latin blocks whose precomposed
+# letters Vietnamese is written with (Latin-1's letters and × ÷, Latin Extended-A, Extended-B up to
+# ư, the Vietnamese part of Latin Extended Additional), Ð and ð left out (`text` rewrites them). None
+# is invisible, a control or a combining mark, and NFC leaves each as it is, alone or beside any
+# other (tests check every pair).
 _CLEAN_CHARACTER = r"[!-~\u00C0-\u00CF\u00D1-\u00EF\u00F1-\u01B0\u1EA0-\u1EF9]"
 # Words of such characters separated by single spaces: a value of this shape is already what
 # `text` makes of it (no run of whitespace, nothing at either end to strip). IDs, codes, phones and

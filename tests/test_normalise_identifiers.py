@@ -21,8 +21,12 @@ def run(name: str, raw: list, /, **options) -> list:
         ("12085012345", "012085012345"),  # 012 Lai Châu: one zero lost
         ("1085012345.0", "001085012345"),  # went through a float column
         ("123456789.0", "123456789"),
+        ("001 085 012 345.0", "001085012345"),
+        ("1.085.012.345.0", "001085012345"),
+        (".0", None),
         ("A1.0", "A1.0"),  # not a number: left for validation as written
         (": .0", ": .0"),  # once came back ": ", and ":" from a second run
+        ("- .0", "-"),
         ("123456789", "123456789"),  # a legacy CMND: not padded
         ("12345", "12345"),
         ("0010850123456", "0010850123456"),

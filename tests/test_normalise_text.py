@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from normalise import normaliser
+from normalise.text import _CLEAN, _cleaned
 
 
 def run(name: str, raw: list, /, **options) -> list:
@@ -112,16 +113,15 @@ def test_a_few_dirty_values_among_clean_ones_are_cleaned_in_their_places():
     assert run("text", raw) == [*clean[:3], "0912 345 678", *clean[3:7], None, "0987654321", *clean[7:], None]
 
 
-
 def test_every_character_text_takes_as_clean_is_left_as_it_is_alone_and_beside_any_other():
     # `text` skips its passes on values of clean characters (normalise/shortcut.py): that is sound
     # only if the passes change none of them, including NFC composing two neighbours.
-    from normalise.text import _CLEAN, _cleaned
-
-    codepoints = pl.Series([chr(c) for c in range(0x2000)], dtype=pl.String)
+    codepoints = pl.Series([chr(c) for c in range(0x30000) if not 0xD800 <= c <= 0xDFFF], dtype=pl.String)
     clean = codepoints.filter(codepoints.str.contains(_CLEAN)).to_list()
     assert "ư" in clean and "ỹ" in clean and "Ð" not in clean and "\u0301" not in clean
-    values = pl.Series("v", clean + [a + b for a in clean for b in clean] + [f"{a} {b}" for a in clean for b in clean[::7]])
+    values = pl.Series(
+        "v", clean + [a + b for a in clean for b in clean] + [f"{a} {b}" for a in clean for b in clean[::7]]
+    )
     out = values.to_frame().select(_cleaned(pl.col("v"))).to_series()
-    changed = values.filter(out != values).to_list()
+    changed = values.filter(out.ne_missing(values)).to_list()
     assert changed == [], changed[:10]
