@@ -17,7 +17,7 @@ import phonenumbers
 import polars as pl
 from phonenumbers import PhoneMetadata
 
-from normalise.shortcut import unless_clean
+from normalise.shortcut import on_rows, unless_clean
 
 # 2018 conversion of 11-digit mobile numbers (01xx → 0xx), as in the rule book.
 OLD_MOBILE_PREFIXES: dict[str, str] = {
@@ -73,16 +73,15 @@ def _national_frame(dialled: pl.Series) -> pl.DataFrame:
     Eager steps on whole Series, so each intermediate is computed once (no CSE needed); the
     prefix mapping looks at the few 11-digit 01xx numbers only.
     """
-    national = dialled
-    old = dialled.str.contains(r"^01\d{9}$").fill_null(False)
-    if old.any():
-        positions = old.arg_true()
-        numbers = dialled.gather(positions)
-        new_prefix = numbers.str.slice(0, 4).replace_strict(OLD_MOBILE_PREFIXES, default=None, return_dtype=pl.String)
-        renumbered = (new_prefix + numbers.str.slice(4)).fill_null(numbers)
-        national = dialled.clone().scatter(positions, renumbered)
+    national = on_rows(dialled.str.contains(r"^01\d{9}$").fill_null(False), _new_mobile_prefix, dialled)
     n = pl.col("national")
     return national.alias("national").to_frame().select(national=pl.when(n.str.contains(_NATIONAL_SHAPE)).then(n))
+
+
+def _new_mobile_prefix(numbers: pl.Series) -> pl.Series:
+    """11-digit 01xx numbers with their 2018 prefix; one whose prefix was not renumbered, as written."""
+    new_prefix = numbers.str.slice(0, 4).replace_strict(OLD_MOBILE_PREFIXES, default=None, return_dtype=pl.String)
+    return (new_prefix + numbers.str.slice(4)).fill_null(numbers)
 
 
 def national_number(expr: pl.Expr) -> pl.Expr:
@@ -98,11 +97,12 @@ def national_number(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def _old_landline(national: pl.Expr) -> pl.Expr:
-    """The 2017 renumbering of a 10-digit 04/08 landline (04 3825 1234 → 024 3825 1234)."""
-    head = national.str.slice(0, 2)
-    new_code = head.replace_strict(OLD_LANDLINE_PREFIXES, default=None, return_dtype=pl.String)
-    return pl.when(national.str.contains(r"^0[48]\d{8}$")).then(new_code + national.str.slice(2))
+def _old_landline(national: pl.Series) -> pl.Series:
+    """The 2017 renumbering of a 10-digit 04/08 landline (04 3825 1234 → 024 3825 1234); else null."""
+    n = pl.col("n")
+    new_code = n.str.slice(0, 2).replace_strict(OLD_LANDLINE_PREFIXES, default=None, return_dtype=pl.String)
+    renumbered = pl.when(n.str.contains(r"^0[48]\d{8}$")).then(new_code + n.str.slice(2))
+    return national.to_frame("n").select(renumbered).to_series()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -266,23 +266,23 @@ def _valid_mask(numbers: pl.Series) -> pl.Series:
     does, and a column may be mostly null: the 2017 renumbering applies to few), by the table of
     valid prefixes and lengths where the metadata allows (`_valid_keys`)."""
     present = numbers.is_not_null()
-    values = numbers.filter(present)
+    if present.all():
+        return _valid_present(numbers).alias(numbers.name)
+    return on_rows(present, _valid_present, numbers, into=pl.zeros(numbers.len(), pl.Boolean, eager=True)).alias(
+        numbers.name
+    )
+
+
+def _valid_present(values: pl.Series) -> pl.Series:
+    """`_valid_mask` of numbers none of which is null."""
     keys = _valid_keys()
-    n = pl.col("n")
     if keys is None:
-        verdict = _by_regex(values)
-    else:
-        ascii_shaped = values.str.contains(_ASCII_SHAPE)
-        verdict = values.to_frame("n").select(_number_key(n).is_in(keys.implode())).to_series()
-        verdict = (ascii_shaped & verdict).fill_null(False)
-        # Polars' \d is Unicode: a number with other digits (rare) passes the shape, not the
-        # table. Such numbers are among the few not of the ASCII shape: the rule as written judges them.
-        unshaped = (~ascii_shaped).arg_true()
-        if unshaped.len():
-            verdict = verdict.scatter(unshaped, _by_regex(values.gather(unshaped)))
-    if values.len() == numbers.len():
-        return verdict.alias(numbers.name)
-    return pl.zeros(numbers.len(), pl.Boolean, eager=True).scatter(present.arg_true(), verdict).alias(numbers.name)
+        return _by_regex(values)
+    ascii_shaped = values.str.contains(_ASCII_SHAPE)
+    verdict = values.to_frame("n").select(_number_key(pl.col("n")).is_in(keys.implode())).to_series()
+    # Polars' \d is Unicode: a number with other digits (rare) passes the shape, not the
+    # table. Such numbers are among the few not of the ASCII shape: the rule as written judges them.
+    return on_rows(~ascii_shaped, _by_regex, values, into=(ascii_shaped & verdict).fill_null(False))
 
 
 def _to_e164(national: pl.Expr) -> pl.Expr:
@@ -294,9 +294,8 @@ def _e164_batch(dialled: pl.Series) -> pl.Series:
     frame = _national_frame(dialled)
     frame = frame.with_columns(valid=_valid_mask(frame["national"]))
     # The renumbered form is tried only where the number as written is not valid (few rows).
-    invalid = (~frame["valid"]).arg_true()
-    tried = frame["national"].gather(invalid).to_frame().select(_old_landline(pl.col("national"))).to_series()
-    renumbered = pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias("renumbered").scatter(invalid, tried)
+    nothing = pl.repeat(None, frame.height, dtype=pl.String, eager=True)
+    renumbered = on_rows(~frame["valid"], _old_landline, frame["national"], into=nothing).alias("renumbered")
     frame = frame.with_columns(renumbered, renumbered_valid=_valid_mask(renumbered))
     e164 = frame.select(
         pl.when("valid")
