@@ -86,19 +86,40 @@ def read_csv(path: Path, encoding: str = "auto") -> pa.Table:
     return pacsv.read_csv(
         source,
         read_options=pacsv.ReadOptions(block_size=1 << 22),
+        # A quoted cell may hold a line break (Alt+Enter in a spreadsheet cell): without this, a
+        # break that falls before a 4 MiB block's edge split its record in two rows.
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        # Only an empty cell is missing: "NA", "N/A", "NULL" or "nan" are values as sent, for the
+        # rules to judge and quarantine to keep (Arrow's default list made them null).
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True
+            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True, null_values=[""]
         ),
     )
 
 
 def read_excel(path: Path) -> pa.Table:
-    """The first sheet of an .xlsx workbook, every column as text."""
+    """Every sheet of an .xlsx workbook that has rows, hidden ones too, every column as text.
+
+    Ministries send a month per sheet; a sheet left unread would be rows lost with nothing to say
+    so. The sheets with rows must share one header (in any order): a workbook whose sheets differ
+    raises ValueError and is quarantined whole, as a CSV with another header is."""
     import polars as pl
 
     try:
-        frame = pl.read_excel(path, infer_schema_length=0, raise_if_empty=False)
+        sheets = pl.read_excel(path, sheet_id=0, infer_schema_length=0, raise_if_empty=False)
     except Exception as error:  # fastexcel raises its own exception types for broken workbooks
         raise ValueError(f"not a readable .xlsx workbook: {error}") from None
+    with_rows = [(name, sheet) for name, sheet in sheets.items() if sheet.height]
+    if not with_rows:  # a header alone: the first sheet's columns, no rows
+        frame = next(iter(sheets.values()), pl.DataFrame())
+    else:
+        (first_name, first), *others = with_rows
+        for name, other in others:
+            if sorted(other.columns) != sorted(first.columns):
+                raise ValueError(
+                    f"sheets {first_name!r} and {name!r} have different columns "
+                    f"({', '.join(first.columns)} against {', '.join(other.columns)}): send one header"
+                )
+        frame = pl.concat([first, *(other.select(first.columns) for _, other in others)])
     table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
     return table.cast(pa.schema([pa.field(name, pa.string()) for name in table.column_names]))

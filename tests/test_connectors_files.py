@@ -31,8 +31,10 @@ def write_csv(path: Path, records: list[list[str]]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def write_xlsx(path: Path, records: list[list[str]]) -> None:
-    """A minimal .xlsx workbook (inline strings), written by hand: no Excel writer is installed."""
+def write_xlsx(path: Path, records: list[list[str]], *more: tuple[list[list[str]], bool]) -> None:
+    """A minimal .xlsx workbook (inline strings), written by hand: no Excel writer is installed.
+    `records` (under HEADER) is its first sheet; each of `more` is another sheet, (rows with their
+    header row first, hidden)."""
     def row_xml(number: int, values: list[str]) -> str:
         cells = "".join(
             f'<c r="{chr(65 + col)}{number}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
@@ -40,34 +42,45 @@ def write_xlsx(path: Path, records: list[list[str]]) -> None:
         )
         return f'<row r="{number}">{cells}</row>'
 
-    sheet_rows = "".join(row_xml(n + 1, values) for n, values in enumerate([HEADER, *records]))
+    sheets = [([HEADER, *records], False), *more]
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    numbers = range(1, len(sheets) + 1)
     parts = {
         "[Content_Types].xml": (
             '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
             '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            "</Types>"
+            + "".join(
+                f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                for n in numbers
+            )
+            + "</Types>"
         ),
         "_rels/.rels": (
             '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
         ),
         "xl/workbook.xml": (
-            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{rel}">'
-            '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            + "".join(
+                f'<sheet name="Sheet{n}" sheetId="{n}"{' state="hidden"' if hidden else ""} r:id="rId{n}"/>'
+                for n, (_, hidden) in zip(numbers, sheets, strict=True)
+            )
+            + "</sheets></workbook>"
         ),
         "xl/_rels/workbook.xml.rels": (
             '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
-        ),
-        "xl/worksheets/sheet1.xml": (
-            f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>{sheet_rows}</sheetData></worksheet>'
+            + "".join(f'<Relationship Id="rId{n}" Type="{rel}/worksheet" Target="worksheets/sheet{n}.xml"/>' for n in numbers)
+            + "</Relationships>"
         ),
     }
+    for n, (sheet, _) in zip(numbers, sheets, strict=True):
+        sheet_rows = "".join(row_xml(i + 1, values) for i, values in enumerate(sheet))
+        parts[f"xl/worksheets/sheet{n}.xml"] = (
+            f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>{sheet_rows}</sheetData></worksheet>'
+        )
     with zipfile.ZipFile(path, "w") as archive:
         for name, text in parts.items():
             archive.writestr(name, text)
@@ -170,6 +183,61 @@ def test_malformed_file_names_the_file_and_yields_nothing_of_it(
         for batch in connector.extract(ExtractRequest(source="ho_tich", table="khai_sinh")):
             seen.append(batch[FILE_COLUMN][0].as_py())
     assert name not in seen and len(set(seen)) == 4
+
+
+def read_back(drop: Path, name: str) -> list[dict[str, str | None]]:
+    path = drop / "khai_sinh" / name
+    settled(path)
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    batches = list(connector.read_file(name, ExtractRequest(source="ho_tich", table="khai_sinh")))
+    return pa.Table.from_batches([batch.select(HEADER) for batch in batches]).to_pylist()
+
+
+def test_every_sheet_of_a_workbook_is_read_hidden_ones_too_in_any_column_order(drop: Path) -> None:
+    reordered = [list(reversed(HEADER)), *(list(reversed(record)) for record in rows("2024-07", 5))]
+    write_xlsx(
+        drop / "khai_sinh" / "2024-Q3.xlsx", rows("2024-06", 3),
+        ([HEADER], False),  # a header alone: no rows to read
+        (reordered, True),  # hidden, the same columns in another order
+    )
+    assert read_back(drop, "2024-Q3.xlsx") == as_table([*rows("2024-06", 3), *rows("2024-07", 5)]).to_pylist()
+
+
+def test_a_workbook_whose_sheets_have_different_headers_is_quarantined_whole(drop: Path) -> None:
+    other = [[*HEADER[:-1], "ghi_chu"], ["x", "01/01/2024", "000000000001", "note"]]
+    write_xlsx(drop / "khai_sinh" / "2024-Q4.xlsx", rows("2024-10", 2), (other, False))
+    with pytest.raises(MalformedFile, match="different columns"):
+        read_back(drop, "2024-Q4.xlsx")
+
+
+def test_a_quoted_line_break_at_a_read_block_edge_stays_in_its_cell(drop: Path) -> None:
+    """The CSV reader works in 4 MiB blocks: a line break inside quotes just before a block's edge
+    once split its record in two, one row lost and a made-up one in its place."""
+    lines = [",".join(HEADER)]
+    size = len(lines[0]) + 1
+    for record in rows("2024-08", 100_000):
+        if size >= (1 << 22) - 200:
+            break
+        lines.append(",".join(record))
+        size += len(lines[-1].encode()) + 1
+    number = len(lines) - 1
+    pad = (1 << 22) - 5 - size - len(f'2024-08-{number:05d},01/08/2024,,"Trần Thị Bình'.encode())
+    lines.append(f'2024-08-{number:05d},01/08/2024,,"Trần Thị Bình{" " * pad}\nxóm Đông, huyện Ý Yên"')
+    lines += [f"2024-08-{n:05d},01/08/2024,,Lê Văn {n}" for n in range(number + 1, number + 50)]
+    (drop / "khai_sinh" / "2024-08.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    read = read_back(drop, "2024-08.csv")
+    assert len(read) == len(lines) - 1
+    assert [r["so_dang_ky"] for r in read] == [line.split(",")[0] for line in lines[1:]]
+    assert read[number]["ho_ten"].endswith("\nxóm Đông, huyện Ý Yên")
+
+
+def test_only_an_empty_csv_cell_is_missing(drop: Path) -> None:
+    text = ",".join(HEADER) + "\nA,N/A,NULL,NA\nB,nan,,\"\"\n"
+    (drop / "khai_sinh" / "2024-09.csv").write_text(text, encoding="utf-8")
+    assert read_back(drop, "2024-09.csv") == [
+        {"so_dang_ky": "A", "ngay_dang_ky": "N/A", "so_dinh_danh": "NULL", "ho_ten": "NA"},
+        {"so_dang_ky": "B", "ngay_dang_ky": "nan", "so_dinh_danh": None, "ho_ten": None},
+    ]
 
 
 def test_missing_folder_is_a_schema_error(tmp_path: Path) -> None:
