@@ -27,7 +27,7 @@ def run_audited_sql(query: str, *, fmt: str, role: str) -> Any:
     """Run one read-only query; every query, refused ones too, is recorded in the audit trail
     before any result is returned (warehouse.sql.SqlResult)."""
     from warehouse import audit
-    from warehouse.sql import SqlError, SqlRefused, parse_role, run_sql
+    from warehouse.sql import SqlError, SqlFailed, SqlRefused, parse_role, run_sql
     from warehouse.storage import StorageSettings
 
     settings = StorageSettings.from_env()
@@ -41,17 +41,25 @@ def run_audited_sql(query: str, *, fmt: str, role: str) -> Any:
         except audit.AuditError as error:
             raise click.ClickException(str(error)) from None
 
+    def touched(tables: Sequence[object], columns_read: frozenset[str]) -> dict[str, tuple[str, ...]]:
+        names = [str(t) for t in tables]
+        personal = audit.personal_columns_touched(names, columns_read, personal_data_classes(names))
+        return {"tables": tuple(names), "personal_columns": tuple(personal)}
+
     try:
         result = run_sql(query, settings, parse_role(role))
     except SqlRefused as error:
         record("refused", reason=str(error))
         raise click.ClickException(f"refused: {error}") from None
+    except SqlFailed as error:
+        # It ran over the tables: the trail says which, and keeps no value the message may quote.
+        record("error", reason=f"{error.kind} while running (its text is not kept: it may quote values read)",
+               **touched(error.tables, error.columns_read))
+        raise click.ClickException(str(error)) from None
     except SqlError as error:
         record("error", reason=str(error).splitlines()[0])
         raise click.ClickException(str(error)) from None
-    touched = [str(t) for t in result.tables]
-    personal = audit.personal_columns_touched(touched, result.columns_read, personal_data_classes(touched))
-    record("ok", tables=tuple(touched), personal_columns=tuple(personal), rows=result.frame.height)
+    record("ok", rows=result.frame.height, **touched(result.tables, result.columns_read))
     return result
 
 

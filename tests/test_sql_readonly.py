@@ -198,6 +198,25 @@ def test_audit_records_who_what_and_the_personal_columns(warehouse):
     assert "nguyen.van.a" in table.output and "birth_year_band" in table.output
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT error(string_agg(payment_id || ' ' || amount_vnd, ', ')) FROM silver.welfare.payments__sensitive",
+        "SELECT CAST(string_agg(payment_id || ':' || amount_vnd, ',') AS INTEGER) FROM silver.welfare.payments__sensitive",
+    ],
+)
+def test_a_query_that_fails_as_it_runs_is_audited_with_what_it_read_and_none_of_the_values(warehouse, query):
+    """An error raised while the query runs can quote the rows it read: the trail records the tables
+    and personal columns as for a result, and not the message (the values would sit in the trail)."""
+    failed = cli(warehouse, "sql", query, "--role", "restricted")
+    assert failed.exit_code == 1 and "p1" in failed.output  # the engine's own words, to the reader who may see them
+    record = read_audit(warehouse.settings).row(-1, named=True)
+    assert record["outcome"] == "error" and record["rows"] is None
+    assert record["tables"] == ["silver.welfare.payments__sensitive"]
+    assert record["personal_columns"] == ["silver.welfare.payments__sensitive.amount_vnd:sensitive"]
+    assert "p1" not in record["reason"] and "Exception while running" in record["reason"]
+
+
 def test_audit_trail_is_append_only(warehouse):
     from deltalake import DeltaTable
 

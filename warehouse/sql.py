@@ -50,6 +50,16 @@ class SqlRefused(SqlError):
     """The query is not a read of the role's tables: it never reached the engine."""
 
 
+class SqlFailed(SqlError):
+    """The query was bound to the role's tables and failed while it ran. Its message may quote
+    values it read (`error(string_agg(...))`, a failed cast), so it is audited like a result:
+    with the tables and columns it touched, and the error's kind in place of its text."""
+
+    def __init__(self, message: str, *, kind: str, tables: list[TableName], columns_read: frozenset[str]) -> None:
+        super().__init__(message)
+        self.kind, self.tables, self.columns_read = kind, tables, columns_read
+
+
 @dataclass(frozen=True)
 class SqlResult:
     frame: pl.DataFrame
@@ -264,14 +274,22 @@ def run_sql(query: str, settings: StorageSettings | None = None, role: Role = "a
     con = None
     try:
         con = _connect(settings, views, role)
-        frame = con.sql(query).pl()
-        columns = _plan_words(con, query)
+        relation = con.sql(query)  # bound, not run: an error here reads no row
     except duckdb.Error as error:
-        raise SqlError(f"{str(error).splitlines()[0]}\n(tables: {known})") from None
-    finally:
         if con is not None:
             con.close()
-    return SqlResult(frame, views, columns, found)
+        raise SqlError(f"{str(error).splitlines()[0]}\n(tables: {known})") from None
+    try:
+        frame = relation.pl()
+    except duckdb.Error as error:
+        raise SqlFailed(
+            f"{str(error).splitlines()[0]}\n(tables: {known})",
+            kind=type(error).__name__, tables=views, columns_read=_plan_words(con, query),
+        ) from None
+    else:
+        return SqlResult(frame, views, _plan_words(con, query), found)
+    finally:
+        con.close()
 
 
 # -- export ------------------------------------------------------------------------------------
