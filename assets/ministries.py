@@ -222,13 +222,16 @@ def load_news(report: LoadReport, *, mode: str, mark: str | None) -> LoadNews:
     """A nightly load that read nothing newer than the high-water mark found nothing new.
 
     Its look-back re-reads rows already judged, so its rule counts are not the table's news. An
-    explicit window or a full refresh is a deliberate re-read: always judged afresh.
+    explicit window or a full refresh is a deliberate re-read: judged afresh, unless it read no
+    row at all (no row judged is no rule kept: the checks re-state the last real outcome).
     """
+    if report.extracted == 0:
+        where = f" since watermark {mark}" if mark else ""
+        if mode != "nightly":
+            where = f" in the {mode}"
+        return LoadNews(False, f"no new rows{where}: nothing extracted")
     if mode != "nightly":
         return LoadNews(True, f"{report.extracted:,} rows read ({mode})")
-    if report.extracted == 0:
-        since = f" since watermark {mark}" if mark else ""
-        return LoadNews(False, f"no new rows{since}: nothing extracted")
     if mark is not None and report.watermark_to is not None and report.watermark_to <= mark:
         return LoadNews(
             False,

@@ -56,8 +56,9 @@ def load_table(
 ) -> LoadReport:
     """Run one table's load and return its report; raises SourceError / CatalogueError before any write.
 
-    Without `since`, the load is incremental: from the table's high-water mark (the newest
-    watermark of its last recorded load) minus its look-back window; `full_refresh` reads all.
+    Without `since` or `until`, the load is incremental: from the table's high-water mark (the
+    newest watermark of its last recorded load) minus its look-back window; `until` alone reads
+    everything before it ([since, until), either end open); `full_refresh` reads all.
     The high-water mark moves only when the load record is written, after every commit.
     `validate=False` skips the suite's rules and `link=False` the linking (every row unlinked):
     for measuring what each stage costs (bench/), never for a real load.
@@ -88,7 +89,7 @@ def load_table(
     connector.check()
     is_drop = isinstance(connector, FileDropConnector)
     # A file drop's incremental cursor is the set of file versions already read, not a watermark.
-    incremental = since is None and not full_refresh
+    incremental = since is None and until is None and not full_refresh
     if incremental and not is_drop:
         since = incremental_since(ref, warehouse)
     request = ExtractRequest(
@@ -100,7 +101,11 @@ def load_table(
         until=until,
     )
     scope = " the file versions not read yet" if is_drop and incremental else " everything"
-    say(f"{ref.key}: extracting" + (f" from {ref.table.watermark} >= {since}" if since else scope))
+    say(
+        f"{ref.key}: extracting"
+        + (f" from {ref.table.watermark} >= {since}" if since else scope)
+        + (f" before {ref.table.watermark} {until}" if until else "")
+    )
     drop: DropOutcome | None = None
     if isinstance(connector, FileDropConnector):
         drop = DropOutcome()

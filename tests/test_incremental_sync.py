@@ -74,6 +74,18 @@ def test_late_rows_inside_the_look_back_window_are_caught_without_duplicates(pay
     assert warehouse.read(LoadNames.of(ref).silver).height == len(snapshot)
 
 
+def test_until_alone_reads_everything_before_it_not_from_the_high_water_mark(payments_source):
+    """[since, until) with the start open: `ndc sync --until D` once read from the high-water mark
+    minus the look-back, an empty window for any D before it, and judged nothing."""
+    server, table_name, ref, warehouse = payments_source
+    run(ref, warehouse, 1)
+    until = (BASE + dt.timedelta(hours=50)).strftime("%Y-%m-%d %H:%M:%S")
+    expected = server.execute(f"SELECT count(*) FROM \"{table_name}\" WHERE ngay_cap_nhat < '{until}'")[0][0]
+    before = run(ref, warehouse, 2, until=until)
+    assert before.extracted == expected > 0 and before.balanced
+    assert before.watermark_to < until
+
+
 def test_a_failure_mid_load_leaves_everything_as_it_was_and_a_rerun_completes(payments_source):
     server, table_name, ref, warehouse = payments_source
     run(ref, warehouse, 1)

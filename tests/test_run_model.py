@@ -63,9 +63,11 @@ def test_a_nightly_load_that_read_only_its_look_back_found_nothing_new():
     assert first.new_rows  # the first load of a table judges everything
 
 
-def test_a_deliberate_re_read_is_always_judged_afresh():
-    assert load_news(report(0, None), mode="window", mark=None).new_rows
+def test_a_deliberate_re_read_is_judged_afresh_unless_it_read_nothing():
+    assert load_news(report(3, "2026-09-30 10:00:00"), mode="window", mark=None).new_rows
     assert "full refresh" in load_news(report(9, "x"), mode="full refresh", mark=None).summary
+    empty = load_news(report(0, None), mode="window", mark=None)  # e.g. a window before the table's first row
+    assert not empty.new_rows and "no new rows in the window" in empty.summary
 
 
 def test_the_summary_reads_rules_as_clean_or_warned_not_a_failing_score():
