@@ -20,7 +20,7 @@ from datetime import date
 
 import click
 
-from orchestration.cli_group import NdcGroup, role_option
+from orchestration.cli_group import NdcGroup, Since, role_option
 from orchestration.cli_render import console
 from orchestration.local_defaults import (  # set_local_defaults: bench/ imports it from here too
     dagster_home,
@@ -82,6 +82,7 @@ def demo(citizens: int, seed: int, reuse_sources: bool, backend: str, as_json: b
     use_local_defaults()
     started = time.perf_counter()
     prepare_demo_warehouse(citizens, seed)
+    check_gold_key()  # after the demo's warehouse is marked as its own: there the demo key is allowed
     prepare_demo_sources(citizens, seed, reuse_sources=reuse_sources, backend=backend, started=started)
     # One run, every load reading its whole source: one materialisation per asset.
     run_and_report("nightly_sync", full_refresh_config(), as_json=as_json, started=started)
@@ -106,7 +107,9 @@ class Day(click.ParamType):
 
 
 @main.command()
-@click.option("--since", type=Day(), help="Re-read source rows from this day (inclusive).")
+@click.option(
+    "--since", type=Day(), help="Re-read source rows from this day (inclusive). With --until alone: from the first row."
+)
 @click.option("--until", type=Day(), help="...to this day (exclusive). Default: no end.")
 @click.option(
     "--full-refresh", is_flag=True, help="Read every row again (MERGE keeps silver free of duplicates)."
@@ -137,9 +140,25 @@ def sync(since, until, full_refresh: bool, tables: tuple[str, ...], as_json: boo
     chosen = list(dict.fromkeys(tables)) if tables else None
     window = day_window(since, until)
     use_local_defaults()
+    if chosen is None:
+        check_gold_key()
     started = time.perf_counter()
     run_config = load_run_config(chosen, full_refresh=full_refresh, window=window)
     run_and_report("nightly_sync", run_config, as_json=as_json, started=started, only=chosen)
+
+
+def check_gold_key() -> None:
+    """A run that builds gold needs a pseudonym key this warehouse accepts: refused before any
+    table is loaded, not by the gold step after all of them (pipeline/gold.py: pseudonym_key)."""
+    import environment
+    from pipeline.gold import PseudonymKeyError, pseudonym_key
+    from warehouse.storage import StorageSettings
+
+    configured = environment.settings().pseudonym_key
+    try:
+        pseudonym_key(configured.get_secret_value() if configured else "", StorageSettings.from_env().warehouse_uri)
+    except PseudonymKeyError as error:
+        raise click.ClickException(f"{error} (checked before loading anything: no table was touched)") from None
 
 
 def run_and_report(name: str, run_config: dict, *, as_json: bool, started: float, only: list[str] | None = None) -> None:
@@ -154,7 +173,7 @@ def run_and_report(name: str, run_config: dict, *, as_json: bool, started: float
     if not result.success:
         raise RunFailed(summary["failures"])
     if not as_json:
-        print_next_steps(dagster_home(""))
+        print_next_steps(dagster_home(""), only_tables=only is not None)
 
 
 @main.command()
@@ -171,6 +190,15 @@ def tables(as_json: bool) -> None:
     listing = list_tables()
     note(listing.discovery)
     print_table_infos(listing.infos, as_json=as_json)
+    if not listing.infos:
+        from orchestration.cli_render import console
+        from warehouse.storage import StorageSettings
+
+        console.print(
+            f"no table in {StorageSettings.from_env().warehouse_uri} yet: run `uv run ndc demo`, "
+            "or point NDC_WAREHOUSE_URI at a warehouse",
+            markup=False, highlight=False,
+        )
 
 
 @main.command()
@@ -184,14 +212,18 @@ def tables(as_json: bool) -> None:
     help="table: print up to --limit rows. csv / json: export every row to stdout (audited as an export). "
     "CSV joins lists with '|' and prefixes cells starting with = + - @ tab or CR with ' (no formulas in Excel).",
 )
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json, as every table-printing command takes.")
 @click.option("--limit", default=1000, show_default=True, help="Most rows printed in table format.")
 @role_option("analyst: gold only. restricted: also bronze, silver, quarantine and ops (raw personal data).")
-def sql(query: str, fmt: str, limit: int, role: str) -> None:
+def sql(query: str, fmt: str, as_json: bool, limit: int, role: str) -> None:
     """Run one read-only SELECT over the warehouse, tables named layer.domain.table (DuckDB).
 
     Every query, refused ones too, is recorded in the audit trail (`ndc audit`) before any
     result is shown; NDC_ANALYST names the person when the OS account is shared.
     """
+    if as_json and fmt not in ("table", "json"):
+        raise click.BadParameter(f"--json is --format json: give one of them, not --format {fmt} too", param_hint="'--json'")
+    fmt = "json" if as_json else fmt
     use_local_defaults(gold_only=True)
     from orchestration.cli_render import note, print_frame
     from orchestration.warehouse_reads import run_audited_sql
@@ -203,7 +235,7 @@ def sql(query: str, fmt: str, limit: int, role: str) -> None:
 
 @main.command(name="audit")
 @click.option(
-    "--since", help="Only records from then on: 7d, 12h, 30m, or a date/time (UTC) like 2026-11-01."
+    "--since", type=Since(), help="Only records from then on: 7d, 12h, 30m, or a date/time (UTC) like 2026-11-01."
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def audit_trail(since: str | None, as_json: bool) -> None:

@@ -27,6 +27,23 @@ def role_option(help_text: str) -> Any:
     )
 
 
+class Since(click.ParamType):
+    """`--since` of the commands that read a trail or a change feed: 7d, 12h, 30m, or a date/time
+    (warehouse.audit.parse_since, which the command runs again for its `now`). Checked as the
+    command line is read, so a typo is a usage error (exit 2), audited as nothing."""
+
+    name = "since"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from warehouse.audit import parse_since
+
+        try:
+            parse_since(str(value))
+        except ValueError:
+            self.fail(f"{str(value)!r} is no time: give e.g. 7d, 12h, 30m or 2026-11-01", param, ctx)
+        return str(value)
+
+
 class OneLineError(click.ClickException):
     """What the user sees of a known error: `error: <line>` per line on stderr, and the exit code."""
 

@@ -17,14 +17,21 @@ from typing import Any
 import click
 from rich.console import Console
 
-console = Console(stderr=True)
-out = Console()
 PIPED_WIDTH = 10_000  # piped output is never cut to a terminal's width: each row stays one line
+
+
+def _width(stream: Any) -> int | None:
+    """A terminal's own width; unlimited when piped (None lets Rich ask the terminal)."""
+    return None if stream.isatty() else PIPED_WIDTH
+
+
+console = Console(stderr=True, width=_width(sys.stderr))  # progress: a long path stays one line in a log
+out = Console(width=_width(sys.stdout))
 
 
 def stdout_console() -> Console:
     """Rich output for stdout: the terminal's width there, unlimited width when piped."""
-    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+    return Console(width=_width(sys.stdout))
 
 
 def print_json(value: Any) -> None:
@@ -135,8 +142,10 @@ def print_run_summary(summary: dict[str, Any], *, as_json: bool, started: float)
     console.print(f"done in {time.perf_counter() - started:.0f}s")
 
 
-def print_next_steps(dagster_home: str) -> None:
-    """After a successful run: the commands to try next."""
+def print_next_steps(dagster_home: str, *, only_tables: bool = False) -> None:
+    """After a successful run: the commands to try next (and, after `--table`, that gold was not rebuilt)."""
+    if only_tables:
+        stdout_console().print("gold was not rebuilt: --table loads silver only; [bold]uv run ndc sync[/] rebuilds it")
     stdout_console().print(
         'next: [bold]uv run ndc tables[/] · [bold]uv run ndc sql "SELECT * FROM gold.kpi.linkage_by_province LIMIT 10"[/]'
         # The UI must open this run's instance: without DAGSTER_HOME it would show an empty one.
@@ -191,7 +200,11 @@ def print_frame(frame: Any, fmt: str, *, limit: int) -> None:
     else:
         import polars as pl
 
-        with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+        # Piped, every column and value whole (a terminal gets 200 characters, folded by Rich, and
+        # text cut at 60: --format csv / json export whole values there).
+        terminal = sys.stdout.isatty()
+        width, text = (200, 60) if terminal else (PIPED_WIDTH, PIPED_WIDTH)
+        with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=text, tbl_width_chars=width):
             out.print(str(frame), soft_wrap=True)
 
 

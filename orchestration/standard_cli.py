@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from orchestration.cli_group import role_option
+from orchestration.cli_group import Since, role_option
 
 
 def _setup():
@@ -109,7 +109,9 @@ def report() -> None:
 
 @click.command()
 @click.argument("table")
-@click.option("--since", required=True, help="From then on: 7d, 12h, 30m, or a date/time (UTC) like 2026-11-01.")
+@click.option(
+    "--since", type=Since(), required=True, help="From then on: 7d, 12h, 30m, or a date/time (UTC) like 2026-11-01."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @role_option("Silver holds personal data: only the restricted role may read its changes.")
 @click.option(
@@ -151,11 +153,14 @@ def changes(table: str, since: str, as_json: bool, role: str, history: str | Non
     try:
         name = TableName.parse(table)
         ref = next((r for r in catalogue.tables if (r.domain, r.table.name) == (name.domain, name.table)), None)
-        if name.layer != "silver" or ref is None:
+        if name.layer != "silver":
             raise ChangesError(
                 f"{table}: changes are kept for silver tables; name one as silver.<source>.<table> "
                 f"(e.g. silver.{catalogue.tables[0].domain}.{catalogue.tables[0].table.name})"
             )
+        if ref is None:
+            known = ", ".join(f"silver.{r.domain}.{r.table.name}" for r in catalogue.tables)
+            raise ChangesError(f"{table}: no such table in the catalogue; silver tables: {known}")
         if role != "restricted":
             record("refused", reason="silver is in the restricted zone")
             raise click.ClickException(

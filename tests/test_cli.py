@@ -276,8 +276,13 @@ def test_piped_tables_are_never_cut(demo_done):
     runner, demo, _ = demo_done
     listed = runner.invoke(main, ["tables"])
     scored = runner.invoke(main, ["score"])
-    for output in (demo.stdout, listed.stdout, scored.stdout):
+    queried = runner.invoke(main, ["sql", "SELECT * FROM gold.people.citizen_360 LIMIT 2"])
+    for output in (demo.stdout, listed.stdout, scored.stdout, queried.stdout):
         assert "…" not in output
+    header = next(line for line in queried.stdout.splitlines() if "person_pseudonym" in line)
+    assert all(column in header for column in json.loads(
+        runner.invoke(main, ["sql", "SELECT * FROM gold.people.citizen_360 LIMIT 1", "--format", "json"]).stdout
+    )[0])  # every column named whole on one line, none squeezed to a few characters
     assert "social_insurance.contribution_periods" in demo.stdout
     names = json.loads(runner.invoke(main, ["tables", "--json"]).stdout)
     for entry in names:  # one row per table, name and URI whole

@@ -118,3 +118,15 @@ def test_gold_publishes_birth_year_bands_not_years():
     people = citizen_360(citizens, {}, None, GOOD_KEY.encode())
     assert "birth_year" not in people.columns
     assert people["birth_year_band"].to_list() == [1980, 1985, 1990]
+
+
+def test_a_sync_that_builds_gold_refuses_a_missing_key_before_loading_any_table(plain):
+    """The gold step used to refuse only after every table had loaded (minutes, at scale)."""
+    from click.testing import CliRunner
+
+    from orchestration.cli import main
+
+    env = {"NDC_WAREHOUSE_URI": plain, "NDC_PSEUDONYM_KEY": ""}
+    refused = CliRunner(env=env).invoke(main, ["sync"])
+    assert refused.exit_code == 1 and "NDC_PSEUDONYM_KEY is not set" in refused.output
+    assert "no table was touched" in refused.output and not Path(plain).exists()

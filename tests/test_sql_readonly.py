@@ -217,6 +217,29 @@ def test_a_query_that_fails_as_it_runs_is_audited_with_what_it_read_and_none_of_
     assert "p1" not in record["reason"] and "Exception while running" in record["reason"]
 
 
+def test_a_wrong_column_is_answered_with_the_named_tables_columns_not_every_table(warehouse):
+    wrong = cli(warehouse, "sql", "SELECT amount FROM silver.welfare.payments__sensitive", "--role", "restricted")
+    assert wrong.exit_code == 1
+    assert "columns of silver.welfare.payments__sensitive: payment_id, beneficiary_id, amount_vnd" in wrong.output
+    assert "quarantine.population.citizens" not in wrong.output  # a table the query does not name
+    missing = cli(warehouse, "sql", "SELECT * FROM silver.welfare.payment", "--role", "restricted")
+    assert missing.exit_code == 1 and "quarantine.population.citizens" in missing.output  # here the list helps
+
+
+def test_command_line_mistakes_are_usage_errors_and_sql_takes_json(warehouse):
+    for args in (["audit", "--since", "yesterday"], ["changes", "silver.population.citizens", "--since", "yesterday"]):
+        typo = cli(warehouse, *args, "--role", "restricted") if args[0] == "changes" else cli(warehouse, *args)
+        assert typo.exit_code == 2 and "'yesterday' is no time: give e.g. 7d" in typo.output
+    misspelt = cli(warehouse, "changes", "silver.population.citizen", "--since", "7d", "--role", "restricted")
+    assert misspelt.exit_code == 1 and "no such table in the catalogue" in misspelt.output
+    assert "silver.population.citizens" in misspelt.output
+    query = "SELECT birth_year_band FROM gold.people.citizen_360 ORDER BY 1"
+    assert cli(warehouse, "sql", query, "--json").output == cli(warehouse, "sql", query, "--format", "json").output
+    assert cli(warehouse, "sql", query, "--json", "--format", "csv").exit_code == 2
+    # The misspelt table was audited as an error; the usage errors reached no table and left no record.
+    assert read_audit(warehouse.settings)["outcome"].to_list() == ["error", "ok", "ok"]
+
+
 def test_audit_trail_is_append_only(warehouse):
     from deltalake import DeltaTable
 

@@ -253,6 +253,18 @@ def _plan_words(con: duckdb.DuckDBPyConnection, query: str) -> frozenset[str]:
     return frozenset(words)
 
 
+def _columns_of(con: duckdb.DuckDBPyConnection, views: Sequence[TableName]) -> str:
+    """`columns of layer.domain.table: a, b, …` for each table a query names (read from its schema)."""
+    parts = []
+    for view in views:
+        try:
+            columns = con.sql(f'SELECT * FROM "{view.layer}"."{view.domain}"."{view.table}" LIMIT 0').columns
+        except duckdb.Error:
+            continue
+        parts.append(f"{view}: {', '.join(columns)}")
+    return "columns of " + "; ".join(parts)
+
+
 def run_sql(query: str, settings: StorageSettings | None = None, role: Role = "analyst") -> SqlResult:
     """Run one read-only SELECT with a view for each table it names (the role's tables only).
 
@@ -276,9 +288,12 @@ def run_sql(query: str, settings: StorageSettings | None = None, role: Role = "a
         con = _connect(settings, views, role)
         relation = con.sql(query)  # bound, not run: an error here reads no row
     except duckdb.Error as error:
+        # A mistake of the query's own words (a column, a function): the named tables' columns
+        # help; the list of every table helps when the session itself could not be made.
+        hint = _columns_of(con, views) if con is not None and views else f"tables: {known}"
         if con is not None:
             con.close()
-        raise SqlError(f"{str(error).splitlines()[0]}\n(tables: {known})") from None
+        raise SqlError(f"{str(error).splitlines()[0]}\n({hint})") from None
     try:
         frame = relation.pl()
     except duckdb.Error as error:
