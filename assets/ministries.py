@@ -205,8 +205,8 @@ def rule_check_description(rule: RuleSpec) -> str:
     return (
         f"[{rule.severity} rule] {rule.description}. Fails with {severity} severity when rows of the "
         f"load broke it: those rows were {handled}; a statement about the source's data, not a "
-        "pipeline failure. A load that read nothing newer than the high-water mark re-states the "
-        "outcome of the last load that did (metadata: outcome_of_load)."
+        "pipeline failure. A load that read nothing newer than the high-water mark, or a window that "
+        "read no row, re-states the outcome of the last load that judged rows (metadata: outcome_of_load)."
     )
 
 
@@ -222,10 +222,11 @@ def load_news(report: LoadReport, *, mode: str, mark: str | None) -> LoadNews:
     """A nightly load that read nothing newer than the high-water mark found nothing new.
 
     Its look-back re-reads rows already judged, so its rule counts are not the table's news. An
-    explicit window or a full refresh is a deliberate re-read: judged afresh, unless it read no
-    row at all (no row judged is no rule kept: the checks re-state the last real outcome).
+    explicit window or a full refresh is a deliberate re-read: judged afresh, except a window that
+    read no row (no row judged is no rule kept: the checks re-state the last real outcome). A full
+    refresh that read none found the source empty: that is the table's state, judged as it is.
     """
-    if report.extracted == 0:
+    if report.extracted == 0 and mode != "full refresh":
         where = f" since watermark {mark}" if mark else ""
         if mode != "nightly":
             where = f" in the {mode}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from connectors.encodings import SAMPLE_BYTES, decode_text, detect_encoding
+
+log = logging.getLogger("ndc.connectors")
 
 FORMATS = {".csv": "csv", ".xlsx": "excel", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -47,15 +50,18 @@ def reason(error: BaseException) -> str:
     return (text[:300] + "…") if len(text) > 300 else (text or type(error).__name__)
 
 
-def read_table(path: Path, kind: str | None = None, encoding: str = "auto") -> pa.Table:
+def read_table(
+    path: Path, kind: str | None = None, encoding: str = "auto", columns: Sequence[str] | None = None
+) -> pa.Table:
     """A whole file as an Arrow table; ValueError/ArrowException when it cannot be parsed. The
     format is `kind`, else the extension's (a path through /proc/self/fd has none). `encoding`
-    applies to CSV only: the other formats say their own."""
+    applies to CSV only: the other formats say their own. `columns`, the declared ones, tell a
+    workbook's data sheets from its lists and notes (`read_excel`)."""
     kind = kind or FORMATS.get(path.suffix.lower())
     if kind == "csv":
         return read_csv(path, encoding)
     if kind == "excel":
-        return read_excel(path)
+        return read_excel(path, columns)
     if kind == "parquet":
         return pq.read_table(path)
     if kind == "jsonl":
@@ -97,12 +103,14 @@ def read_csv(path: Path, encoding: str = "auto") -> pa.Table:
     )
 
 
-def read_excel(path: Path) -> pa.Table:
+def read_excel(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     """Every sheet of an .xlsx workbook that has rows, hidden ones too, every column as text.
 
     Ministries send a month per sheet; a sheet left unread would be rows lost with nothing to say
-    so. The sheets with rows must share one header (in any order): a workbook whose sheets differ
-    raises ValueError and is quarantined whole, as a CSV with another header is."""
+    so. With the declared `columns`, a sheet sharing none of them (a template's dropdown lists, a
+    notes sheet) holds no row of the table and is left, with a warning naming it. The sheets read
+    must share one header (in any order): a workbook whose sheets differ raises ValueError and is
+    quarantined whole, as a CSV with another header is."""
     import polars as pl
 
     try:
@@ -110,6 +118,11 @@ def read_excel(path: Path) -> pa.Table:
     except Exception as error:  # fastexcel raises its own exception types for broken workbooks
         raise ValueError(f"not a readable .xlsx workbook: {error}") from None
     with_rows = [(name, sheet) for name, sheet in sheets.items() if sheet.height]
+    if columns:
+        left = [name for name, sheet in with_rows if not set(sheet.columns) & set(columns)]
+        if left:
+            log.warning("sheet(s) %s share no declared column: not rows of the table, not read", left)
+        with_rows = [(name, sheet) for name, sheet in with_rows if name not in left]
     if not with_rows:  # a header alone: the first sheet's columns, no rows
         frame = next(iter(sheets.values()), pl.DataFrame())
     else:

@@ -181,7 +181,9 @@ class FileDropConnector:
     ) -> pa.Table:
         shown = self.store.describe(request.table or "").rstrip("/") + "/" + name
         try:
-            table = read_table(path, FORMATS.get(Path(name).suffix.lower()), self.encoding)
+            table = read_table(
+                path, FORMATS.get(Path(name).suffix.lower()), self.encoding, header or request.columns or None
+            )
             if header is not None:
                 table = table.select(matching_header(table.column_names, header))
             elif request.columns:

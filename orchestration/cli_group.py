@@ -39,7 +39,7 @@ class Since(click.ParamType):
 
         try:
             parse_since(str(value))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: 99999999d reaches before year 1
             self.fail(f"{str(value)!r} is no time: give e.g. 7d, 12h, 30m or 2026-11-01", param, ctx)
         return str(value)
 

@@ -185,11 +185,11 @@ def test_malformed_file_names_the_file_and_yields_nothing_of_it(
     assert name not in seen and len(set(seen)) == 4
 
 
-def read_back(drop: Path, name: str) -> list[dict[str, str | None]]:
+def read_back(drop: Path, name: str, header: list[str] | None = None) -> list[dict[str, str | None]]:
     path = drop / "khai_sinh" / name
     settled(path)
     connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
-    batches = list(connector.read_file(name, ExtractRequest(source="ho_tich", table="khai_sinh")))
+    batches = list(connector.read_file(name, ExtractRequest(source="ho_tich", table="khai_sinh"), header=header))
     return pa.Table.from_batches([batch.select(HEADER) for batch in batches]).to_pylist()
 
 
@@ -206,8 +206,19 @@ def test_every_sheet_of_a_workbook_is_read_hidden_ones_too_in_any_column_order(d
 def test_a_workbook_whose_sheets_have_different_headers_is_quarantined_whole(drop: Path) -> None:
     other = [[*HEADER[:-1], "ghi_chu"], ["x", "01/01/2024", "000000000001", "note"]]
     write_xlsx(drop / "khai_sinh" / "2024-Q4.xlsx", rows("2024-10", 2), (other, False))
-    with pytest.raises(MalformedFile, match="different columns"):
-        read_back(drop, "2024-Q4.xlsx")
+    for header in (None, HEADER):
+        with pytest.raises(MalformedFile, match="different columns"):
+            read_back(drop, "2024-Q4.xlsx", header)
+
+
+def test_a_sheet_sharing_no_declared_column_is_a_list_not_rows(drop: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A template's hidden dropdown lists, or a notes sheet: not the table's rows, and no reason to
+    quarantine the month of rows beside them."""
+    lists = [["gioi_tinh"], ["Nam"], ["Nữ"]]
+    write_xlsx(drop / "khai_sinh" / "2024-11.xlsx", rows("2024-11", 4), (lists, True))
+    with caplog.at_level("WARNING", logger="ndc.connectors"):
+        assert read_back(drop, "2024-11.xlsx", HEADER) == as_table(rows("2024-11", 4)).to_pylist()
+    assert "Sheet2" in caplog.text
 
 
 def test_a_quoted_line_break_at_a_read_block_edge_stays_in_its_cell(drop: Path) -> None:

@@ -130,3 +130,17 @@ def test_a_sync_that_builds_gold_refuses_a_missing_key_before_loading_any_table(
     refused = CliRunner(env=env).invoke(main, ["sync"])
     assert refused.exit_code == 1 and "NDC_PSEUDONYM_KEY is not set" in refused.output
     assert "no table was touched" in refused.output and not Path(plain).exists()
+
+
+def test_the_demo_refuses_a_weak_key_of_ones_own_before_replacing_its_warehouse(demo, tmp_path):
+    from click.testing import CliRunner
+
+    from orchestration.cli import main
+
+    env = {"NDC_WAREHOUSE_URI": demo, "NDC_DEMO_DIR": str(tmp_path / "sources"), "NDC_PSEUDONYM_KEY": "short"}
+    (Path(demo) / "silver").mkdir()
+    (Path(demo) / "silver" / "loaded.parquet").write_text("a table of the last demo")
+    before = sorted(str(p) for p in Path(demo).rglob("*"))
+    refused = CliRunner(env=env).invoke(main, ["demo", "--citizens", "500"])  # another size: would start afresh
+    assert refused.exit_code == 1 and "too short" in refused.output
+    assert sorted(str(p) for p in Path(demo).rglob("*")) == before and not (tmp_path / "sources").exists()

@@ -68,6 +68,7 @@ def test_a_deliberate_re_read_is_judged_afresh_unless_it_read_nothing():
     assert "full refresh" in load_news(report(9, "x"), mode="full refresh", mark=None).summary
     empty = load_news(report(0, None), mode="window", mark=None)  # e.g. a window before the table's first row
     assert not empty.new_rows and "no new rows in the window" in empty.summary
+    assert load_news(report(0, None), mode="full refresh", mark=None).new_rows  # the source is empty: judged so
 
 
 def test_the_summary_reads_rules_as_clean_or_warned_not_a_failing_score():

@@ -230,6 +230,7 @@ def test_command_line_mistakes_are_usage_errors_and_sql_takes_json(warehouse):
     for args in (["audit", "--since", "yesterday"], ["changes", "silver.population.citizens", "--since", "yesterday"]):
         typo = cli(warehouse, *args, "--role", "restricted") if args[0] == "changes" else cli(warehouse, *args)
         assert typo.exit_code == 2 and "'yesterday' is no time: give e.g. 7d" in typo.output
+    assert cli(warehouse, "audit", "--since", "99999999d").exit_code == 2  # before year 1: no time either
     misspelt = cli(warehouse, "changes", "silver.population.citizen", "--since", "7d", "--role", "restricted")
     assert misspelt.exit_code == 1 and "no such table in the catalogue" in misspelt.output
     assert "silver.population.citizens" in misspelt.output

@@ -254,7 +254,8 @@ def _plan_words(con: duckdb.DuckDBPyConnection, query: str) -> frozenset[str]:
 
 
 def _columns_of(con: duckdb.DuckDBPyConnection, views: Sequence[TableName]) -> str:
-    """`columns of layer.domain.table: a, b, …` for each table a query names (read from its schema)."""
+    """`columns of layer.domain.table: a, b, …` for each table a query names (read from its schema);
+    empty when it names none or none can be described."""
     parts = []
     for view in views:
         try:
@@ -262,7 +263,7 @@ def _columns_of(con: duckdb.DuckDBPyConnection, views: Sequence[TableName]) -> s
         except duckdb.Error:
             continue
         parts.append(f"{view}: {', '.join(columns)}")
-    return "columns of " + "; ".join(parts)
+    return "columns of " + "; ".join(parts) if parts else ""
 
 
 def run_sql(query: str, settings: StorageSettings | None = None, role: Role = "analyst") -> SqlResult:
@@ -283,25 +284,23 @@ def run_sql(query: str, settings: StorageSettings | None = None, role: Role = "a
     )
     if missing:
         raise SqlError(f"no table {', '.join(missing)}\n(tables: {known})")
-    con = None
     try:
         con = _connect(settings, views, role)
-        relation = con.sql(query)  # bound, not run: an error here reads no row
     except duckdb.Error as error:
-        # A mistake of the query's own words (a column, a function): the named tables' columns
-        # help; the list of every table helps when the session itself could not be made.
-        hint = _columns_of(con, views) if con is not None and views else f"tables: {known}"
-        if con is not None:
-            con.close()
-        raise SqlError(f"{str(error).splitlines()[0]}\n({hint})") from None
+        raise SqlError(f"{str(error).splitlines()[0]}\n(tables: {known})") from None
     try:
-        frame = relation.pl()
-    except duckdb.Error as error:
-        raise SqlFailed(
-            f"{str(error).splitlines()[0]}\n(tables: {known})",
-            kind=type(error).__name__, tables=views, columns_read=_plan_words(con, query),
-        ) from None
-    else:
+        try:
+            relation = con.sql(query)  # bound, not run: an error here reads no row
+        except duckdb.Error as error:
+            # A mistake of the query's own words (a column, a function): the named tables' columns help.
+            raise SqlError(f"{str(error).splitlines()[0]}\n({_columns_of(con, views) or f'tables: {known}'})") from None
+        try:
+            frame = relation.pl()
+        except duckdb.Error as error:
+            raise SqlFailed(
+                f"{str(error).splitlines()[0]}\n(tables: {known})",
+                kind=type(error).__name__, tables=views, columns_read=_plan_words(con, query),
+            ) from None
         return SqlResult(frame, views, _plan_words(con, query), found)
     finally:
         con.close()
