@@ -57,7 +57,6 @@ NOT_RUN: dict[str, str] = {
     "uv run ndc docs serve": (
         "a long-running server (Data Docs); tests/test_data_docs_offline.py runs it on a free port"
     ),
-    "ndc storage down": "would stop the session's SeaweedFS, which other test modules share",
     "uv run ndc storage down": "would stop the session's SeaweedFS, which other test modules share",
 }
 
