@@ -26,7 +26,6 @@ def _width(stream: Any) -> int | None:
 
 
 console = Console(stderr=True, width=_width(sys.stderr))  # progress: a long path stays one line in a log
-out = Console(width=_width(sys.stdout))
 
 
 def stdout_console() -> Console:
@@ -205,17 +204,18 @@ def print_frame(frame: Any, fmt: str, *, limit: int) -> None:
         terminal = sys.stdout.isatty()
         width, text = (200, 60) if terminal else (PIPED_WIDTH, PIPED_WIDTH)
         with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=text, tbl_width_chars=width):
-            out.print(str(frame), soft_wrap=True)
+            stdout_console().print(str(frame), soft_wrap=True)
 
 
 def print_audit_trail(trail: Any, *, as_json: bool) -> None:
     """`ndc audit`: one block per record (queries are long, and a table would cut them)."""
     if as_json:
         rows = [{**row, "at": row["at"].isoformat()} for row in trail.iter_rows(named=True)]
-        out.print_json(json.dumps(rows))
+        stdout_console().print_json(json.dumps(rows))
         return
     from rich.markup import escape
 
+    out = stdout_console()
     out.print(f"ndc sql audit trail: {trail.height:,} records", highlight=False)
     for row in trail.iter_rows(named=True):
         who = row["os_user"] + (f" ({row['analyst']})" if row["analyst"] else "")

@@ -130,7 +130,7 @@ def changes(table: str, since: str, as_json: bool, role: str, history: str | Non
     import polars as pl
     from rich.markup import escape
 
-    from orchestration.cli_render import out, print_json, print_table
+    from orchestration.cli_render import print_json, print_table, stdout_console
     from pipeline.personal_data import GOLD_PERSONAL_DATA
     from warehouse import audit
     from warehouse.changes import ChangesError, raw_changes, scd2
@@ -188,7 +188,7 @@ def changes(table: str, since: str, as_json: bool, role: str, history: str | Non
     if as_json:
         print_json(frame.to_dicts())
         return
-    out.print(f"{table}: {frame.height:,} {'span(s)' if history else 'change(s)'} since {start:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    stdout_console().print(f"{table}: {frame.height:,} {'span(s)' if history else 'change(s)'} since {start:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
     print_table(
         tuple(frame.columns),
         [["" if v is None else escape(str(v)) for v in row] for row in frame.iter_rows()],
