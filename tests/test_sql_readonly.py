@@ -210,6 +210,8 @@ def test_a_query_that_fails_as_it_runs_is_audited_with_what_it_read_and_none_of_
     and personal columns as for a result, and not the message (the values would sit in the trail)."""
     failed = cli(warehouse, "sql", query, "--role", "restricted")
     assert failed.exit_code == 1 and "p1" in failed.output  # the engine's own words, to the reader who may see them
+    assert "columns of silver.welfare.payments__sensitive: payment_id" in failed.output
+    assert "quarantine.population.citizens" not in failed.output  # a table the query does not name
     record = read_audit(warehouse.settings).row(-1, named=True)
     assert record["outcome"] == "error" and record["rows"] is None
     assert record["tables"] == ["silver.welfare.payments__sensitive"]

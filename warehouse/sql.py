@@ -288,17 +288,22 @@ def run_sql(query: str, settings: StorageSettings | None = None, role: Role = "a
         con = _connect(settings, views, role)
     except duckdb.Error as error:
         raise SqlError(f"{str(error).splitlines()[0]}\n(tables: {known})") from None
+
+    def explained(error: duckdb.Error) -> str:
+        # A mistake of the query's own words (a column, a function, a cast): the named tables'
+        # columns help more than every table of the zone.
+        return f"{str(error).splitlines()[0]}\n({_columns_of(con, views) or f'tables: {known}'})"
+
     try:
         try:
             relation = con.sql(query)  # bound, not run: an error here reads no row
         except duckdb.Error as error:
-            # A mistake of the query's own words (a column, a function): the named tables' columns help.
-            raise SqlError(f"{str(error).splitlines()[0]}\n({_columns_of(con, views) or f'tables: {known}'})") from None
+            raise SqlError(explained(error)) from None
         try:
             frame = relation.pl()
         except duckdb.Error as error:
             raise SqlFailed(
-                f"{str(error).splitlines()[0]}\n(tables: {known})",
+                explained(error),
                 kind=type(error).__name__, tables=views, columns_read=_plan_words(con, query),
             ) from None
         return SqlResult(frame, views, _plan_words(con, query), found)
