@@ -108,23 +108,28 @@ def read_excel(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
 
     Ministries send a month per sheet; a sheet left unread would be rows lost with nothing to say
     so. With the declared `columns`, a sheet sharing none of them (a template's dropdown lists, a
-    notes sheet) holds no row of the table and is left, with a warning naming it. The sheets read
-    must share one header (in any order): a workbook whose sheets differ raises ValueError and is
-    quarantined whole, as a CSV with another header is."""
+    notes sheet) holds no row of the table and is left, with a warning naming it, but only beside
+    a sheet of rows that does share them: rows under a header that is all wrong are read, and
+    their file quarantined for its header. The sheets read must share one header (in any order): a
+    workbook whose sheets differ raises ValueError and is quarantined whole, as a CSV with another
+    header is."""
     import polars as pl
 
     try:
         sheets = pl.read_excel(path, sheet_id=0, infer_schema_length=0, raise_if_empty=False)
     except Exception as error:  # fastexcel raises its own exception types for broken workbooks
         raise ValueError(f"not a readable .xlsx workbook: {error}") from None
+    declared = set(columns or ())
+    ours = {name: not declared or bool(set(sheet.columns) & declared) for name, sheet in sheets.items()}
     with_rows = [(name, sheet) for name, sheet in sheets.items() if sheet.height]
-    if columns:
-        left = [name for name, sheet in with_rows if not set(sheet.columns) & set(columns)]
+    if any(ours[name] for name, _ in with_rows):
+        left = [name for name, _ in with_rows if not ours[name]]
         if left:
             log.warning("sheet(s) %s share no declared column: not rows of the table, not read", left)
-        with_rows = [(name, sheet) for name, sheet in with_rows if name not in left]
-    if not with_rows:  # a header alone: the first sheet's columns, no rows
-        frame = next(iter(sheets.values()), pl.DataFrame())
+        with_rows = [(name, sheet) for name, sheet in with_rows if ours[name]]
+    if not with_rows:  # headers alone: the table's own header (else the first sheet's), no rows
+        headers = sorted(sheets.items(), key=lambda item: not ours[item[0]])
+        frame = headers[0][1].clear() if headers else pl.DataFrame()
     else:
         (first_name, first), *others = with_rows
         for name, other in others:

@@ -221,6 +221,16 @@ def test_a_sheet_sharing_no_declared_column_is_a_list_not_rows(drop: Path, caplo
     assert "Sheet2" in caplog.text
 
 
+def test_rows_under_a_header_that_is_all_wrong_are_quarantined_not_left_as_a_list(drop: Path) -> None:
+    """Beside an empty template sheet, the month's rows under display names instead of the declared
+    columns share none of them, but they are the only rows: read, and the file quarantined for its
+    header, never left as a lookup list (they were: 0 rows read, a warning in the log)."""
+    display = [["Số đăng ký", "Ngày đăng ký", "Số định danh", "Họ tên"], *rows("2024-12", 3)]
+    write_xlsx(drop / "khai_sinh" / "2024-12.xlsx", [], (display, False))
+    with pytest.raises(MalformedFile, match="header does not match the catalogue: missing column"):
+        read_back(drop, "2024-12.xlsx", HEADER)
+
+
 def test_a_quoted_line_break_at_a_read_block_edge_stays_in_its_cell(drop: Path) -> None:
     """The CSV reader works in 4 MiB blocks: a line break inside quotes just before a block's edge
     once split its record in two, one row lost and a made-up one in its place."""
