@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import SplitResult, unquote, urlsplit
 
 import connectorx as cx
@@ -172,6 +172,9 @@ class SqlConnector:
     partitions: int = 1
     connect_timeout_s: float = CONNECT_TIMEOUT_S
     stall_timeout_s: float | None = STALL_TIMEOUT_S
+    # Each read is a child process with its own connection: two reads at once (a load's rows and
+    # its source keys, pipeline/deletes.py) share nothing.
+    independent_reads: ClassVar[bool] = True
 
     @property
     def redacted_url(self) -> str:

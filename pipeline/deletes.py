@@ -3,10 +3,13 @@
 Within a load they are found before the MERGE and tombstoned by it (warehouse.tables.Tombstones:
 one rewrite of silver's files); a load with nothing new tombstones them in a commit of its own.
 Either way the deletion guard (pipeline/guards.py) refuses a share of deletes too large to be true.
+An incremental load reads the source's keys ahead, on a thread, while it extracts and judges its
+rows (`SourceKeys`).
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +26,48 @@ from pipeline.staging import staged_files
 from warehouse.tables import Warehouse
 
 
+class SourceKeys:
+    """The source's key columns, read on a thread of their own from the start of an incremental
+    load, so that reconcile finds them read: a SQL read waits on its child process and the server
+    (connectors/isolated.py), ~1.2 s for 1M keys that the load's own extraction and judging now
+    hide (docs/performance.md, "The incremental night").
+
+    Read before the load's own rows rather than after them, which is as sound: a key deleted at
+    the source in between is missing here and tombstoned (it is gone), and one deleted and
+    inserted again is landed by this load, which keeps it from the tombstones (keys_to_tombstone).
+    A load that fails first leaves the thread to finish its one read and end; nothing waits on it.
+    """
+
+    def __init__(self, ref: TableRef, connector: Connector) -> None:
+        self._batches: list[pa.RecordBatch] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._read, args=(connector, _keys_request(ref)), name=f"source keys of {ref.key}", daemon=True
+        )
+        self._thread.start()
+
+    @classmethod
+    def read_ahead(cls, ref: TableRef, connector: Connector, warehouse: Warehouse) -> SourceKeys | None:
+        """The read started, for a table that reconciles deletes into an existing silver table and
+        whose connector reads apart from itself (`independent_reads`: SQL; never an API's rate
+        limit shared between two reads); else None, and reconcile reads the keys when it needs them."""
+        reconciles = ref.table.deletes == "reconcile" and warehouse.exists(LoadNames.of(ref).silver)
+        return cls(ref, connector) if reconciles and getattr(connector, "independent_reads", False) else None
+
+    def _read(self, connector: Connector, request: ExtractRequest) -> None:
+        try:
+            self._batches.extend(connector.extract(request))
+        except BaseException as error:  # raised to the load where it asks for the keys
+            self._error = error
+
+    def batches(self) -> list[pa.RecordBatch]:
+        """Every batch of the source's keys, once read; the read's own error if it failed."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._batches
+
+
 def reconcile_deletes(
     ref: TableRef,
     connector: Connector,
@@ -31,12 +76,11 @@ def reconcile_deletes(
     run_id: str,
     started: datetime,
     say: Progress,
-    whole_source: pl.LazyFrame | None = None,
+    read_ahead: SourceKeys | None = None,
 ) -> tuple[int, int | None]:
     """For `deletes: reconcile`: tombstone silver's live keys the source no longer has, the source's
-    keys taken from `whole_source` (this run's bronze, when it read every row) or read afresh.
-    Returns (keys tombstoned, silver version written or None)."""
-    vanished = _gone(ref, connector, warehouse, names, whole_source)
+    keys taken from `read_ahead` or read now. Returns (keys tombstoned, silver version written or None)."""
+    vanished = _gone(ref, connector, warehouse, names, None, read_ahead)
     if vanished is None:
         return 0, None
     say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
@@ -54,13 +98,17 @@ def keys_to_tombstone(
     staging: Path,
     say: Progress,
     whole_source: pl.LazyFrame | None = None,
+    read_ahead: SourceKeys | None = None,
 ) -> pl.DataFrame | None:
     """For `deletes: reconcile`, before the MERGE: silver's live keys the source no longer has
-    (checked by the deletion guard), for the MERGE to tombstone. None when there are none.
+    (checked by the deletion guard), for the MERGE to tombstone. None when there are none. The
+    source's keys come from `whole_source` (this run's bronze, when it read every row), else from
+    `read_ahead`, else they are read now.
 
-    A key this load lands is left out: it was deleted at the source after the rows were read,
-    and one MERGE cannot both upsert and tombstone it; the next load tombstones it."""
-    vanished = _gone(ref, connector, warehouse, names, whole_source)
+    A key this load lands is left out: it was deleted at the source after its keys were read (or
+    deleted and inserted again), and one MERGE cannot both upsert and tombstone it; the next load
+    settles it."""
+    vanished = _gone(ref, connector, warehouse, names, whole_source, read_ahead)
     if vanished is None:
         return None
     landing = staged_files(staging, "silver")
@@ -79,12 +127,13 @@ def _gone(
     warehouse: Warehouse,
     names: LoadNames,
     whole_source: pl.LazyFrame | None,
+    read_ahead: SourceKeys | None,
 ) -> pl.DataFrame | None:
     """For `deletes: reconcile`: silver's live keys the source no longer has, once the deletion
     guard has let their share through; None when the table does not reconcile or none are gone."""
     if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
         return None
-    vanished, live_rows = _vanished_keys(ref, connector, warehouse, names, whole_source)
+    vanished, live_rows = _vanished_keys(ref, connector, warehouse, names, whole_source, read_ahead)
     if not vanished.height:
         return None
     check_deleted_share(ref, live_rows, vanished.height)
@@ -96,20 +145,15 @@ def _vanished_keys(
     connector: Connector,
     warehouse: Warehouse,
     names: LoadNames,
-    whole_source: pl.LazyFrame | None = None,
+    whole_source: pl.LazyFrame | None,
+    read_ahead: SourceKeys | None,
 ) -> tuple[pl.DataFrame, int]:
     """Keys live in silver that the source no longer has (read: the key columns only), and how
     many keys are live (for the deletion guard), from one read of silver's keys."""
     keys = ref.entity.primary_key
     live = warehouse.scan(names.silver).filter(~pl.col(DELETED).fill_null(False)).select(keys).collect()
     if whole_source is None:
-        request = ExtractRequest(
-            source=ref.source.name,
-            table=ref.table.table,
-            query=ref.table.query,
-            columns=tuple(dict.fromkeys(m.source for m in ref.table.columns if m.to in keys)),
-        )
-        batches = list(connector.extract(request))
+        batches = read_ahead.batches() if read_ahead else list(connector.extract(_keys_request(ref)))
         if not batches:  # the source table is empty: every live key is gone
             return live, live.height
         whole_source = pl.from_arrow(pa.Table.from_batches(batches)).lazy()  # type: ignore[union-attr]
@@ -121,3 +165,14 @@ def _vanished_keys(
     )
     return live.lazy().join(source_keys, on=keys, how="anti").collect(), live.height
 
+
+
+def _keys_request(ref: TableRef) -> ExtractRequest:
+    """A read of the table's key columns only (data minimisation), every row."""
+    keys = ref.entity.primary_key
+    return ExtractRequest(
+        source=ref.source.name,
+        table=ref.table.table,
+        query=ref.table.query,
+        columns=tuple(dict.fromkeys(m.source for m in ref.table.columns if m.to in keys)),
+    )

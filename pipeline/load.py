@@ -24,7 +24,7 @@ from connectors.staging import scratch_dir
 from pipeline.bronze import CHUNK_ROWS, Sent, bronze_stream, extent, slice_of
 from pipeline.channels import load_channels
 from pipeline.cursor import incremental_since
-from pipeline.deletes import keys_to_tombstone, reconcile_deletes
+from pipeline.deletes import SourceKeys, keys_to_tombstone, reconcile_deletes
 from pipeline.drops import DropOutcome, file_batches, files_to_read, quarantine_files
 from pipeline.guards import check_quarantine_jump
 from pipeline.judge import Outcome, duplicate_decisions, judge_slice, normalised_keys
@@ -100,6 +100,10 @@ def load_table(
         since=since,
         until=until,
     )
+    # A load that reads part of the source reconciles against all of its keys: read ahead, beside
+    # the rows (a load that reads everything has them in bronze).
+    read_everything = since is None and until is None
+    source_keys = None if read_everything else SourceKeys.read_ahead(ref, connector, warehouse)
     scope = " the file versions not read yet" if is_drop and incremental else " everything"
     say(
         f"{ref.key}: extracting"
@@ -126,7 +130,9 @@ def load_table(
         say(f"{ref.key}: nothing new")
         # A night whose only changes are deletions still has deletions to reconcile.
         with clock.stage("reconcile"):
-            deleted, silver_version = reconcile_deletes(ref, connector, warehouse, names, run_id, started, say)
+            deleted, silver_version = reconcile_deletes(
+                ref, connector, warehouse, names, run_id, started, say, read_ahead=source_keys
+            )
         report = empty_report(
             ref, run_id, started, files_quarantined, drop, deleted=deleted, silver_version=silver_version
         )
@@ -188,10 +194,10 @@ def load_table(
         # The keys the source no longer has are found before the MERGE and tombstoned by it:
         # one rewrite of silver's files, not two. A load that read everything holds the
         # source's keys already: reconcile against them.
-        read_everything = since is None and until is None
         with clock.stage("reconcile"):
             gone = keys_to_tombstone(
-                ref, connector, warehouse, names, Path(staging), say, this_run if read_everything else None
+                ref, connector, warehouse, names, Path(staging), say,
+                whole_source=this_run if read_everything else None, read_ahead=source_keys,
             )
         tombstones = Tombstones(gone, started) if gone is not None else None
         say(f"{ref.key}: merging {outcome.landed:,} rows into silver")
