@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import pyarrow.parquet as pq
 
 from connectors.encodings import SAMPLE_BYTES, decode_text, detect_encoding
 
-log = logging.getLogger("ndc.connectors")
+# Schema metadata on a workbook read: the sheets left as lists, for the reader to name with its file.
+SHEETS_LEFT = b"ndc.sheets_left"
 
 FORMATS = {".csv": "csv", ".xlsx": "excel", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -108,7 +108,8 @@ def read_excel(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
 
     Ministries send a month per sheet; a sheet left unread would be rows lost with nothing to say
     so. With the declared `columns`, a sheet sharing none of them (a template's dropdown lists, a
-    notes sheet) holds no row of the table and is left, with a warning naming it, but only beside
+    notes sheet) holds no row of the table and is left, named in the table's `SHEETS_LEFT`
+    schema metadata (for the reader to say so, with the file's name), but only beside
     a sheet of rows that does share them: rows under a header that is all wrong are read, and
     their file quarantined for its header. The sheets read must share one header (in any order): a
     workbook whose sheets differ raises ValueError and is quarantined whole, as a CSV with another
@@ -122,10 +123,9 @@ def read_excel(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     declared = set(columns or ())
     ours = {name: not declared or bool(set(sheet.columns) & declared) for name, sheet in sheets.items()}
     with_rows = [(name, sheet) for name, sheet in sheets.items() if sheet.height]
+    left: list[str] = []
     if any(ours[name] for name, _ in with_rows):
         left = [name for name, _ in with_rows if not ours[name]]
-        if left:
-            log.warning("sheet(s) %s share no declared column: not rows of the table, not read", left)
         with_rows = [(name, sheet) for name, sheet in with_rows if ours[name]]
     if not with_rows:  # headers alone: the table's own header (else the first sheet's), no rows
         headers = sorted(sheets.items(), key=lambda item: not ours[item[0]])
@@ -140,4 +140,5 @@ def read_excel(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
                 )
         frame = pl.concat([first, *(other.select(first.columns) for _, other in others)])
     table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
-    return table.cast(pa.schema([pa.field(name, pa.string()) for name in table.column_names]))
+    table = table.cast(pa.schema([pa.field(name, pa.string()) for name in table.column_names]))
+    return table.replace_schema_metadata({SHEETS_LEFT: ", ".join(left)}) if left else table

@@ -37,7 +37,7 @@ from connectors.base import ExtractRequest, bounded
 from connectors.drop_stores import DropFile, FileStore, LocalStore, S3Store
 from connectors.encodings import ENCODINGS
 from connectors.errors import MalformedFile, SourceSchemaError
-from connectors.file_formats import FORMATS, HeaderMismatch, matching_header, read_table, reason
+from connectors.file_formats import FORMATS, SHEETS_LEFT, HeaderMismatch, matching_header, read_table, reason
 
 FILE_COLUMN = "_file"  # the file a row came from: its watermark and its provenance
 DEFAULT_SETTLE_S = 60.0  # a local file unchanged this long is taken as completely written
@@ -135,7 +135,9 @@ class FileDropConnector:
         for a symlink or special file, without reading it.
         """
         with self.store.local_copy(request.table or "", name) as path:
-            table = self._parse(name, Path(path), request, header)
+            table, sheets_left = self._parse(name, Path(path), request, header)
+        if sheets_left:
+            log.warning("%s: sheet(s) %s share no declared column: lists or notes, not rows; not read", name, sheets_left)
         yield from bounded(table.to_batches(max_chunksize=request.batch_rows), request.batch_rows)
 
     def read_version(
@@ -150,8 +152,9 @@ class FileDropConnector:
         """
         with self.store.local_copy(request.table or "", file.name) as path:
             digest = file.etag or _sha256(Path(path))
+            sheets_left = ""
             try:
-                table, malformed = self._parse(file.name, Path(path), request, header), None
+                (table, sheets_left), malformed = self._parse(file.name, Path(path), request, header), None
             except MalformedFile as bad:
                 table, malformed = None, bad
             if not file.etag and not _is_version(Path(path), file):
@@ -160,7 +163,7 @@ class FileDropConnector:
             list(bounded(table.to_batches(max_chunksize=request.batch_rows), request.batch_rows))
             if table is not None else []
         )
-        return VersionRead(batches, digest, malformed)
+        return VersionRead(batches, digest, malformed, sheets_left)
 
     def digest(self, file: DropFile, table: str | None) -> str:
         """The content digest of a listed version (see read_version); empty if it is changing."""
@@ -178,7 +181,8 @@ class FileDropConnector:
 
     def _parse(
         self, name: str, path: Path, request: ExtractRequest, header: Sequence[str] | None
-    ) -> pa.Table:
+    ) -> tuple[pa.Table, str]:
+        """The file's rows, and the workbook sheets left as lists (file_formats.read_excel), if any."""
         shown = self.store.describe(request.table or "").rstrip("/") + "/" + name
         try:
             table = read_table(
@@ -199,8 +203,9 @@ class FileDropConnector:
             ) from None
         except (pa.ArrowException, ValueError, UnicodeDecodeError, OSError, csv.Error) as error:
             raise MalformedFile(self.source, name, reason(error)) from None
+        sheets_left = (table.schema.metadata or {}).get(SHEETS_LEFT, b"").decode()
         labels = pa.array([self.file_label(name)] * table.num_rows, pa.string())
-        return table.append_column(FILE_COLUMN, labels)
+        return table.replace_schema_metadata(None).append_column(FILE_COLUMN, labels), sheets_left
 
     def check(self) -> None:
         self.store.listing("")
@@ -213,6 +218,7 @@ class VersionRead:
     batches: list[pa.RecordBatch]
     digest: str
     malformed: MalformedFile | None = None
+    sheets_left: str = ""  # a workbook's sheets sharing no declared column, not read (file_formats.read_excel)
 
 
 def _sha256(path: Path) -> str:

@@ -195,6 +195,9 @@ def file_batches(
             drop.digests[file] = version.digest
             if version.malformed is not None:
                 raise version.malformed
+            if version.sheets_left:
+                say(f"{ref.key}: {file.name}: sheet(s) {version.sheets_left} share no declared column: "
+                    "lists or notes, not rows; not read")
             batches = version.batches
             if schema is None and batches:
                 schema = batches[0].schema
