@@ -107,13 +107,12 @@ def read_excel(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     """Every sheet of an .xlsx workbook that has rows, hidden ones too, every column as text.
 
     Ministries send a month per sheet; a sheet left unread would be rows lost with nothing to say
-    so. With the declared `columns`, a sheet sharing none of them (a template's dropdown lists, a
-    notes sheet) holds no row of the table and is left, named in the table's `SHEETS_LEFT`
-    schema metadata (for the reader to say so, with the file's name), but only beside
-    a sheet of rows that does share them: rows under a header that is all wrong are read, and
-    their file quarantined for its header. The sheets read must share one header (in any order): a
-    workbook whose sheets differ raises ValueError and is quarantined whole, as a CSV with another
-    header is."""
+    so. With the declared `columns`, a sheet narrower than them that shares none of them (a
+    template's dropdown lists, a notes sheet) holds no row of the table and is left, named in the
+    table's `SHEETS_LEFT` schema metadata (for the reader to say so, with the file's name), but
+    only in a workbook where some sheet, even an empty one, shares them. Every other sheet with
+    rows is read. The sheets read must share one header (in any order): a workbook whose sheets
+    differ raises ValueError and is quarantined whole, as a CSV with another header is."""
     import polars as pl
 
     try:
@@ -123,10 +122,12 @@ def read_excel(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     declared = set(columns or ())
     ours = {name: not declared or bool(set(sheet.columns) & declared) for name, sheet in sheets.items()}
     with_rows = [(name, sheet) for name, sheet in sheets.items() if sheet.height]
-    left: list[str] = []
-    if any(ours[name] for name, _ in with_rows):
-        left = [name for name, _ in with_rows if not ours[name]]
-        with_rows = [(name, sheet) for name, sheet in with_rows if ours[name]]
+    # A list or a note is narrow; a month of rows under a title line or display names is as wide as
+    # the table, and is read (its header then quarantines the file), never left.
+    left = [
+        name for name, sheet in with_rows if not ours[name] and sheet.width < len(declared)
+    ] if any(ours.values()) else []
+    with_rows = [(name, sheet) for name, sheet in with_rows if name not in left]
     if not with_rows:  # headers alone: the table's own header (else the first sheet's), no rows
         headers = sorted(sheets.items(), key=lambda item: not ours[item[0]])
         frame = headers[0][1].clear() if headers else pl.DataFrame()

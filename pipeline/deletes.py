@@ -3,8 +3,7 @@
 Within a load they are found before the MERGE and tombstoned by it (warehouse.tables.Tombstones:
 one rewrite of silver's files); a load with nothing new tombstones them in a commit of its own.
 Either way the deletion guard (pipeline/guards.py) refuses a share of deletes too large to be true.
-An incremental load reads the source's keys ahead, on a thread, while it extracts and judges its
-rows (`SourceKeys`).
+An incremental load reads the source's keys on a thread while it judges its rows (`SourceKeys`).
 """
 
 from __future__ import annotations
@@ -27,15 +26,13 @@ from warehouse.tables import Warehouse
 
 
 class SourceKeys:
-    """The source's key columns, read on a thread of their own from the start of an incremental
-    load, so that reconcile finds them read: a SQL read waits on its child process and the server
-    (connectors/isolated.py), ~1.2 s for 1M keys that the load's own extraction and judging now
-    hide (docs/performance.md, "The incremental night").
+    """The source's key columns, read on a thread of their own while the load judges its rows, so
+    that reconcile finds them read: a SQL read mostly waits on its child process and the server
+    (connectors/isolated.py), ~1.2 s for 1M keys (docs/performance.md, "The incremental night").
 
-    Read before the load's own rows rather than after them, which is as sound: a key deleted at
-    the source in between is missing here and tombstoned (it is gone), and one deleted and
-    inserted again is landed by this load, which keeps it from the tombstones (keys_to_tombstone).
-    A load that fails first leaves the thread to finish its one read and end; nothing waits on it.
+    Started once the load's extraction has ended, so the source still sees one connection of this
+    load at a time, and the keys are read after the rows, as when reconcile read them itself. A
+    load that fails before reconcile leaves the thread to finish its one read and end.
     """
 
     def __init__(self, ref: TableRef, connector: Connector) -> None:
@@ -61,11 +58,13 @@ class SourceKeys:
             self._error = error
 
     def batches(self) -> list[pa.RecordBatch]:
-        """Every batch of the source's keys, once read; the read's own error if it failed."""
+        """Every batch of the source's keys, once read, handed over (not kept through the MERGE);
+        the read's own error if it failed."""
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._batches
+        batches, self._batches = self._batches, []
+        return batches
 
 
 def reconcile_deletes(
@@ -76,11 +75,10 @@ def reconcile_deletes(
     run_id: str,
     started: datetime,
     say: Progress,
-    read_ahead: SourceKeys | None = None,
 ) -> tuple[int, int | None]:
-    """For `deletes: reconcile`: tombstone silver's live keys the source no longer has, the source's
-    keys taken from `read_ahead` or read now. Returns (keys tombstoned, silver version written or None)."""
-    vanished = _gone(ref, connector, warehouse, names, None, read_ahead)
+    """For `deletes: reconcile`: tombstone silver's live keys the source no longer has (a load with
+    nothing new: the source's keys read now). Returns (keys tombstoned, silver version written or None)."""
+    vanished = _gone(ref, connector, warehouse, names, None, None)
     if vanished is None:
         return 0, None
     say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
@@ -105,9 +103,8 @@ def keys_to_tombstone(
     source's keys come from `whole_source` (this run's bronze, when it read every row), else from
     `read_ahead`, else they are read now.
 
-    A key this load lands is left out: it was deleted at the source after its keys were read (or
-    deleted and inserted again), and one MERGE cannot both upsert and tombstone it; the next load
-    settles it."""
+    A key this load lands is left out: it was deleted at the source after the rows were read,
+    and one MERGE cannot both upsert and tombstone it; the next load tombstones it."""
     vanished = _gone(ref, connector, warehouse, names, whole_source, read_ahead)
     if vanished is None:
         return None

@@ -100,10 +100,7 @@ def load_table(
         since=since,
         until=until,
     )
-    # A load that reads part of the source reconciles against all of its keys: read ahead, beside
-    # the rows (a load that reads everything has them in bronze).
-    read_everything = since is None and until is None
-    source_keys = None if read_everything else SourceKeys.read_ahead(ref, connector, warehouse)
+    read_everything = since is None and until is None  # then bronze holds every source key
     scope = " the file versions not read yet" if is_drop and incremental else " everything"
     say(
         f"{ref.key}: extracting"
@@ -130,9 +127,7 @@ def load_table(
         say(f"{ref.key}: nothing new")
         # A night whose only changes are deletions still has deletions to reconcile.
         with clock.stage("reconcile"):
-            deleted, silver_version = reconcile_deletes(
-                ref, connector, warehouse, names, run_id, started, say, read_ahead=source_keys
-            )
+            deleted, silver_version = reconcile_deletes(ref, connector, warehouse, names, run_id, started, say)
         report = empty_report(
             ref, run_id, started, files_quarantined, drop, deleted=deleted, silver_version=silver_version
         )
@@ -149,6 +144,9 @@ def load_table(
                 description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
             )
         files_quarantined = quarantine_files(ref, connector, drop, warehouse, run_id, say)
+    # A load that read part of the source reconciles against all of its keys: read now, beside the
+    # judging, once the extraction's connection is closed (one connection at a time, as before).
+    source_keys = None if read_everything else SourceKeys.read_ahead(ref, connector, warehouse)
     this_run = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id)
     outcome = Outcome()
     with scratch_dir("load") as staging:

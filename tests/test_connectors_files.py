@@ -228,12 +228,32 @@ def test_a_sheet_sharing_no_declared_column_is_a_list_not_rows(drop: Path, caplo
 
 def test_rows_under_a_header_that_is_all_wrong_are_quarantined_not_left_as_a_list(drop: Path) -> None:
     """Beside an empty template sheet, the month's rows under display names instead of the declared
-    columns share none of them, but they are the only rows: read, and the file quarantined for its
-    header, never left as a lookup list (they were: 0 rows read, a warning in the log)."""
+    columns share none of them, but the sheet is as wide as the table: read, and the file
+    quarantined for its header, never left as a lookup list (they were: 0 rows read, a warning in
+    the log)."""
     display = [["Số đăng ký", "Ngày đăng ký", "Số định danh", "Họ tên"], *rows("2024-12", 3)]
     write_xlsx(drop / "khai_sinh" / "2024-12.xlsx", [], (display, False))
     with pytest.raises(MalformedFile, match="header does not match the catalogue: missing column"):
         read_back(drop, "2024-12.xlsx", HEADER)
+
+
+def test_a_month_under_a_title_line_beside_a_good_month_quarantines_the_workbook(drop: Path) -> None:
+    """A title line above the header makes the sheet's header all wrong: its rows are not a list
+    (the sheet is as wide as the table), so the workbook is quarantined whole, nothing lost."""
+    titled = [["BÁO CÁO THÁNG 2", "", "", ""], HEADER, *rows("2025-02", 3)]
+    write_xlsx(drop / "khai_sinh" / "2025-Q1.xlsx", rows("2025-01", 3), (titled, False))
+    with pytest.raises(MalformedFile, match="different columns"):
+        read_back(drop, "2025-Q1.xlsx", HEADER)
+
+
+def test_an_empty_month_in_a_template_with_lists_is_read_as_no_rows(drop: Path) -> None:
+    """The usual template, sent with no registration that month: its dropdown lists are not rows."""
+    lists = [["gioi_tinh", "dan_toc"], ["Nam", "Kinh"], ["Nữ", "Tày"]]
+    write_xlsx(drop / "khai_sinh" / "2025-03.xlsx", [], (lists, True))
+    settled(drop / "khai_sinh" / "2025-03.xlsx")
+    connector = open_connector("ho_tich", "file_drop", {"path": str(drop)})
+    request = ExtractRequest(source="ho_tich", table="khai_sinh")
+    assert sum(batch.num_rows for batch in connector.read_file("2025-03.xlsx", request, header=HEADER)) == 0
 
 
 def test_a_quoted_line_break_at_a_read_block_edge_stays_in_its_cell(drop: Path) -> None:

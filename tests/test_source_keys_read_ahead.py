@@ -1,4 +1,4 @@
-"""An incremental load reads the source's keys ahead, on a thread (pipeline/deletes.py: SourceKeys).
+"""An incremental load reads the source's keys on a thread while it judges its rows (pipeline/deletes.py: SourceKeys).
 
 Pure logic with a fake connector; tests/test_incremental_sync.py runs the same path end to end
 against PostgreSQL (its inserts, updates and deletes matching the source after an incremental load).
@@ -65,6 +65,7 @@ def test_the_keys_are_read_on_a_thread_of_their_own_while_the_load_goes_on() -> 
     read = pa.Table.from_batches(keys.batches())
     assert read.column("so_dinh_danh").to_pylist() == ["001090000001", "001090000002", "001090000003"]
     assert connector.readers == ["source keys of population.citizens"]
+    assert keys.batches() == []  # handed over: the load does not hold every key through its MERGE
     (request,) = connector.requests
     assert request.columns == ("so_dinh_danh",) and request.since is None  # every row, the key alone
 
