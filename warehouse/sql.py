@@ -291,8 +291,11 @@ def run_sql(query: str, settings: StorageSettings | None = None, role: Role = "a
 
     def explained(error: duckdb.Error) -> str:
         # A mistake of the query's own words (a column, a function, a cast): the named tables'
-        # columns help more than every table of the zone.
-        return f"{str(error).splitlines()[0]}\n({_columns_of(con, views) or f'tables: {known}'})"
+        # columns help more than every table of the zone. Not after a failed read of storage:
+        # describing the tables would read it again (an S3 outage's retries, for no help).
+        unread = isinstance(error, (duckdb.IOException, duckdb.HTTPException))
+        columns = "" if unread else _columns_of(con, views)
+        return f"{str(error).splitlines()[0]}\n({columns or f'tables: {known}'})"
 
     try:
         try:
