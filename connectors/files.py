@@ -137,7 +137,7 @@ class FileDropConnector:
         with self.store.local_copy(request.table or "", name) as path:
             table, sheets_left = self._parse(name, Path(path), request, header)
         if sheets_left:
-            log.warning("%s: sheet(s) %s share no declared column: lists or notes, not rows; not read", name, sheets_left)
+            log.warning("%s", sheets_left_note(name, sheets_left))
         yield from bounded(table.to_batches(max_chunksize=request.batch_rows), request.batch_rows)
 
     def read_version(
@@ -219,6 +219,11 @@ class VersionRead:
     digest: str
     malformed: MalformedFile | None = None
     sheets_left: str = ""  # a workbook's sheets sharing no declared column, not read (file_formats.read_excel)
+
+
+def sheets_left_note(name: str, sheets_left: str) -> str:
+    """What a reader says of a workbook's sheets left as lists (file_formats.read_excel)."""
+    return f"{name}: sheet(s) {sheets_left} share no declared column: lists or notes, not rows; not read"
 
 
 def _sha256(path: Path) -> str:

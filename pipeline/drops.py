@@ -18,7 +18,7 @@ import pyarrow as pa
 from catalogue import TableRef
 from connectors import Connector, ExtractRequest, MalformedFile
 from connectors.drop_stores import DropFile, NotARegularFile
-from connectors.files import FILE_COLUMN, FileDropConnector
+from connectors.files import FILE_COLUMN, FileDropConnector, sheets_left_note
 from pipeline.stages import Progress
 from warehouse.committed import LOADS
 from warehouse.tables import RUN_ID, TableName, Warehouse, utc_now
@@ -196,8 +196,7 @@ def file_batches(
             if version.malformed is not None:
                 raise version.malformed
             if version.sheets_left:
-                say(f"{ref.key}: {file.name}: sheet(s) {version.sheets_left} share no declared column: "
-                    "lists or notes, not rows; not read")
+                say(f"{ref.key}: {sheets_left_note(file.name, version.sheets_left)}")
             batches = version.batches
             if schema is None and batches:
                 schema = batches[0].schema
