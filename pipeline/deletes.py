@@ -48,8 +48,8 @@ class SourceKeys:
         """The read started, for a table that reconciles deletes into an existing silver table and
         whose connector reads apart from itself (`independent_reads`: SQL; never an API's rate
         limit shared between two reads); else None, and reconcile reads the keys when it needs them."""
-        reconciles = ref.table.deletes == "reconcile" and warehouse.exists(LoadNames.of(ref).silver)
-        return cls(ref, connector) if reconciles and getattr(connector, "independent_reads", False) else None
+        independent = getattr(connector, "independent_reads", False)
+        return cls(ref, connector) if independent and _reconciles(ref, warehouse, LoadNames.of(ref)) else None
 
     def _read(self, connector: Connector, request: ExtractRequest) -> None:
         try:
@@ -78,7 +78,7 @@ def reconcile_deletes(
 ) -> tuple[int, int | None]:
     """For `deletes: reconcile`: tombstone silver's live keys the source no longer has (a load with
     nothing new: the source's keys read now). Returns (keys tombstoned, silver version written or None)."""
-    vanished = _gone(ref, connector, warehouse, names, None, None)
+    vanished = _gone(ref, connector, warehouse, names)
     if vanished is None:
         return 0, None
     say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")
@@ -123,12 +123,12 @@ def _gone(
     connector: Connector,
     warehouse: Warehouse,
     names: LoadNames,
-    whole_source: pl.LazyFrame | None,
-    read_ahead: SourceKeys | None,
+    whole_source: pl.LazyFrame | None = None,
+    read_ahead: SourceKeys | None = None,
 ) -> pl.DataFrame | None:
     """For `deletes: reconcile`: silver's live keys the source no longer has, once the deletion
     guard has let their share through; None when the table does not reconcile or none are gone."""
-    if ref.table.deletes != "reconcile" or not warehouse.exists(names.silver):
+    if not _reconciles(ref, warehouse, names):
         return None
     vanished, live_rows = _vanished_keys(ref, connector, warehouse, names, whole_source, read_ahead)
     if not vanished.height:
@@ -162,6 +162,10 @@ def _vanished_keys(
     )
     return live.lazy().join(source_keys, on=keys, how="anti").collect(), live.height
 
+
+def _reconciles(ref: TableRef, warehouse: Warehouse, names: LoadNames) -> bool:
+    """Whether the table reconciles deletes and has a silver table to reconcile."""
+    return ref.table.deletes == "reconcile" and warehouse.exists(names.silver)
 
 
 def _keys_request(ref: TableRef) -> ExtractRequest:
