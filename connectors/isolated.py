@@ -16,6 +16,7 @@ this process reads slower than the server sends. Measured by `bench/bench_connec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,9 +24,11 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from select import select
+from typing import Literal
 
 import pyarrow as pa
 
@@ -51,45 +54,94 @@ class SqlRead:
     partition_num: int | None = None
 
 
-def read_batches(read: SqlRead, stall_timeout_s: float | None) -> Iterator[pa.RecordBatch]:
+def read_batches(
+    read: SqlRead, stall_timeout_s: float | None, process: ReadingProcess | None = None
+) -> Iterator[pa.RecordBatch]:
     """The read's record batches; `Stalled` when none arrives for `stall_timeout_s` seconds.
 
-    The child's errors come back as RuntimeError with its message (the caller classifies them).
+    `process`, started ahead (ReadingProcess), saves the read its child's start-up; else one is
+    started now. The child's errors come back as RuntimeError with its message (the caller
+    classifies them).
     """
-    word_fd, word_end = os.pipe()
-    child = subprocess.Popen(
-        [sys.executable, __file__, str(word_end)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(word_end,),
-    )
-    os.close(word_end)  # the child's end: EOF on ours when the child exits
-    assert child.stdin is not None and child.stdout is not None
-    try:
-        child.stdin.write(json.dumps(asdict(read)).encode())
-        child.stdin.close()
-        data = child.stdout.fileno()
+    yield from (process or ReadingProcess()).read(read, stall_timeout_s)
+
+
+class ReadingProcess:
+    """A child started ahead of its one read, waiting for its settings on stdin.
+
+    Its start-up (Python, pyarrow and connectorx imported: ~0.5 s before the first rows,
+    measured in docs/performance.md) is then spent beside other work; it connects to nothing until
+    `read` hands it its settings. `close` ends it when the read never came (or cuts one short).
+    """
+
+    def __init__(self) -> None:
+        self._word_fd, word_end = os.pipe()
+        self._child = subprocess.Popen(
+            [sys.executable, __file__, str(word_end)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(word_end,),
+        )
+        os.close(word_end)  # the child's end: EOF on ours when the child exits
+        self._lock = threading.Lock()
+        self._state: Literal["waiting", "reading", "ended"] = "waiting"
+
+    @property
+    def alive(self) -> bool:
+        return self._child.poll() is None
+
+    def read(self, read: SqlRead, stall_timeout_s: float | None) -> Iterator[pa.RecordBatch]:
+        """As `read_batches`; once."""
+        with self._lock:
+            if self._state != "waiting":
+                raise RuntimeError("this reading process was used or closed already")
+            self._state = "reading"
+        child = self._child
+        assert child.stdin is not None and child.stdout is not None
         try:
-            _wait(data, stall_timeout_s)
-            stream = pa.ipc.open_stream(pa.PythonFile(_ExactReads(data), mode="r"))
-            while True:
+            child.stdin.write(json.dumps(asdict(read)).encode())
+            child.stdin.close()
+            data = child.stdout.fileno()
+            try:
                 _wait(data, stall_timeout_s)
-                try:
-                    yield stream.read_next_batch()
-                except StopIteration:
-                    break
-        except pa.ArrowInvalid as cut:  # the stream ended early: the child's word says why
-            raise _failure(child, _closing_word(word_fd), f"the read was cut off ({cut})") from None
-        word = _closing_word(word_fd)
-        if not word.startswith(_END):
-            raise _failure(child, word, "the reading process ended without a word")
-        peak_kib = int(word.removeprefix(_END))
-        # Benchmarks add this to the parent's own peak: the two run at once.
-        log.debug("sql read child peak RSS %d MiB", peak_kib // 1024, extra={"child_peak_rss_kib": peak_kib})
-    finally:
+                stream = pa.ipc.open_stream(pa.PythonFile(_ExactReads(data), mode="r"))
+                while True:
+                    _wait(data, stall_timeout_s)
+                    try:
+                        yield stream.read_next_batch()
+                    except StopIteration:
+                        break
+            except pa.ArrowInvalid as cut:  # the stream ended early: the child's word says why
+                raise _failure(child, _closing_word(self._word_fd), f"the read was cut off ({cut})") from None
+            word = _closing_word(self._word_fd)
+            if not word.startswith(_END):
+                raise _failure(child, word, "the reading process ended without a word")
+            peak_kib = int(word.removeprefix(_END))
+            # Benchmarks add this to the parent's own peak: the two run at once.
+            log.debug("sql read child peak RSS %d MiB", peak_kib // 1024, extra={"child_peak_rss_kib": peak_kib})
+        finally:
+            with self._lock:
+                self._state = "ended"
+            self._end()
+
+    def close(self) -> None:
+        """End the child: at once if its read never came, else by killing it (the read in
+        progress then fails as a cut-off read, in its own thread, and cleans up there)."""
+        with self._lock:
+            state, self._state = self._state, "ended"
+        if state == "waiting":
+            self._end()
+        elif state == "reading" and self._child.poll() is None:
+            self._child.kill()
+
+    def _end(self) -> None:
+        child = self._child
         if child.poll() is None:
             child.kill()
         child.wait(timeout=10)
-        child.stdout.close()
-        os.close(word_fd)
+        for pipe in (child.stdin, child.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):  # a killed child may leave a write to its stdin broken
+                    pipe.close()
+        os.close(self._word_fd)
 
 
 def _failure(child: subprocess.Popen[bytes], word: str, wordless: str) -> BaseException:
@@ -155,7 +207,10 @@ def _child(word_fd: int) -> None:
     """Run in the child: read the settings from stdin, stream the rows to stdout, then one word."""
     import connectorx as cx
 
-    read = SqlRead(**json.loads(sys.stdin.buffer.read()))
+    settings = sys.stdin.buffer.read()
+    if not settings:  # started ahead (ReadingProcess) and never given its read: the parent has gone
+        return
+    read = SqlRead(**json.loads(settings))
     with os.fdopen(word_fd, "w") as word:
         try:
             reader = cx.read_sql(

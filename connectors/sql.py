@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 from urllib.parse import SplitResult, unquote, urlsplit
 
 import connectorx as cx
@@ -35,7 +35,7 @@ from connectors.errors import (
     url_password,
     url_secrets,
 )
-from connectors.isolated import SqlRead, Stalled, read_batches
+from connectors.isolated import ReadingProcess, SqlRead, Stalled, read_batches
 
 Dialect = Literal["sqlite", "postgres", "mysql", "mariadb", "mssql", "oracle"]
 
@@ -172,9 +172,6 @@ class SqlConnector:
     partitions: int = 1
     connect_timeout_s: float = CONNECT_TIMEOUT_S
     stall_timeout_s: float | None = STALL_TIMEOUT_S
-    # Each read is a child process with its own connection: two reads at once (a load's rows and
-    # its source keys, pipeline/deletes.py) share nothing.
-    independent_reads: ClassVar[bool] = True
 
     @property
     def redacted_url(self) -> str:
@@ -191,7 +188,15 @@ class SqlConnector:
                 "Fix the connection URL or kind in the source catalogue (see docs/connectors.md).",
             ) from None
 
-    def extract(self, request: ExtractRequest) -> Iterator[pa.RecordBatch]:
+    def independent_reader(self) -> IndependentRead:
+        """A reader for one read beside this connector's others (a load's source keys, read while
+        it judges its rows: pipeline/deletes.py). Each read is a child process with its own
+        connection, so two share nothing; this one's child starts now, so that its start-up
+        overlaps the load's other work. It connects only when it reads."""
+        return IndependentRead(self, ReadingProcess())
+
+    def extract(self, request: ExtractRequest, process: ReadingProcess | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows, read by `process` if one was started ahead (independent_reader), else by a new one."""
         dialect = self.dialect
         try:
             query = build_query(request, dialect)
@@ -214,7 +219,7 @@ class SqlConnector:
         )
         try:
             # Errors met mid-stream (a timeout, a dropped connection) surface while iterating.
-            yield from bounded(read_batches(read, self.stall_timeout_s), request.batch_rows)
+            yield from bounded(read_batches(read, self.stall_timeout_s, process), request.batch_rows)
         except Stalled as stalled:
             raise SourceTimeout(
                 self.source,
@@ -315,6 +320,21 @@ class SqlConnector:
 
     def _classify(self, error: BaseException) -> SourceError:
         return classify_error(self.source, redact(str(error), url_secrets(self.url)), self.url)
+
+
+@dataclass(frozen=True)
+class IndependentRead:
+    """One read of `connector`'s, by a reading process started ahead of it (SqlConnector.independent_reader)."""
+
+    connector: SqlConnector
+    process: ReadingProcess = field(repr=False)
+
+    def extract(self, request: ExtractRequest) -> Iterator[pa.RecordBatch]:
+        return self.connector.extract(request, self.process)
+
+    def close(self) -> None:
+        """End the reading process, if its read never came (or cut it short)."""
+        self.process.close()
 
 
 def is_driver_failure(error: BaseException) -> bool:

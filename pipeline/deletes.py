@@ -8,9 +8,12 @@ An incremental load reads the source's keys on a thread while it judges its rows
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -25,41 +28,67 @@ from pipeline.staging import staged_files
 from warehouse.tables import Warehouse
 
 
+class IndependentReader(Protocol):
+    """A connector's read apart from its others, prepared ahead (SqlConnector.independent_reader)."""
+
+    def extract(self, request: ExtractRequest) -> Iterator[pa.RecordBatch]: ...
+
+    def close(self) -> None: ...
+
+
 class SourceKeys:
     """The source's key columns, read on a thread of their own while the load judges its rows, so
     that reconcile finds them read: a SQL read mostly waits on its child process and the server
     (connectors/isolated.py), ~1.2 s for 1M keys (docs/performance.md, "The incremental night").
 
-    Started once the load's extraction has ended, so the source still sees one connection of this
-    load at a time, and the keys are read after the rows, as when reconcile read them itself. A
-    load that fails before reconcile leaves the thread to finish its one read and end.
+    Prepared as the extraction begins: the reader's child process starts then, so that its start-up
+    (~0.5 s) passes beside the extraction. Started once the extraction has ended, so the source
+    still sees one connection of this load at a time, and the keys are read after the rows, as when
+    reconcile read them itself. Leaving `prepared` ends the reader, read or not.
     """
 
-    def __init__(self, ref: TableRef, connector: Connector) -> None:
+    def __init__(self, ref: TableRef, reader: IndependentReader) -> None:
+        self._ref = ref
+        self._reader = reader
         self._batches: list[pa.RecordBatch] = []
         self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def prepared(cls, ref: TableRef, connector: Connector, warehouse: Warehouse) -> Iterator[SourceKeys | None]:
+        """The read prepared, for a table that reconciles deletes into an existing silver table and
+        whose connector reads apart from itself (`independent_reader`: SQL; never an API's rate
+        limit shared between two reads); else None, and reconcile reads the keys when it needs them."""
+        independent_reader = getattr(connector, "independent_reader", None)
+        if independent_reader is None or not _reconciles(ref, warehouse, LoadNames.of(ref)):
+            yield None
+            return
+        keys = cls(ref, independent_reader())
+        try:
+            yield keys
+        finally:
+            keys._reader.close()
+
+    def start(self) -> None:
+        """Read the keys now, on a thread of their own."""
         self._thread = threading.Thread(
-            target=self._read, args=(connector, _keys_request(ref)), name=f"source keys of {ref.key}", daemon=True
+            target=self._read, args=(_keys_request(self._ref),), name=f"source keys of {self._ref.key}", daemon=True
         )
         self._thread.start()
 
-    @classmethod
-    def read_ahead(cls, ref: TableRef, connector: Connector, warehouse: Warehouse) -> SourceKeys | None:
-        """The read started, for a table that reconciles deletes into an existing silver table and
-        whose connector reads apart from itself (`independent_reads`: SQL; never an API's rate
-        limit shared between two reads); else None, and reconcile reads the keys when it needs them."""
-        independent = getattr(connector, "independent_reads", False)
-        return cls(ref, connector) if independent and _reconciles(ref, warehouse, LoadNames.of(ref)) else None
-
-    def _read(self, connector: Connector, request: ExtractRequest) -> None:
+    def _read(self, request: ExtractRequest) -> None:
         try:
-            self._batches.extend(connector.extract(request))
+            self._batches.extend(self._reader.extract(request))
         except BaseException as error:  # raised to the load where it asks for the keys
             self._error = error
 
     def batches(self) -> list[pa.RecordBatch]:
         """Every batch of the source's keys, once read, handed over (not kept through the MERGE);
         the read's own error if it failed."""
+        if self._thread is None:
+            self.start()  # not started yet (a load with nothing new): read them now
+        assert self._thread is not None
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -75,10 +104,12 @@ def reconcile_deletes(
     run_id: str,
     started: datetime,
     say: Progress,
+    read_ahead: SourceKeys | None = None,
 ) -> tuple[int, int | None]:
     """For `deletes: reconcile`: tombstone silver's live keys the source no longer has (a load with
-    nothing new: the source's keys read now). Returns (keys tombstoned, silver version written or None)."""
-    vanished = _gone(ref, connector, warehouse, names)
+    nothing new: the source's keys read now, by `read_ahead`'s reader if prepared). Returns (keys
+    tombstoned, silver version written or None)."""
+    vanished = _gone(ref, connector, warehouse, names, read_ahead=read_ahead)
     if vanished is None:
         return 0, None
     say(f"{ref.key}: {vanished.height:,} keys no longer in the source; tombstoning them")

@@ -9,6 +9,7 @@ Every load proves its conservation: extracted = landed + quarantined + deduplica
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import date
 from pathlib import Path
@@ -107,129 +108,134 @@ def load_table(
         + (f" from {ref.table.watermark} >= {since}" if since else scope)
         + (f" before {ref.table.watermark} {until}" if until else "")
     )
-    drop: DropOutcome | None = None
-    if isinstance(connector, FileDropConnector):
-        drop = DropOutcome()
-        files = files_to_read(ref, connector, request, warehouse, drop, incremental=incremental, say=say)
-        batches = file_batches(ref, connector, request, files, drop, say)
-    else:
-        batches = connector.extract(request)
-    # Extraction is a stream the bronze write pulls: its time is counted apart from the write's.
-    batches = clock.pulling("extract", iter(batches), within="bronze_write")
-    with clock.stage("bronze_write"):
-        bronze_schema = (
-            pa.schema(warehouse.table(names.bronze).schema().to_arrow()) if warehouse.exists(names.bronze) else None
-        )
-        sent = Sent()
-        stream = bronze_stream(ref, batches, run_id, started, bronze_schema, say, sent)
-    if stream is None:
-        files_quarantined = quarantine_files(ref, connector, drop, warehouse, run_id, say)
-        say(f"{ref.key}: nothing new")
-        # A night whose only changes are deletions still has deletions to reconcile.
-        with clock.stage("reconcile"):
-            deleted, silver_version = reconcile_deletes(ref, connector, warehouse, names, run_id, started, say)
-        report = empty_report(
-            ref, run_id, started, files_quarantined, drop, deleted=deleted, silver_version=silver_version
-        )
-        with clock.stage("bookkeeping"):
-            record_load(warehouse, report)
-        _settle(report, clock)
-        return report
-    with clock.stage("bronze_write"):
-        with sent.writing():
-            bronze_version = warehouse.replace_run(
-                names.bronze,
-                stream,
-                run_id,
-                description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
+    # A load that read part of the source reconciles against all of its keys: their reader is
+    # prepared beside the extraction and reads beside the judging (pipeline/deletes.py: SourceKeys).
+    prepare_keys = contextlib.nullcontext() if read_everything else SourceKeys.prepared(ref, connector, warehouse)
+    with prepare_keys as source_keys:
+        drop: DropOutcome | None = None
+        if isinstance(connector, FileDropConnector):
+            drop = DropOutcome()
+            files = files_to_read(ref, connector, request, warehouse, drop, incremental=incremental, say=say)
+            batches = file_batches(ref, connector, request, files, drop, say)
+        else:
+            batches = connector.extract(request)
+        # Extraction is a stream the bronze write pulls: its time is counted apart from the write's.
+        batches = clock.pulling("extract", iter(batches), within="bronze_write")
+        with clock.stage("bronze_write"):
+            bronze_schema = (
+                pa.schema(warehouse.table(names.bronze).schema().to_arrow()) if warehouse.exists(names.bronze) else None
             )
-        files_quarantined = quarantine_files(ref, connector, drop, warehouse, run_id, say)
-    # A load that read part of the source reconciles against all of its keys: read now, beside the
-    # judging, once the extraction's connection is closed (one connection at a time, as before).
-    source_keys = None if read_everything else SourceKeys.read_ahead(ref, connector, warehouse)
-    this_run = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id)
-    outcome = Outcome()
-    with scratch_dir("load") as staging:
-        # Bounded memory: the load is judged in slices of rows; only the narrow duplicate
-        # decisions (row, verdict) span the whole load. Slices are staged as Parquet and committed
-        # to quarantine and silver once each, so the load stays one transaction per table. The
-        # slices hold personal data: the folder is private and swept by the next load after a kill.
-        with clock.stage("duplicates"):
-            release_unused()  # what the extraction and delta-rs' bronze write freed (pipeline/memory.py)
-            extracted, watermark_from, watermark_to = extent(ref, this_run)
-            sent.check(extracted, str(names.bronze))  # rows in: every row the source sent is in bronze
-            say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
-            # Versions are ordered within this load, then against silver (pipeline/versions.py).
-            versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
-            silver_now = warehouse.scan(names.silver) if versioned else None
-            decisions = with_superseded_by_silver(
-                ref, this_run, silver_now, duplicate_decisions(ref, this_run, extracted, Path(staging)), row=ROW
+            sent = Sent()
+            stream = bronze_stream(ref, batches, run_id, started, bronze_schema, say, sent)
+        if stream is None:
+            files_quarantined = quarantine_files(ref, connector, drop, warehouse, run_id, say)
+            say(f"{ref.key}: nothing new")
+            # A night whose only changes are deletions still has deletions to reconcile.
+            with clock.stage("reconcile"):
+                deleted, silver_version = reconcile_deletes(
+                    ref, connector, warehouse, names, run_id, started, say, read_ahead=source_keys
+                )
+            report = empty_report(
+                ref, run_id, started, files_quarantined, drop, deleted=deleted, silver_version=silver_version
             )
-        for number, first in enumerate(range(0, extracted, CHUNK_ROWS)):
-            with clock.stage("bronze_read"):
-                raw = slice_of(this_run, first).sort(ROW).collect()
-                # The duplicate pass normalised the key and version of these rows already.
-                known = normalised_keys(ref, Path(staging), number, raw)
-            flagged = judge_slice(
-                ref, raw, decisions, compiled, people, clock, validate=validate, link=link, known=known
-            )
-            with clock.stage("stage"):
-                outcome.add(flagged)
-                stage_slice(ref, raw, flagged, Path(staging), number, run_id, started)
-        # Before anything reaches quarantine or silver: a load far worse than the table's recent
-        # ones says the source changed (guards.py); it is refused, and its bronze rows stay unseen.
-        with clock.stage("bookkeeping"):
-            check_quarantine_jump(ref, load_history(ref, warehouse), extracted, outcome.quarantined, outcome.rule_counts)
-        say(f"{ref.key}: writing {outcome.quarantined:,} rows to quarantine")
-        with clock.stage("quarantine_write"):
-            release_unused()  # what judging freed, before delta-rs allocates (pipeline/memory.py)
-            quarantine_version = warehouse.replace_run(
-                names.quarantine,
-                staged(Path(staging), "quarantine"),
-                run_id,
-                description=f"rows of {ref.key} that broke an error rule, with their original values",
-            )
-        # The keys the source no longer has are found before the MERGE and tombstoned by it:
-        # one rewrite of silver's files, not two. A load that read everything holds the
-        # source's keys already: reconcile against them.
-        with clock.stage("reconcile"):
-            gone = keys_to_tombstone(
-                ref, connector, warehouse, names, Path(staging), say,
-                whole_source=this_run if read_everything else None, read_ahead=source_keys,
-            )
-        tombstones = Tombstones(gone, started) if gone is not None else None
-        say(f"{ref.key}: merging {outcome.landed:,} rows into silver")
-        with clock.stage("merge"):
-            release_unused()
-            # The MERGE's key range (the landing rows' and the tombstones'): delta-rs skips the
-            # files of silver outside it (Warehouse.merge). Read from the staged keys alone.
-            landing = staged_files(Path(staging), "silver")
-            bounds = key_bounds(
-                pl.scan_parquet(landing) if landing else None, gone, columns=ref.entity.primary_key
-            ) if warehouse.exists(names.silver) else None
-            silver_version = warehouse.merge(
-                names.silver,
-                staged(Path(staging), "silver"),
-                ref.entity.primary_key,
-                run_id,
-                newer_wins_on=version_order(ref.table),
-                description=ref.entity.description,
-                tombstones=tombstones,
-                bounds=bounds,
-                files=landing,
-            )
-            if names.sensitive is not None:
-                warehouse.merge(
-                    names.sensitive,
-                    staged(Path(staging), "sensitive"),
+            with clock.stage("bookkeeping"):
+                record_load(warehouse, report)
+            _settle(report, clock)
+            return report
+        with clock.stage("bronze_write"):
+            with sent.writing():
+                bronze_version = warehouse.replace_run(
+                    names.bronze,
+                    stream,
+                    run_id,
+                    description=f"{ref.source.ministry}: {ref.table.table or 'query'} as extracted",
+                )
+            files_quarantined = quarantine_files(ref, connector, drop, warehouse, run_id, say)
+        if source_keys is not None:
+            source_keys.start()  # the extraction's connection is closed: one at a time, as before
+        this_run = warehouse.scan(names.bronze).filter(pl.col(RUN_ID) == run_id)
+        outcome = Outcome()
+        with scratch_dir("load") as staging:
+            # Bounded memory: the load is judged in slices of rows; only the narrow duplicate
+            # decisions (row, verdict) span the whole load. Slices are staged as Parquet and committed
+            # to quarantine and silver once each, so the load stays one transaction per table. The
+            # slices hold personal data: the folder is private and swept by the next load after a kill.
+            with clock.stage("duplicates"):
+                release_unused()  # what the extraction and delta-rs' bronze write freed (pipeline/memory.py)
+                extracted, watermark_from, watermark_to = extent(ref, this_run)
+                sent.check(extracted, str(names.bronze))  # rows in: every row the source sent is in bronze
+                say(f"{ref.key}: {extracted:,} rows extracted; normalising and validating")
+                # Versions are ordered within this load, then against silver (pipeline/versions.py).
+                versioned = ref.table.version_column is not None and warehouse.exists(names.silver)
+                silver_now = warehouse.scan(names.silver) if versioned else None
+                decisions = with_superseded_by_silver(
+                    ref, this_run, silver_now, duplicate_decisions(ref, this_run, extracted, Path(staging)), row=ROW
+                )
+            for number, first in enumerate(range(0, extracted, CHUNK_ROWS)):
+                with clock.stage("bronze_read"):
+                    raw = slice_of(this_run, first).sort(ROW).collect()
+                    # The duplicate pass normalised the key and version of these rows already.
+                    known = normalised_keys(ref, Path(staging), number, raw)
+                flagged = judge_slice(
+                    ref, raw, decisions, compiled, people, clock, validate=validate, link=link, known=known
+                )
+                with clock.stage("stage"):
+                    outcome.add(flagged)
+                    stage_slice(ref, raw, flagged, Path(staging), number, run_id, started)
+            # Before anything reaches quarantine or silver: a load far worse than the table's recent
+            # ones says the source changed (guards.py); it is refused, and its bronze rows stay unseen.
+            with clock.stage("bookkeeping"):
+                check_quarantine_jump(ref, load_history(ref, warehouse), extracted, outcome.quarantined, outcome.rule_counts)
+            say(f"{ref.key}: writing {outcome.quarantined:,} rows to quarantine")
+            with clock.stage("quarantine_write"):
+                release_unused()  # what judging freed, before delta-rs allocates (pipeline/memory.py)
+                quarantine_version = warehouse.replace_run(
+                    names.quarantine,
+                    staged(Path(staging), "quarantine"),
+                    run_id,
+                    description=f"rows of {ref.key} that broke an error rule, with their original values",
+                )
+            # The keys the source no longer has are found before the MERGE and tombstoned by it:
+            # one rewrite of silver's files, not two. A load that read everything holds the
+            # source's keys already: reconcile against them.
+            with clock.stage("reconcile"):
+                gone = keys_to_tombstone(
+                    ref, connector, warehouse, names, Path(staging), say,
+                    whole_source=this_run if read_everything else None, read_ahead=source_keys,
+                )
+            tombstones = Tombstones(gone, started) if gone is not None else None
+            say(f"{ref.key}: merging {outcome.landed:,} rows into silver")
+            with clock.stage("merge"):
+                release_unused()
+                # The MERGE's key range (the landing rows' and the tombstones'): delta-rs skips the
+                # files of silver outside it (Warehouse.merge). Read from the staged keys alone.
+                landing = staged_files(Path(staging), "silver")
+                bounds = key_bounds(
+                    pl.scan_parquet(landing) if landing else None, gone, columns=ref.entity.primary_key
+                ) if warehouse.exists(names.silver) else None
+                silver_version = warehouse.merge(
+                    names.silver,
+                    staged(Path(staging), "silver"),
                     ref.entity.primary_key,
                     run_id,
                     newer_wins_on=version_order(ref.table),
-                    description=f"the sensitive columns of {names.silver}, by the same key",
-                    tombstones=tombstones if warehouse.exists(names.sensitive) else None,
+                    description=ref.entity.description,
+                    tombstones=tombstones,
                     bounds=bounds,
-                    files=staged_files(Path(staging), "sensitive"),
+                    files=landing,
                 )
+                if names.sensitive is not None:
+                    warehouse.merge(
+                        names.sensitive,
+                        staged(Path(staging), "sensitive"),
+                        ref.entity.primary_key,
+                        run_id,
+                        newer_wins_on=version_order(ref.table),
+                        description=f"the sensitive columns of {names.silver}, by the same key",
+                        tombstones=tombstones if warehouse.exists(names.sensitive) else None,
+                        bounds=bounds,
+                        files=staged_files(Path(staging), "sensitive"),
+                    )
     deleted = outcome.deleted + (gone.height if gone is not None else 0)
     with clock.stage("bookkeeping"):
         validation = load_validation(compiled, suite, dict(outcome.rule_counts), extracted, run_id)

@@ -1,4 +1,5 @@
-"""An incremental load reads the source's keys on a thread while it judges its rows (pipeline/deletes.py: SourceKeys).
+"""An incremental load reads the source's keys on a thread while it judges its rows (pipeline/deletes.py: SourceKeys),
+with a reader prepared as its extraction begins.
 
 Pure logic with a fake connector; tests/test_incremental_sync.py runs the same path end to end
 against PostgreSQL (its inserts, updates and deletes matching the source after an incremental load).
@@ -9,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import pyarrow as pa
 import pytest
@@ -24,13 +24,17 @@ BIRTHS = next(ref for ref in load_catalogue().tables if ref.key == "civil_status
 
 @dataclass
 class GatedConnector:
-    """Sends its keys only once the test opens the gate; records the thread that read them."""
+    """Its independent reader sends the keys only once the test opens the gate, and records the
+    thread that read them and whether it was closed."""
 
-    independent_reads: ClassVar[bool] = True
     gate: threading.Event = field(default_factory=threading.Event)
     requests: list[ExtractRequest] = field(default_factory=list)
     readers: list[str] = field(default_factory=list)
+    closed: list[bool] = field(default_factory=list)
     fail: bool = False
+
+    def independent_reader(self) -> GatedConnector:
+        return self
 
     def extract(self, request: ExtractRequest) -> Iterator[pa.RecordBatch]:
         self.requests.append(request)
@@ -44,9 +48,12 @@ class GatedConnector:
     def check(self) -> None:
         pass
 
+    def close(self) -> None:
+        self.closed.append(True)
+
 
 class SharedReadsConnector(GatedConnector):
-    independent_reads: ClassVar[bool] = False  # an API whose rate limit two reads would share
+    independent_reader = None  # type: ignore[assignment]  # an API whose rate limit two reads would share
 
 
 @dataclass
@@ -57,26 +64,47 @@ class Silver:
         return self.present
 
 
-def test_the_keys_are_read_on_a_thread_of_their_own_while_the_load_goes_on() -> None:
+def test_the_keys_are_read_on_a_thread_of_their_own_once_started_while_the_load_goes_on() -> None:
     connector = GatedConnector()
-    keys = SourceKeys.read_ahead(CITIZENS, connector, Silver(present=True))  # type: ignore[arg-type]
-    assert keys is not None  # returned while the read still waits at the gate: not in the load's thread
-    connector.gate.set()
-    read = pa.Table.from_batches(keys.batches())
-    assert read.column("so_dinh_danh").to_pylist() == ["001090000001", "001090000002", "001090000003"]
-    assert connector.readers == ["source keys of population.citizens"]
-    assert keys.batches() == []  # handed over: the load does not hold every key through its MERGE
+    with SourceKeys.prepared(CITIZENS, connector, Silver(present=True)) as keys:  # type: ignore[arg-type]
+        assert keys is not None
+        assert connector.requests == []  # prepared beside the extraction: nothing read before its end
+        keys.start()
+        connector.gate.set()
+        read = pa.Table.from_batches(keys.batches())
+        assert read.column("so_dinh_danh").to_pylist() == ["001090000001", "001090000002", "001090000003"]
+        assert connector.readers == ["source keys of population.citizens"]
+        assert keys.batches() == []  # handed over: the load does not hold every key through its MERGE
     (request,) = connector.requests
     assert request.columns == ("so_dinh_danh",) and request.since is None  # every row, the key alone
+    assert connector.closed == [True]
+
+
+def test_keys_never_started_are_read_when_the_load_asks_for_them() -> None:
+    # A load with nothing new goes straight to reconcile: the prepared reader reads then.
+    connector = GatedConnector()
+    connector.gate.set()
+    with SourceKeys.prepared(CITIZENS, connector, Silver(present=True)) as keys:  # type: ignore[arg-type]
+        assert keys is not None
+        assert pa.Table.from_batches(keys.batches()).num_rows == 3
+    assert connector.readers == ["source keys of population.citizens"]
+
+
+def test_a_load_that_fails_before_reconcile_closes_the_prepared_reader() -> None:
+    connector = GatedConnector()
+    with pytest.raises(SourceError), SourceKeys.prepared(CITIZENS, connector, Silver(present=True)):  # type: ignore[arg-type]
+        raise SourceError("population", "the extraction failed", "Check the database server.")
+    assert connector.closed == [True] and connector.requests == []
 
 
 def test_a_failed_key_read_is_raised_where_the_load_asks_for_the_keys() -> None:
     connector = GatedConnector(fail=True)
     connector.gate.set()
-    keys = SourceKeys.read_ahead(CITIZENS, connector, Silver(present=True))  # type: ignore[arg-type]
-    assert keys is not None
-    with pytest.raises(SourceError, match="the connection was reset"):
-        keys.batches()
+    with SourceKeys.prepared(CITIZENS, connector, Silver(present=True)) as keys:  # type: ignore[arg-type]
+        assert keys is not None
+        keys.start()
+        with pytest.raises(SourceError, match="the connection was reset"):
+            keys.batches()
 
 
 @pytest.mark.parametrize(
@@ -90,5 +118,6 @@ def test_a_failed_key_read_is_raised_where_the_load_asks_for_the_keys() -> None:
 )
 def test_no_read_ahead_where_it_is_not_needed_or_not_free(ref, connector, silver) -> None:
     connector.gate.set()
-    assert SourceKeys.read_ahead(ref, connector, silver) is None
-    assert connector.requests == []
+    with SourceKeys.prepared(ref, connector, silver) as keys:
+        assert keys is None
+    assert connector.requests == [] and connector.closed == []
