@@ -12,6 +12,7 @@ private copy of the catalogue YAML to break.
 from __future__ import annotations
 
 import shutil
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,15 @@ from tests.fixtures.servers import DatabaseServer, run_mariadb, run_postgres
 from warehouse.s3 import ensure_buckets
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A test run started as a background job of a script (`pytest &`, no job control) inherits
+    # SIGINT ignored, and so would every process its tests start: the ctrl-C tests (test_faults.py)
+    # would then stop nothing. Python's own default, as a terminal gives it; children started
+    # from here see SIGINT again (a handled signal is reset on exec, an ignored one is not).
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ whether or not the SIGINT that goes with it got through."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import dagster as dg
@@ -102,3 +104,13 @@ def test_a_stop_the_interrupted_step_recorded_sends_no_second_interrupt():
             assert received == [signal.SIGINT]
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+def test_the_processes_tests_start_can_be_stopped_with_ctrl_c():
+    """The ctrl-C tests send SIGINT to `ndc` processes: a test run that inherited SIGINT ignored (a
+    script's background job) would pass that on to them, unless conftest.py restores it."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"],
+        capture_output=True, text=True, check=True,
+    )
+    assert child.stdout.strip() == "True"
