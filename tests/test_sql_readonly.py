@@ -228,6 +228,17 @@ def test_a_wrong_column_is_answered_with_the_named_tables_columns_not_every_tabl
     assert missing.exit_code == 1 and "quarantine.population.citizens" in missing.output  # here the list helps
 
 
+def test_a_failed_read_of_storage_is_not_answered_by_reading_storage_again(warehouse):
+    """A file the table names is gone (or S3 is down): the error says so and lists the zone's
+    tables, without describing the named table, which would read storage again (an outage's retries)."""
+    payments = Path(warehouse.settings.warehouse_uri) / "silver" / "welfare" / "payments__sensitive"
+    for data in payments.glob("*.parquet"):
+        data.unlink()
+    failed = cli(warehouse, "sql", "SELECT * FROM silver.welfare.payments__sensitive", "--role", "restricted")
+    assert failed.exit_code == 1 and "IO Error" in failed.output and "No such file" in failed.output
+    assert "tables: " in failed.output and "columns of" not in failed.output
+
+
 def test_command_line_mistakes_are_usage_errors_and_sql_takes_json(warehouse):
     for args in (["audit", "--since", "yesterday"], ["changes", "silver.population.citizens", "--since", "yesterday"]):
         typo = cli(warehouse, *args, "--role", "restricted") if args[0] == "changes" else cli(warehouse, *args)
