@@ -97,8 +97,11 @@ class ReadingProcess:
         child = self._child
         assert child.stdin is not None and child.stdout is not None
         try:
-            child.stdin.write(json.dumps(asdict(read)).encode())
-            child.stdin.close()
+            try:
+                child.stdin.write(json.dumps(asdict(read)).encode())
+                child.stdin.close()
+            except BrokenPipeError:  # started ahead, it died first (a ctrl-C during its imports, the OOM killer)
+                raise _failure(child, _closing_word(self._word_fd), "the reading process ended before its read") from None
             data = child.stdout.fileno()
             try:
                 _wait(data, stall_timeout_s)

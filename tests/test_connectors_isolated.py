@@ -67,6 +67,19 @@ def test_closing_a_child_whose_read_never_came_ends_it():
         list(process.read(READ, 30))
 
 
+def test_a_child_started_ahead_that_died_of_ctrl_c_before_its_read_stops_the_load(tmp_path, monkeypatch):
+    # Started beside the extraction, it can take the terminal's ctrl-C while still importing:
+    # the user's stop, not a broken pipe to a source the load would retry.
+    monkeypatch.setattr(isolated, "__file__", stand_in(tmp_path, "os.kill(os.getpid(), signal.SIGINT)"))
+    process = ReadingProcess()
+    for _ in range(1000):
+        if not process.alive:
+            break
+        threading.Event().wait(0.01)
+    with pytest.raises(KeyboardInterrupt):
+        list(read_batches(READ, 30, process))
+
+
 def test_closing_a_child_while_it_reads_fails_that_read(tmp_path, monkeypatch):
     # A load that fails while its source keys are being read ends their read, in its own thread.
     reads_forever = "sys.stdin.read()\nopen(sys.argv[0] + '.given', 'w').close()\nimport time\ntime.sleep(60)"

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from catalogue.loader import TableRef
+from connectors.sql import SqlConnector
 from pipeline.cursor import incremental_since
 from pipeline.names import DELETED, LoadNames
 from tests.fixtures.welfare import BASE, payment, run
@@ -58,6 +59,37 @@ def test_first_load_then_inserts_updates_and_deletes_match_the_source(payments_s
     assert live_silver(ref, warehouse) == source_snapshot(server, table_name)
     tombstones = warehouse.read(LoadNames.of(ref).silver).filter(pl.col(DELETED))
     assert sorted(tombstones["payment_id"]) == ["CT000003", "CT000004", "CT000005"]  # history kept
+
+
+def test_the_keys_are_read_by_a_process_started_ahead_once_the_rows_are_read(payments_source, monkeypatch):
+    """One connection of a load's at a time: the source's keys are read only after the rows' stream
+    has ended, by the reading process prepared beside the extraction (pipeline/deletes.py:
+    SourceKeys); a night with nothing new but a deletion reads them with it too."""
+    server, table_name, ref, warehouse = payments_source
+    run(ref, warehouse, 1)
+    reads: list[tuple[str, str, bool]] = []  # (rows or keys, start or end, by a process started ahead)
+    extract = SqlConnector.extract
+
+    def watched(self, request, process=None):
+        what = "keys" if request.columns else "rows"
+        reads.append((what, "start", process is not None))
+        yield from extract(self, request, process)
+        reads.append((what, "end", process is not None))
+
+    monkeypatch.setattr(SqlConnector, "extract", watched)
+    in_order = [("rows", "start", False), ("rows", "end", False), ("keys", "start", True), ("keys", "end", True)]
+
+    later = BASE + dt.timedelta(days=10)  # past the look-back window of every earlier row
+    insert(server, table_name, [payment(500, 7, later)])
+    server.execute(f"DELETE FROM \"{table_name}\" WHERE ma_chi_tra = 'CT000003'")
+    second = run(ref, warehouse, 2)
+    assert second.extracted > 0 and second.deleted == 1 and reads == in_order
+
+    reads.clear()
+    server.execute(f"DELETE FROM \"{table_name}\" WHERE ma_chi_tra = 'CT000500'")  # the window's only row
+    third = run(ref, warehouse, 3)
+    assert third.extracted == 0 and third.deleted == 1 and reads == in_order
+    assert live_silver(ref, warehouse) == source_snapshot(server, table_name)
 
 
 def test_late_rows_inside_the_look_back_window_are_caught_without_duplicates(payments_source):
