@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,6 +42,37 @@ class Connector(Protocol):
     def check(self) -> None:
         """Raise a SourceError when the source cannot be reached or read."""
         ...
+
+
+class IndependentReader(Protocol):
+    """One read of a connector's, apart from its others and prepared ahead (SqlConnector.independent_reader:
+    its reading process started, connected to nothing until it reads)."""
+
+    def extract(self, request: ExtractRequest) -> Iterator[pa.RecordBatch]: ...
+
+    def close(self) -> None: ...
+
+
+def independent_reader(connector: Connector) -> IndependentReader | None:
+    """A reader prepared now for one read of `connector`'s, where its reads are apart from each
+    other (SQL: a child process and connection each; never an API whose rate limit two reads would
+    share); else None."""
+    prepare = getattr(connector, "independent_reader", None)
+    return prepare() if prepare is not None else None
+
+
+@contextlib.contextmanager
+def prepared_read(connector: Connector) -> Iterator[Connector | IndependentReader]:
+    """What to make one read with: a reader prepared now where the connector has one (its start-up
+    then passes beside the caller's work until the read), else the connector. Leaving ends it."""
+    reader = independent_reader(connector)
+    if reader is None:
+        yield connector
+        return
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 def bounded(batches: Iterable[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:

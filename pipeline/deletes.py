@@ -13,27 +13,19 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 import polars as pl
 import pyarrow as pa
 
 from catalogue import TableRef
 from connectors import Connector, ExtractRequest
+from connectors.base import IndependentReader, independent_reader
 from pipeline.guards import check_deleted_share
 from pipeline.mapping import canonical_expressions
 from pipeline.names import DELETED, LoadNames
 from pipeline.stages import Progress
 from pipeline.staging import staged_files
 from warehouse.tables import Warehouse
-
-
-class IndependentReader(Protocol):
-    """A connector's read apart from its others, prepared ahead (SqlConnector.independent_reader)."""
-
-    def extract(self, request: ExtractRequest) -> Iterator[pa.RecordBatch]: ...
-
-    def close(self) -> None: ...
 
 
 class SourceKeys:
@@ -60,11 +52,11 @@ class SourceKeys:
         """The read prepared, for a table that reconciles deletes into an existing silver table and
         whose connector reads apart from itself (`independent_reader`: SQL; never an API's rate
         limit shared between two reads); else None, and reconcile reads the keys when it needs them."""
-        independent_reader = getattr(connector, "independent_reader", None)
-        if independent_reader is None or not _reconciles(ref, warehouse, LoadNames.of(ref)):
+        reader = independent_reader(connector) if _reconciles(ref, warehouse, LoadNames.of(ref)) else None
+        if reader is None:
             yield None
             return
-        keys = cls(ref, independent_reader())
+        keys = cls(ref, reader)
         try:
             yield keys
         finally:

@@ -61,10 +61,11 @@ def test_first_load_then_inserts_updates_and_deletes_match_the_source(payments_s
     assert sorted(tombstones["payment_id"]) == ["CT000003", "CT000004", "CT000005"]  # history kept
 
 
-def test_the_keys_are_read_by_a_process_started_ahead_once_the_rows_are_read(payments_source, monkeypatch):
+def test_rows_then_keys_are_read_by_processes_started_ahead_one_connection_at_a_time(payments_source, monkeypatch):
     """One connection of a load's at a time: the source's keys are read only after the rows' stream
-    has ended, by the reading process prepared beside the extraction (pipeline/deletes.py:
-    SourceKeys); a night with nothing new but a deletion reads them with it too."""
+    has ended. Each read by a process started ahead: the rows' at the load's start, the keys'
+    beside the extraction (pipeline/deletes.py: SourceKeys); a night with nothing new but a
+    deletion reads them with it too."""
     server, table_name, ref, warehouse = payments_source
     run(ref, warehouse, 1)
     reads: list[tuple[str, str, bool]] = []  # (rows or keys, start or end, by a process started ahead)
@@ -77,7 +78,7 @@ def test_the_keys_are_read_by_a_process_started_ahead_once_the_rows_are_read(pay
         reads.append((what, "end", process is not None))
 
     monkeypatch.setattr(SqlConnector, "extract", watched)
-    in_order = [("rows", "start", False), ("rows", "end", False), ("keys", "start", True), ("keys", "end", True)]
+    in_order = [("rows", "start", True), ("rows", "end", True), ("keys", "start", True), ("keys", "end", True)]
 
     later = BASE + dt.timedelta(days=10)  # past the look-back window of every earlier row
     insert(server, table_name, [payment(500, 7, later)])
