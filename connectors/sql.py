@@ -189,10 +189,11 @@ class SqlConnector:
             ) from None
 
     def independent_reader(self) -> IndependentRead:
-        """A reader for one read beside this connector's others (a load's source keys, read while
-        it judges its rows: pipeline/deletes.py). Each read is a child process with its own
-        connection, so two share nothing; this one's child starts now, so that its start-up
-        overlaps the load's other work. It connects only when it reads."""
+        """A reader for one read apart from this connector's others. Each read is a child process
+        with its own connection, so two share nothing (a load reads its source keys while it
+        judges its rows: pipeline/deletes.py). This one's child starts now, so that its start-up
+        passes beside the caller's other work (a load's set-up: pipeline/load.py); it connects
+        only when it reads."""
         return IndependentRead(self, ReadingProcess())
 
     def extract(self, request: ExtractRequest, process: ReadingProcess | None = None) -> Iterator[pa.RecordBatch]:

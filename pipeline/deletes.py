@@ -33,10 +33,10 @@ class SourceKeys:
     that reconcile finds them read: a SQL read mostly waits on its child process and the server
     (connectors/isolated.py), ~1.2 s for 1M keys (docs/performance.md, "The incremental night").
 
-    Prepared as the extraction begins: the reader's child process starts then, so that its start-up
-    (~0.5 s) passes beside the extraction. Started once the extraction has ended, so the source
-    still sees one connection of this load at a time, and the keys are read after the rows, as when
-    reconcile read them itself. Leaving `prepared` ends the reader, read or not.
+    Prepared as the load begins: the reader's child process starts then, so that its start-up
+    (~0.5 s) passes beside the set-up and the extraction. Started once the extraction has ended,
+    so the source still sees one connection of this load at a time, and the keys are read after
+    the rows, as when reconcile read them itself. Leaving `prepared` ends the reader, read or not.
     """
 
     def __init__(self, ref: TableRef, reader: IndependentReader) -> None:
