@@ -90,9 +90,12 @@ def load_table(
         rows = readers.enter_context(prepared_read(connector))
         # A load that reads part of the source reconciles against all of its keys, read beside the
         # judging once the extraction has ended (pipeline/deletes.py: SourceKeys). An incremental
-        # load reads part of it unless it finds no load history (then it reads everything).
-        reads_part = since is not None or until is not None or not full_refresh
-        source_keys = readers.enter_context(SourceKeys.prepared(ref, connector, warehouse)) if reads_part else None
+        # load reads part of it unless the table has no watermark or no load history yet (then it
+        # reads everything).
+        incremental = since is None and until is None and not full_refresh
+        reads_part = not (since is None and until is None) or (incremental and ref.table.watermark is not None)
+        keys_reader = readers.enter_context(contextlib.ExitStack())
+        source_keys = keys_reader.enter_context(SourceKeys.prepared(ref, connector, warehouse)) if reads_part else None
         # The suite is compiled before the source is touched: a rule the engine cannot compile fails
         # here, once, with nothing written (it used to fail after bronze, retried as if transient).
         # Compiled from the suite's JSON alone: a load never imports Great Expectations (seconds in
@@ -101,7 +104,6 @@ def load_table(
         connector.check()
         is_drop = isinstance(connector, FileDropConnector)
         # A file drop's incremental cursor is the set of file versions already read, not a watermark.
-        incremental = since is None and until is None and not full_refresh
         if incremental and not is_drop:
             since = incremental_since(ref, warehouse)
         request = ExtractRequest(
@@ -119,8 +121,9 @@ def load_table(
             + (f" from {ref.table.watermark} >= {since}" if since else scope)
             + (f" before {ref.table.watermark} {until}" if until else "")
         )
-        if read_everything:
-            source_keys = None  # bronze will hold every key; the prepared reader is ended unread
+        if read_everything:  # bronze will hold every key: the keys' reader is ended unread
+            keys_reader.close()
+            source_keys = None
         drop: DropOutcome | None = None
         if isinstance(connector, FileDropConnector):
             drop = DropOutcome()

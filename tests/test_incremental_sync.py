@@ -63,9 +63,9 @@ def test_first_load_then_inserts_updates_and_deletes_match_the_source(payments_s
 
 def test_rows_then_keys_are_read_by_processes_started_ahead_one_connection_at_a_time(payments_source, monkeypatch):
     """One connection of a load's at a time: the source's keys are read only after the rows' stream
-    has ended. Each read by a process started ahead: the rows' at the load's start, the keys'
-    beside the extraction (pipeline/deletes.py: SourceKeys); a night with nothing new but a
-    deletion reads them with it too."""
+    has ended. Each is read by a process started ahead, as the load begins (pipeline/load.py,
+    pipeline/deletes.py: SourceKeys); a night with nothing new but a deletion reads the keys with
+    theirs too."""
     server, table_name, ref, warehouse = payments_source
     run(ref, warehouse, 1)
     reads: list[tuple[str, str, bool]] = []  # (rows or keys, start or end, by a process started ahead)

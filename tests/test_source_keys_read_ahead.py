@@ -1,5 +1,5 @@
 """An incremental load reads the source's keys on a thread while it judges its rows (pipeline/deletes.py: SourceKeys),
-with a reader prepared as its extraction begins.
+with a reader prepared as the load begins.
 
 Pure logic with a fake connector; tests/test_incremental_sync.py runs the same path end to end
 against PostgreSQL (its inserts, updates and deletes matching the source after an incremental load).
@@ -68,7 +68,7 @@ def test_the_keys_are_read_on_a_thread_of_their_own_once_started_while_the_load_
     connector = GatedConnector()
     with SourceKeys.prepared(CITIZENS, connector, Silver(present=True)) as keys:  # type: ignore[arg-type]
         assert keys is not None
-        assert connector.requests == []  # prepared beside the extraction: nothing read before its end
+        assert connector.requests == []  # prepared as the load begins: nothing read before the extraction ends
         keys.start()
         connector.gate.set()
         read = pa.Table.from_batches(keys.batches())
