@@ -30,6 +30,10 @@ FILES_READ_TYPE = pa.list_(
     pa.struct([("name", pa.string()), ("size", pa.int64()), ("modified_ns", pa.int64()),
                ("etag", pa.string()), ("digest", pa.string()), ("quarantined", pa.bool_())])
 )
+# A workbook's sheets that share no declared column, left unread: one entry per workbook,
+# "<file>: <sheet>, <sheet>" (connectors/file_formats.py: read_excel).
+SHEETS_LEFT = "sheets_left"
+SHEETS_LEFT_TYPE = pa.list_(pa.string())
 
 
 @dataclass
@@ -43,6 +47,7 @@ class DropOutcome:
     waiting: int = 0  # still being written: left for a later run
     not_regular: int = 0  # symlinks, devices, pipes: never read
     digests: dict[DropFile, str] = field(default_factory=dict)  # content digest of each version seen
+    sheets_left: list[str] = field(default_factory=list)  # "<file>: <sheets>" of each workbook read
 
     def versions(self) -> list[dict[str, object]]:
         """The cursor's new entries: every version this load read or quarantined."""
@@ -195,14 +200,15 @@ def file_batches(
             drop.digests[file] = version.digest
             if version.malformed is not None:
                 raise version.malformed
-            if version.sheets_left:
-                say(f"{ref.key}: {sheets_left_note(file.name, version.sheets_left)}")
             batches = version.batches
             if schema is None and batches:
                 schema = batches[0].schema
             # Every file of a load shares one schema (bronze is one stream); a Parquet or JSON
             # file whose types cannot be read as the first file's is malformed, not fatal.
             batches = [b if b.schema.equals(schema) else b.cast(schema) for b in batches]
+            if version.sheets_left:  # said now, and kept in the load record
+                say(f"{ref.key}: {sheets_left_note(file.name, version.sheets_left)}")
+                drop.sheets_left.append(f"{file.name}: {version.sheets_left}")
         except MalformedFile as error:
             drop.malformed.append((file, error))
             continue

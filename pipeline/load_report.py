@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 
 from catalogue import TableRef
-from pipeline.drops import FILES_READ, FILES_READ_TYPE, DropOutcome
+from pipeline.drops import FILES_READ, FILES_READ_TYPE, SHEETS_LEFT, SHEETS_LEFT_TYPE, DropOutcome
 from quality.compile import CompiledSuite
 from quality.suites import SuiteOutline
 from quality.validation import validation_document
@@ -70,6 +70,11 @@ class LoadReport:
         return self.drop.not_regular if self.drop else 0
 
     @property
+    def sheets_left(self) -> list[str]:
+        """A file drop's workbook sheets left unread as lists or notes, "<file>: <sheets>" each."""
+        return self.drop.sheets_left if self.drop else []
+
+    @property
     def balanced(self) -> bool:
         return self.extracted == self.landed + self.quarantined + self.deduplicated
 
@@ -108,10 +113,13 @@ class LoadReport:
 
 def record_load(warehouse: Warehouse, report: LoadReport) -> int:
     """Write the load record; for a file drop it carries the file versions read (the cursor moves
-    here, in the load's last commit). Other loads hold a null list of the same type."""
+    here, in the load's last commit) and the workbook sheets left unread. Other loads hold null
+    lists of the same types."""
     row = pa.Table.from_pylist([report.record()])
     versions = report.drop.versions() if report.drop is not None else None
     row = row.append_column(pa.field(FILES_READ, FILES_READ_TYPE), pa.array([versions], FILES_READ_TYPE))
+    sheets_left = report.sheets_left if report.drop is not None else None
+    row = row.append_column(pa.field(SHEETS_LEFT, SHEETS_LEFT_TYPE), pa.array([sheets_left], SHEETS_LEFT_TYPE))
     return warehouse.replace_run(
         LOADS,
         row,

@@ -31,9 +31,11 @@ def write_csv(path: Path, records: list[list[str]]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def write_xlsx(path: Path, records: list[list[str]], *more: tuple[list[list[str]], bool]) -> None:
+def write_xlsx(
+    path: Path, records: list[list[str]], *more: tuple[list[list[str]], bool], header: list[str] = HEADER
+) -> None:
     """A minimal .xlsx workbook (inline strings), written by hand: no Excel writer is installed.
-    `records` (under HEADER) is its first sheet; each of `more` is another sheet, (rows with their
+    `records` (under `header`) is its first sheet; each of `more` is another sheet, (rows with their
     header row first, hidden)."""
     def row_xml(number: int, values: list[str]) -> str:
         cells = "".join(
@@ -42,7 +44,7 @@ def write_xlsx(path: Path, records: list[list[str]], *more: tuple[list[list[str]
         )
         return f'<row r="{number}">{cells}</row>'
 
-    sheets = [([HEADER, *records], False), *more]
+    sheets = [([header, *records], False), *more]
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     numbers = range(1, len(sheets) + 1)

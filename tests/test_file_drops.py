@@ -8,6 +8,7 @@ quarantined + files quarantined whole, and every load record is balanced.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from deltalake import write_deltalake
 
 from catalogue import load_catalogue
 from catalogue.loader import TableRef
@@ -27,9 +29,11 @@ from catalogue.models import Connection
 from connectors import ExtractRequest, open_connector
 from connectors.drop_stores import NotARegularFile
 from orchestration.sensors import file_drop_sensor
-from pipeline.drops import FILES_READ
+from pipeline.drops import FILES_READ, SHEETS_LEFT
+from pipeline.load import load_table
 from pipeline.names import LoadNames
 from tests.fixtures.drops import FILES, HEADER, deaths_csv, deaths_rows, drop_ref, load, settled
+from tests.test_connectors_files import write_xlsx
 from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
@@ -242,6 +246,37 @@ def test_columns_in_another_order_are_the_same_header(deaths_drop):
     assert load(ref, warehouse, 1).extracted == 9
     silver = warehouse.read(LoadNames.of(ref).silver).filter(pl.col("registration_no") == "KT500001")
     assert silver["full_name"].to_list() == ["Lê Văn C"]
+
+
+def test_a_workbook_s_notes_sheet_is_left_unread_said_and_kept_in_the_load_record(tmp_path, monkeypatch):
+    """A month of deaths sent as a workbook with a notes sheet beside it: the rows load, the notes
+    sheet is left unread (it shares no declared column), and the load says so in its progress and
+    keeps it in its record. The loads table, as an older release wrote it (no `sheets_left`),
+    gains the column; its old rows hold null."""
+    folder = tmp_path / "drops" / "khai_tu"
+    folder.mkdir(parents=True)
+    (folder / "2026-08.csv").write_text(deaths_csv(0, 5, "2026-08"), encoding="utf-8")
+    settled(folder)
+    monkeypatch.setenv("NDC_STAGING_DIR", str(tmp_path / "staging"))
+    ref = drop_ref(tmp_path / "drops", monkeypatch, kind="file_drop")
+    warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
+    assert load(ref, warehouse, 1).sheets_left == []
+    older = warehouse.read(LOADS).drop(SHEETS_LEFT).to_arrow()
+    write_deltalake(warehouse.uri(LOADS), older, mode="overwrite", schema_mode="overwrite")
+    assert SHEETS_LEFT not in warehouse.read(LOADS).columns
+
+    notes = [["ghi_chu"], ["Số liệu tháng 9, đã đối chiếu"]]
+    records = [line.rstrip("\n").split(",") for line in deaths_rows(100, 3, "2026-09")]
+    write_xlsx(folder / "2026-09.xlsx", records, (notes, True), header=HEADER.rstrip("\n").split(","))
+    settled(folder)
+    said: list[str] = []
+    report = load_table(ref, warehouse, run_id="run-2", today=dt.date(2026, 12, 1), progress=said.append)
+    assert report.extracted == 3 and report.balanced and report.files_quarantined == 0
+    assert report.sheets_left == ["2026-09.xlsx: Sheet2"]
+    assert any("2026-09.xlsx: sheet(s) Sheet2 share no declared column" in line for line in said), said
+    loads = warehouse.read(LOADS).sort("finished_at")
+    assert loads[SHEETS_LEFT].to_list() == [None, ["2026-09.xlsx: Sheet2"]]
+    assert_exact(ref, warehouse, {f"KT{i:06d}" for i in [*range(5), *range(100, 103)]}, sent_rows=8)
 
 
 def test_symlinks_and_pipes_in_a_drop_folder_are_never_read(deaths_drop, tmp_path, caplog):
