@@ -265,18 +265,27 @@ def test_a_workbook_s_notes_sheet_is_left_unread_said_and_kept_in_the_load_recor
     write_deltalake(warehouse.uri(LOADS), older, mode="overwrite", schema_mode="overwrite")
     assert SHEETS_LEFT not in warehouse.read(LOADS).columns
 
+    header = HEADER.rstrip("\n").split(",")
     notes = [["ghi_chu"], ["Số liệu tháng 9, đã đối chiếu"]]
     records = [line.rstrip("\n").split(",") for line in deaths_rows(100, 3, "2026-09")]
-    write_xlsx(folder / "2026-09.xlsx", records, (notes, True), header=HEADER.rstrip("\n").split(","))
+    write_xlsx(folder / "2026-09.xlsx", records, (notes, True), header=header)
+    # A notes sheet beside a month under another header: the workbook is quarantined whole, and a
+    # file not read leaves no entry.
+    other = [[*header[:-1], "ma_xa"], *([*record[:-1], "00004"] for record in records)]
+    write_xlsx(folder / "2026-10.xlsx", records, (notes, False), (other, False), header=header)
     settled(folder)
     said: list[str] = []
     report = load_table(ref, warehouse, run_id="run-2", today=dt.date(2026, 12, 1), progress=said.append)
-    assert report.extracted == 3 and report.balanced and report.files_quarantined == 0
+    assert report.extracted == 3 and report.balanced and report.files_quarantined == 1
+    assert quarantined_files(warehouse)["file"].to_list() == ["2026-10.xlsx"]
     assert report.sheets_left == ["2026-09.xlsx: Sheet2"]
     assert any("2026-09.xlsx: sheet(s) Sheet2 share no declared column" in line for line in said), said
     loads = warehouse.read(LOADS).sort("finished_at")
     assert loads[SHEETS_LEFT].to_list() == [None, ["2026-09.xlsx: Sheet2"]]
     assert_exact(ref, warehouse, {f"KT{i:06d}" for i in [*range(5), *range(100, 103)]}, sent_rows=8)
+    # A drop load with nothing new records an empty list: no workbook of it left a sheet.
+    assert load(ref, warehouse, 3).extracted == 0
+    assert warehouse.read(LOADS).sort("finished_at")[SHEETS_LEFT].to_list()[-1] == []
 
 
 def test_symlinks_and_pipes_in_a_drop_folder_are_never_read(deaths_drop, tmp_path, caplog):
