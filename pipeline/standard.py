@@ -18,14 +18,14 @@ gold.kpi.linkage_by_province; records not linked are under `unlinked`, and each 
 `all` row (the table as a whole, since shares do not add up across provinces).
 
 Over 300 lines because the four measures share one frame of live records and one grouping
-(measure_table), and the readers of what they need (latest load, live silver, judged rows) sit
-beside them.
+(measure_table, one small function per criterion below it), and the readers of what they need
+(latest load, live silver, judged rows) sit beside them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -119,82 +119,19 @@ def measure_table(
     standard = ref.table.standard
     important = [c for c in (standard.important if standard else []) if c in live.columns]
     roles = identifying_roles(ref, register.entity)
-    keys = ref.entity.person
-    stamp = watermark_column(ref.table)
-
-    live = live if PERSON_ID in live.columns else live.with_columns(pl.lit(None, pl.String).alias(PERSON_ID))
-    records = _with_province(live, register)
-    # correct: linked records beside the register's values, role by role
-    compared = records.filter(
-        pl.col(LINK_METHOD).is_in([m for m in LINKED_METHODS if m != "register"]).fill_null(False)
-        if LINK_METHOD in records.columns and roles
-        else pl.lit(False)
-    )
-    reference = register.people.select(PERSON_ID, *(pl.col(r).alias(f"_register_{r}") for r in roles))
-    compared = compared.join(reference, on=PERSON_ID, how="left")
-    agree_columns, compared_columns = [], []
-    for role in roles:
-        mine, theirs = pl.col(getattr(keys, role)).cast(pl.String), pl.col(f"_register_{role}")
-        both = mine.is_not_null() & theirs.is_not_null()
-        compared_columns.append(both.alias(f"_cmp_{role}"))
-        agree_columns.append((both & (mine == theirs)).alias(f"_ok_{role}"))
-    compared = compared.with_columns(*compared_columns, *agree_columns)
-    all_agree = pl.all_horizontal(
-        [~pl.col(f"_cmp_{r}") | pl.col(f"_ok_{r}") for r in roles] or [pl.lit(True)]
-    )
-    compared = compared.with_columns(all_agree.alias("_correct"))
-
-    # complete: present cells of the important columns
-    present = [
-        (pl.col(c).is_not_null() & (pl.col(c).cast(pl.String).str.strip_chars() != "").fill_null(False)).cast(pl.Int64)
-        for c in important
-    ]
-    records = records.with_columns(
-        (pl.sum_horizontal(present) if present else pl.lit(0)).alias("_present"),
-    )
-    # live: watermark within the declared freshness (ministries' stamps are local time)
     freshness = standard.freshness if standard else None
-    if stamp and freshness is not None and stamp in records.columns:
-        cutoff = (measured_at.astimezone(VIETNAM) - freshness).replace(tzinfo=None)
-        fresh = pl.col(stamp).cast(pl.Datetime("us"), strict=False) >= cutoff
-        records = records.with_columns(fresh.fill_null(False).alias("_fresh"), pl.lit(True).alias("_dated"))
-    else:
-        records = records.with_columns(pl.lit(False).alias("_fresh"), pl.lit(False).alias("_dated"))
 
-    judged = _with_province(
-        judged if PERSON_ID in judged.columns else judged.with_columns(pl.lit(None, pl.String).alias(PERSON_ID)),
-        register,
+    records = _with_province(_with_person_column(live), register)
+    compared = _compared_with_register(records, register, ref, roles)
+    records = _with_present_cells(records, important)
+    records = _with_freshness(records, watermark_column(ref.table), freshness, measured_at)
+    judged = _with_province(_with_person_column(judged), register)
+    counts = pl.concat(
+        [_counts_by(by, records, compared, judged, roles) for by in (pl.col(PROVINCE), pl.lit(ALL))],
+        how="vertical_relaxed",
     )
-    parts = []
-    for province in (pl.col(PROVINCE), pl.lit(ALL)):
-        by = province.alias(PROVINCE)
-        base = records.group_by(by).agg(
-            pl.len().alias("records"),
-            pl.col("_present").sum().alias("_cells_present"),
-            pl.col("_fresh").sum().alias("records_live"),
-            pl.col("_dated").sum().alias("_dated"),
-        )
-        correct = compared.group_by(by).agg(
-            pl.len().alias("records_linked"),
-            pl.col("_correct").sum().alias("records_correct"),
-            *(pl.col(f"_cmp_{r}").sum().alias(f"_cmp_{r}") for r in roles),
-            *(pl.col(f"_ok_{r}").sum().alias(f"_ok_{r}") for r in roles),
-        )
-        clean = judged.group_by(by).agg(
-            pl.len().alias("rows_judged"),
-            pl.col(PASSED).sum().alias("rows_clean"),
-            (pl.col(PASSED) & (pl.col(WARNINGS).list.len() > 0).fill_null(False)).sum().alias("rows_warned"),
-        )
-        provinces = pl.concat([f.select(PROVINCE) for f in (base, correct, clean)]).unique()
-        parts.append(
-            provinces.join(base, on=PROVINCE, how="left")
-            .join(correct, on=PROVINCE, how="left")
-            .join(clean, on=PROVINCE, how="left")
-        )
-    table = pl.concat(parts, how="vertical_relaxed")
     count = lambda name: pl.col(name).fill_null(0)  # noqa: E731 - a column absent for a province is zero
-    lag = _lag_hours(latest)
-    out = table.select(
+    out = counts.select(
         pl.lit(measured_at.astimezone(VIETNAM).date()).alias("day"),
         pl.lit(measured_at.astimezone(UTC)).alias("measured_at"),
         pl.lit(ref.source.ministry).alias("ministry"),
@@ -220,10 +157,94 @@ def measure_table(
         pl.lit(freshness.total_seconds() / 86400 if freshness else None, pl.Float64).alias("freshness_days"),
         count("records_live").cast(pl.Int64).alias("records_live"),
         _share(count("records_live"), count("_dated")).alias("pct_live"),
-        pl.lit(lag, pl.Float64).alias("lag_hours"),
+        pl.lit(_lag_hours(latest), pl.Float64).alias("lag_hours"),
     )
     return out.with_columns(pl.col(c).cast(pl.Float64) for c in out.columns if c.startswith("pct_")).sort(
         pl.col(PROVINCE) == ALL, PROVINCE
+    )
+
+
+def _with_person_column(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with `_person_id`, null where the table links no one."""
+    return frame if PERSON_ID in frame.columns else frame.with_columns(pl.lit(None, pl.String).alias(PERSON_ID))
+
+
+def _compared_with_register(
+    records: pl.DataFrame, register: Register, ref: TableRef, roles: list[str]
+) -> pl.DataFrame:
+    """Correct: the records linked to the register (by a method other than the register itself)
+    beside the register's values, role by role: `_cmp_<role>` where both hold a value,
+    `_ok_<role>` where they also agree, `_correct` where every compared role agrees."""
+    keys = ref.entity.person
+    compared = records.filter(
+        pl.col(LINK_METHOD).is_in([m for m in LINKED_METHODS if m != "register"]).fill_null(False)
+        if LINK_METHOD in records.columns and roles
+        else pl.lit(False)
+    )
+    reference = register.people.select(PERSON_ID, *(pl.col(r).alias(f"_register_{r}") for r in roles))
+    compared = compared.join(reference, on=PERSON_ID, how="left")
+    agree_columns, compared_columns = [], []
+    for role in roles:
+        mine, theirs = pl.col(getattr(keys, role)).cast(pl.String), pl.col(f"_register_{role}")
+        both = mine.is_not_null() & theirs.is_not_null()
+        compared_columns.append(both.alias(f"_cmp_{role}"))
+        agree_columns.append((both & (mine == theirs)).alias(f"_ok_{role}"))
+    compared = compared.with_columns(*compared_columns, *agree_columns)
+    all_agree = pl.all_horizontal(
+        [~pl.col(f"_cmp_{r}") | pl.col(f"_ok_{r}") for r in roles] or [pl.lit(True)]
+    )
+    return compared.with_columns(all_agree.alias("_correct"))
+
+
+def _with_present_cells(records: pl.DataFrame, important: list[str]) -> pl.DataFrame:
+    """Complete: `_present`, how many of the important columns each record holds (not null, not blank)."""
+    present = [
+        (pl.col(c).is_not_null() & (pl.col(c).cast(pl.String).str.strip_chars() != "").fill_null(False)).cast(pl.Int64)
+        for c in important
+    ]
+    return records.with_columns((pl.sum_horizontal(present) if present else pl.lit(0)).alias("_present"))
+
+
+def _with_freshness(
+    records: pl.DataFrame, stamp: str | None, freshness: timedelta | None, measured_at: datetime
+) -> pl.DataFrame:
+    """Live: `_fresh` where the record's watermark is within the declared freshness (ministries'
+    stamps are local time), `_dated` where the table has a watermark to judge by."""
+    if stamp and freshness is not None and stamp in records.columns:
+        cutoff = (measured_at.astimezone(VIETNAM) - freshness).replace(tzinfo=None)
+        fresh = pl.col(stamp).cast(pl.Datetime("us"), strict=False) >= cutoff
+        return records.with_columns(fresh.fill_null(False).alias("_fresh"), pl.lit(True).alias("_dated"))
+    return records.with_columns(pl.lit(False).alias("_fresh"), pl.lit(False).alias("_dated"))
+
+
+def _counts_by(
+    by: pl.Expr, records: pl.DataFrame, compared: pl.DataFrame, judged: pl.DataFrame, roles: list[str]
+) -> pl.DataFrame:
+    """The four criteria's counts, one row per value of `by` (the province, or `all`); a province
+    missing from one of the frames gets nulls there."""
+    by = by.alias(PROVINCE)
+    base = records.group_by(by).agg(
+        pl.len().alias("records"),
+        pl.col("_present").sum().alias("_cells_present"),
+        pl.col("_fresh").sum().alias("records_live"),
+        pl.col("_dated").sum().alias("_dated"),
+    )
+    correct = compared.group_by(by).agg(
+        pl.len().alias("records_linked"),
+        pl.col("_correct").sum().alias("records_correct"),
+        *(pl.col(f"_cmp_{r}").sum().alias(f"_cmp_{r}") for r in roles),
+        *(pl.col(f"_ok_{r}").sum().alias(f"_ok_{r}") for r in roles),
+    )
+    clean = judged.group_by(by).agg(
+        pl.len().alias("rows_judged"),
+        pl.col(PASSED).sum().alias("rows_clean"),
+        (pl.col(PASSED) & (pl.col(WARNINGS).list.len() > 0).fill_null(False)).sum().alias("rows_warned"),
+    )
+    provinces = pl.concat([f.select(PROVINCE) for f in (base, correct, clean)]).unique()
+    return (
+        provinces.join(base, on=PROVINCE, how="left")
+        .join(correct, on=PROVINCE, how="left")
+        .join(clean, on=PROVINCE, how="left")
     )
 
 
