@@ -299,7 +299,14 @@ def _materializations(
     }
     yield dg.MaterializeResult(
         asset_key=asset_key(names.bronze),
-        metadata={**table_metadata(warehouse, names.bronze), **load, "extracted_this_load": report.extracted},
+        metadata={
+            **table_metadata(warehouse, names.bronze),
+            **load,
+            "extracted_this_load": report.extracted,
+            # A workbook's lists or notes sheets left unread, beside the rows read (the load record
+            # keeps them too: ops.pipeline.loads.sheets_left).
+            **({"sheets_left_this_load": "; ".join(report.sheets_left)} if report.sheets_left else {}),
+        },
     )
     yield dg.MaterializeResult(
         asset_key=asset_key(names.quarantine),

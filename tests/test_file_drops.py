@@ -23,6 +23,7 @@ import polars as pl
 import pytest
 from deltalake import write_deltalake
 
+from assets.ministries import _materializations, load_news
 from catalogue import load_catalogue
 from catalogue.loader import TableRef
 from catalogue.models import Connection
@@ -280,6 +281,14 @@ def test_a_workbook_s_notes_sheet_is_left_unread_said_and_kept_in_the_load_recor
     assert quarantined_files(warehouse)["file"].to_list() == ["2026-10.xlsx"]
     assert report.sheets_left == ["2026-09.xlsx: Sheet2"]
     assert any("2026-09.xlsx: sheet(s) Sheet2 share no declared column" in line for line in said), said
+    # The Dagster UI shows them on the bronze asset's materialisation, where the rows read are.
+    news = load_news(report, mode="nightly", mark=None)
+    shown = {
+        "/".join(result.asset_key.path): result.metadata
+        for result in _materializations(ref, LoadNames.of(ref), report, warehouse, news)
+    }
+    assert shown["bronze/civil_status/deaths"]["sheets_left_this_load"] == "2026-09.xlsx: Sheet2"
+    assert "sheets_left_this_load" not in shown["silver/civil_status/deaths"]
     loads = warehouse.read(LOADS).sort("finished_at")
     assert loads[SHEETS_LEFT].to_list() == [None, ["2026-09.xlsx: Sheet2"]]
     assert_exact(ref, warehouse, {f"KT{i:06d}" for i in [*range(5), *range(100, 103)]}, sent_rows=8)
