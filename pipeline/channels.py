@@ -33,8 +33,9 @@ def load_channels(
 
 
 def combined(reports: list[LoadReport]) -> LoadReport:
-    """The channels' reports as one: counts added, rule counts merged, the first channel's window
-    and the last silver version (every channel merged into the same silver table)."""
+    """The channels' reports as one: counts added, rule counts merged, every channel's workbook
+    sheets left unread, the first channel's window and the last silver version (every channel
+    merged into the same silver table)."""
     first, last = reports[0], reports[-1]
     rules: Counter[str] = Counter()
     for report in reports:
@@ -44,4 +45,5 @@ def combined(reports: list[LoadReport]) -> LoadReport:
     return dataclasses.replace(
         first, **totals, rule_counts=dict(rules), finished_at=last.finished_at,
         silver_version=silver[-1] if silver else None,
+        sheets_left=[entry for report in reports for entry in report.sheets_left],
     )

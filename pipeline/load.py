@@ -7,7 +7,8 @@ load_report.py (the report and the load record). Plain Python; Dagster only call
 Every load proves its conservation: extracted = landed + quarantined + deduplicated.
 
 `load_table` reads as the load's sequence: it prepares the reads, then calls the steps below
-it (extraction, bronze, judging, quarantine, silver, the load record) in the order it runs them.
+it (extraction, bronze, judging, quarantine, silver, the load record) in the order it runs them;
+the reconcile between quarantine and silver is one call into deletes.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
@@ -42,8 +44,10 @@ from pipeline.names import ROW, LoadNames
 from pipeline.stages import Progress, StageClock
 from pipeline.staging import stage_slice, staged, staged_files
 from pipeline.versions import version_order, with_superseded_by_silver
-from quality.compile import CompiledSuite
 from warehouse.tables import RUN_ID, Tombstones, Warehouse, key_bounds, utc_now
+
+if TYPE_CHECKING:
+    from quality.compile import CompiledSuite
 
 log = logging.getLogger("ndc.pipeline")
 
@@ -158,6 +162,7 @@ def load_table(
         finished_at=utc_now(),
         validation=validation,
         drop=drop,
+        sheets_left=drop.sheets_left if drop else [],
         stages=load.clock.seconds,  # the dict itself: the record's own write below is counted too
         stages_cpu=load.clock.cpu,
     )

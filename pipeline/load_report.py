@@ -56,6 +56,9 @@ class LoadReport:
     # GE's validation result as its JSON dict (quality/validation.py), stored for Data Docs.
     validation: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     drop: DropOutcome | None = None  # file drops only: what became of each file version
+    # A file drop's workbook sheets left unread as lists or notes, "<file>: <sheets>" each (a field,
+    # not read from `drop`: a table fed by several channels adds up every channel's).
+    sheets_left: list[str] = field(default_factory=list)
     # Wall seconds per stage (pipeline/stages.py): where this load's time went.
     stages: dict[str, float] = field(default_factory=dict, compare=False)
     # The process's CPU seconds over the same spans (not recorded: for measuring, bench/).
@@ -68,11 +71,6 @@ class LoadReport:
     @property
     def files_not_regular(self) -> int:
         return self.drop.not_regular if self.drop else 0
-
-    @property
-    def sheets_left(self) -> list[str]:
-        """A file drop's workbook sheets left unread as lists or notes, "<file>: <sheets>" each."""
-        return self.drop.sheets_left if self.drop else []
 
     @property
     def balanced(self) -> bool:
@@ -162,6 +160,7 @@ def empty_report(
         started_at=started,
         finished_at=utc_now(),
         drop=drop,
+        sheets_left=drop.sheets_left if drop else [],
     )
 
 

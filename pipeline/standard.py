@@ -209,7 +209,8 @@ def _with_freshness(
     records: pl.DataFrame, stamp: str | None, freshness: timedelta | None, measured_at: datetime
 ) -> pl.DataFrame:
     """Live: `_fresh` where the record's watermark is within the declared freshness (ministries'
-    stamps are local time), `_dated` where the table has a watermark to judge by."""
+    stamps are local time), `_dated` where freshness can be judged at all (the table declares a
+    freshness and its watermark column is among the records')."""
     if stamp and freshness is not None and stamp in records.columns:
         cutoff = (measured_at.astimezone(VIETNAM) - freshness).replace(tzinfo=None)
         fresh = pl.col(stamp).cast(pl.Datetime("us"), strict=False) >= cutoff

@@ -6,9 +6,7 @@ import json
 import os
 import time
 import uuid
-import zipfile
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,6 +15,7 @@ import pytest
 from connectors import FILE_COLUMN, ExtractRequest, MalformedFile, SourceSchemaError, open_connector
 from connectors.drop_stores import NotARegularFile
 from connectors.files import FileDropConnector
+from tests.fixtures.workbooks import write_xlsx as workbook
 
 HEADER = ["so_dang_ky", "ngay_dang_ky", "so_dinh_danh", "ho_ten"]
 
@@ -31,61 +30,9 @@ def write_csv(path: Path, records: list[list[str]]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def write_xlsx(
-    path: Path, records: list[list[str]], *more: tuple[list[list[str]], bool], header: list[str] = HEADER
-) -> None:
-    """A minimal .xlsx workbook (inline strings), written by hand: no Excel writer is installed.
-    `records` (under `header`) is its first sheet; each of `more` is another sheet, (rows with their
-    header row first, hidden)."""
-    def row_xml(number: int, values: list[str]) -> str:
-        cells = "".join(
-            f'<c r="{chr(65 + col)}{number}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
-            for col, value in enumerate(values)
-        )
-        return f'<row r="{number}">{cells}</row>'
-
-    sheets = [([header, *records], False), *more]
-    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    numbers = range(1, len(sheets) + 1)
-    parts = {
-        "[Content_Types].xml": (
-            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            + "".join(
-                f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-                for n in numbers
-            )
-            + "</Types>"
-        ),
-        "_rels/.rels": (
-            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
-        ),
-        "xl/workbook.xml": (
-            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
-            + "".join(
-                f'<sheet name="Sheet{n}" sheetId="{n}"{' state="hidden"' if hidden else ""} r:id="rId{n}"/>'
-                for n, (_, hidden) in zip(numbers, sheets, strict=True)
-            )
-            + "</sheets></workbook>"
-        ),
-        "xl/_rels/workbook.xml.rels": (
-            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            + "".join(f'<Relationship Id="rId{n}" Type="{rel}/worksheet" Target="worksheets/sheet{n}.xml"/>' for n in numbers)
-            + "</Relationships>"
-        ),
-    }
-    for n, (sheet, _) in zip(numbers, sheets, strict=True):
-        sheet_rows = "".join(row_xml(i + 1, values) for i, values in enumerate(sheet))
-        parts[f"xl/worksheets/sheet{n}.xml"] = (
-            f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>{sheet_rows}</sheetData></worksheet>'
-        )
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, text in parts.items():
-            archive.writestr(name, text)
+def write_xlsx(path: Path, records: list[list[str]], *more: tuple[list[list[str]], bool]) -> None:
+    """A workbook whose first sheet is `records` under HEADER (tests/fixtures/workbooks.py)."""
+    workbook(path, records, *more, header=HEADER)
 
 
 def settled(*paths: Path, age_s: float = 300) -> None:

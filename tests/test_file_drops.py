@@ -34,7 +34,7 @@ from pipeline.drops import FILES_READ, SHEETS_LEFT
 from pipeline.load import load_table
 from pipeline.names import LoadNames
 from tests.fixtures.drops import FILES, HEADER, deaths_csv, deaths_rows, drop_ref, load, settled
-from tests.test_connectors_files import write_xlsx
+from tests.fixtures.workbooks import write_xlsx
 from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
 from warehouse.tables import Warehouse
@@ -270,8 +270,8 @@ def test_a_workbook_s_notes_sheet_is_left_unread_said_and_kept_in_the_load_recor
     notes = [["ghi_chu"], ["Số liệu tháng 9, đã đối chiếu"]]
     records = [line.rstrip("\n").split(",") for line in deaths_rows(100, 3, "2026-09")]
     write_xlsx(folder / "2026-09.xlsx", records, (notes, True), header=header)
-    # A notes sheet beside a month under another header: the workbook is quarantined whole, and a
-    # file not read leaves no entry.
+    # A notes sheet beside a month under another header: the workbook is quarantined whole for its
+    # header (read_excel raises before any sheet is left), and a file not read leaves no entry.
     other = [[*header[:-1], "ma_xa"], *([*record[:-1], "00004"] for record in records)]
     write_xlsx(folder / "2026-10.xlsx", records, (notes, False), (other, False), header=header)
     settled(folder)
