@@ -306,6 +306,10 @@ def _materializations(
             # A workbook's lists or notes sheets left unread, beside the rows read (the load record
             # keeps them too: ops.pipeline.loads.sheets_left).
             **({"sheets_left_this_load": "; ".join(report.sheets_left)} if report.sheets_left else {}),
+            # Files this load did not read, and why: a later run reads those still being written;
+            # links, pipes and devices are never read (both in the load record too).
+            **({"files_waiting": report.files_waiting} if report.files_waiting else {}),
+            **({"files_not_regular": report.files_not_regular} if report.files_not_regular else {}),
         },
     )
     yield dg.MaterializeResult(

@@ -19,7 +19,7 @@ from catalogue import TableRef
 from pipeline.load_report import LoadReport
 
 _SUMMED = ("extracted", "landed", "quarantined", "deduplicated", "warned", "linked", "ambiguous", "deleted",
-           "files_quarantined")
+           "files_quarantined", "files_waiting", "files_not_regular")
 
 
 def load_channels(
@@ -33,8 +33,8 @@ def load_channels(
 
 
 def combined(reports: list[LoadReport]) -> LoadReport:
-    """The channels' reports as one: counts added, rule counts merged, every channel's workbook
-    sheets left unread, the first channel's window and the last silver version (every channel
+    """The channels' reports as one: counts (files too) added, rule counts merged, every
+    channel's workbook sheets left unread, the first channel's window and the last silver version (every channel
     merged into the same silver table)."""
     first, last = reports[0], reports[-1]
     rules: Counter[str] = Counter()

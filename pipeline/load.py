@@ -38,7 +38,14 @@ from pipeline.drops import DropOutcome, file_batches, files_to_read, quarantine_
 from pipeline.guards import check_quarantine_jump
 from pipeline.judge import Outcome, duplicate_decisions, judge_slice, normalised_keys
 from pipeline.link import PeopleRegister
-from pipeline.load_report import LoadReport, empty_report, load_history, load_validation, record_load
+from pipeline.load_report import (
+    LoadReport,
+    empty_report,
+    from_drop,
+    load_history,
+    load_validation,
+    record_load,
+)
 from pipeline.memory import release_unused
 from pipeline.names import ROW, LoadNames
 from pipeline.stages import Progress, StageClock
@@ -161,8 +168,7 @@ def load_table(
         started_at=load.started,
         finished_at=utc_now(),
         validation=validation,
-        drop=drop,
-        sheets_left=drop.sheets_left if drop else [],
+        **from_drop(drop),
         stages=load.clock.seconds,  # the dict itself: the record's own write below is counted too
         stages_cpu=load.clock.cpu,
     )

@@ -56,21 +56,15 @@ class LoadReport:
     # GE's validation result as its JSON dict (quality/validation.py), stored for Data Docs.
     validation: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     drop: DropOutcome | None = None  # file drops only: what became of each file version
-    # A file drop's workbook sheets left unread as lists or notes, "<file>: <sheets>" each (a field,
-    # not read from `drop`: a table fed by several channels adds up every channel's).
-    sheets_left: list[str] = field(default_factory=list)
+    # Copied from `drop` (from_drop), not read from it: a table fed by several channels adds up
+    # every channel's (pipeline/channels.combined), where `drop` is its first channel's.
+    files_waiting: int = 0  # still being written: left for a later run
+    files_not_regular: int = 0  # symlinks, devices, pipes: never read
+    sheets_left: list[str] = field(default_factory=list)  # a workbook's lists or notes, "<file>: <sheets>"
     # Wall seconds per stage (pipeline/stages.py): where this load's time went.
     stages: dict[str, float] = field(default_factory=dict, compare=False)
     # The process's CPU seconds over the same spans (not recorded: for measuring, bench/).
     stages_cpu: dict[str, float] = field(default_factory=dict, compare=False)
-
-    @property
-    def files_waiting(self) -> int:
-        return self.drop.waiting if self.drop else 0
-
-    @property
-    def files_not_regular(self) -> int:
-        return self.drop.not_regular if self.drop else 0
 
     @property
     def balanced(self) -> bool:
@@ -107,6 +101,14 @@ class LoadReport:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
+
+
+def from_drop(drop: DropOutcome | None) -> dict[str, Any]:
+    """A report's fields that come from a file drop's outcome (none for other loads)."""
+    if drop is None:
+        return {}
+    return {"drop": drop, "files_waiting": drop.waiting, "files_not_regular": drop.not_regular,
+            "sheets_left": drop.sheets_left}
 
 
 def record_load(warehouse: Warehouse, report: LoadReport) -> int:
@@ -159,8 +161,7 @@ def empty_report(
         quarantine_version=None,
         started_at=started,
         finished_at=utc_now(),
-        drop=drop,
-        sheets_left=drop.sheets_left if drop else [],
+        **from_drop(drop),
     )
 
 

@@ -17,8 +17,9 @@ from catalogue import CATALOGUE_DIR, CatalogueError, Source, load_catalogue
 from catalogue.loader import TableRef
 from normalise.admin import admin_tables
 from pipeline.channels import combined
+from pipeline.drops import DropOutcome
 from pipeline.load import load_table
-from pipeline.load_report import LoadReport
+from pipeline.load_report import LoadReport, from_drop
 from pipeline.names import LoadNames
 from warehouse.committed import LOADS
 from warehouse.storage import StorageSettings
@@ -117,22 +118,26 @@ def test_a_channel_mapping_is_checked_like_a_table(tmp_path):
 
 
 @pytest.mark.slow  # starts PostgreSQL
-def test_the_tables_report_keeps_the_sheets_every_channel_left_unread():
-    """The channels' reports as one (what the Dagster asset shows): the workbook sheets a later
-    channel left unread are kept, not only the first channel's."""
+def test_the_tables_report_keeps_the_files_and_sheets_every_channel_left_unread():
+    """The channels' reports as one (what the Dagster asset shows): the files waiting or not
+    regular and the workbook sheets a later channel left unread are kept, not only the first
+    channel's."""
     now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
-    def report(table: str, sheets_left: list[str]) -> LoadReport:
+    def report(table: str, drop: DropOutcome | None) -> LoadReport:
         counts = dict.fromkeys(("extracted", "landed", "quarantined", "deduplicated", "warned", "linked",
                                 "ambiguous", "deleted", "files_quarantined"), 0)
         return LoadReport(
             run_id="run-1", source="welfare", table=table, entity="welfare_beneficiary", **counts,
             rule_counts={}, watermark_from=None, watermark_to=None, bronze_version=None, silver_version=None,
-            quarantine_version=None, started_at=now, finished_at=now, sheets_left=sheets_left,
+            quarantine_version=None, started_at=now, finished_at=now, **from_drop(drop),
         )
 
-    database, provinces = report("beneficiaries", []), report("beneficiaries__provinces", ["2026-10.xlsx: Sheet2"])
-    assert combined([database, provinces]).sheets_left == ["2026-10.xlsx: Sheet2"]
+    provinces = DropOutcome(waiting=2, not_regular=1, sheets_left=["2026-10.xlsx: Sheet2"])
+    database, drops = report("beneficiaries", None), report("beneficiaries__provinces", provinces)
+    table = combined([database, drops])
+    assert table.sheets_left == ["2026-10.xlsx: Sheet2"]
+    assert (table.files_waiting, table.files_not_regular) == (2, 1)
 
 
 def test_a_ministry_fed_by_postgresql_and_csv_drops_lands_each_record_once(

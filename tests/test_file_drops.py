@@ -101,6 +101,15 @@ def test_a_malformed_file_is_quarantined_once_not_on_every_run(deaths_drop):
     assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]
 
 
+def shown_in_dagster(ref, warehouse, report) -> dict[str, dict]:
+    """The metadata of each asset's materialisation after `report`'s load, by asset path."""
+    news = load_news(report, mode="nightly", mark=None)
+    return {
+        "/".join(result.asset_key.path): result.metadata
+        for result in _materializations(ref, LoadNames.of(ref), report, warehouse, news)
+    }
+
+
 def test_a_file_still_being_written_waits_until_it_is_complete(deaths_drop):
     """Defect 2: a file read while being written (cut at a line end) lost the rows after the cut."""
     folder, ref, warehouse = deaths_drop
@@ -110,11 +119,13 @@ def test_a_file_still_being_written_waits_until_it_is_complete(deaths_drop):
     growing.write_text(HEADER + "".join(rows[:5]), encoding="utf-8")  # the writer is half-way
     waiting = load(ref, warehouse, 2)
     assert waiting.extracted == 0 and waiting.files_waiting == 1
+    assert shown_in_dagster(ref, warehouse, waiting)["bronze/civil_status/deaths"]["files_waiting"] == 1
     with growing.open("a", encoding="utf-8") as handle:
         handle.write("".join(rows[5:]))
     settled(growing)  # the writer has finished; the file has not changed for the settle interval
     done = load(ref, warehouse, 3)
     assert done.extracted == 10 and done.files_waiting == 0
+    assert "files_waiting" not in shown_in_dagster(ref, warehouse, done)["bronze/civil_status/deaths"]
     expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103), *range(300, 310)]}
     assert_exact(ref, warehouse, expected, sent_rows=8 + 10)
 
@@ -282,11 +293,7 @@ def test_a_workbook_s_notes_sheet_is_left_unread_said_and_kept_in_the_load_recor
     assert report.sheets_left == ["2026-09.xlsx: Sheet2"]
     assert any("2026-09.xlsx: sheet(s) Sheet2 share no declared column" in line for line in said), said
     # The Dagster UI shows them on the bronze asset's materialisation, where the rows read are.
-    news = load_news(report, mode="nightly", mark=None)
-    shown = {
-        "/".join(result.asset_key.path): result.metadata
-        for result in _materializations(ref, LoadNames.of(ref), report, warehouse, news)
-    }
+    shown = shown_in_dagster(ref, warehouse, report)
     assert shown["bronze/civil_status/deaths"]["sheets_left_this_load"] == "2026-09.xlsx: Sheet2"
     assert "sheets_left_this_load" not in shown["silver/civil_status/deaths"]
     loads = warehouse.read(LOADS).sort("finished_at")
@@ -313,6 +320,7 @@ def test_symlinks_and_pipes_in_a_drop_folder_are_never_read(deaths_drop, tmp_pat
     assert sum("not a regular file" in r.getMessage() for r in caplog.records) == 3
     assert quarantined_files(warehouse)["file"].to_list() == ["2026-09.csv"]
     assert warehouse.read(LOADS)["files_not_regular"].to_list() == [3]
+    assert shown_in_dagster(ref, warehouse, report)["bronze/civil_status/deaths"]["files_not_regular"] == 3
     expected = {f"KT{i:06d}" for i in [*range(5), *range(100, 103)]}
     assert_exact(ref, warehouse, expected, sent_rows=8)
     # Reading one by name (a file swapped for a symlink after the listing) is refused too.
