@@ -2,12 +2,18 @@
 
 Formats are strftime patterns tried in order; the first that parses wins. Impossible dates
 (31/02/1990, 00/13/1980) and unparseable text become null, never an exception.
+
+A column the source already types as a date or timestamp (a SQL DATE or TIMESTAMP, a Parquet
+date, a JSON timestamp) is taken as it is, not parsed: its text form ("2026-08-15", or
+"2026-08-15 10:00:00.123456") is no format the catalogue declares for a ministry's text, and
+parsing it would null a good value. The choice is made per column by its type, so text is parsed
+exactly as it would be without it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -21,6 +27,9 @@ _DAY_FIRST_YEAR_ONLY = rf"^0{{1,2}}({_SEP})0{{1,2}}({_SEP})(\d{{4}})$"
 _DAY_FIRST_MONTH_ONLY = rf"^0{{1,2}}({_SEP})(\d{{1,2}})({_SEP})(\d{{4}})$"
 _ISO_YEAR_ONLY = rf"^(\d{{4}})({_SEP})0{{1,2}}({_SEP})0{{1,2}}$"
 _ISO_MONTH_ONLY = rf"^(\d{{4}})({_SEP})(\d{{1,2}})({_SEP})0{{1,2}}$"
+
+# Source timestamps with a time zone are read as local Vietnam time, as naive ones are meant.
+_LOCAL_TIME_ZONE = "Asia/Ho_Chi_Minh"
 
 # Excel's day 0 is 1899-12-30 for serials after the fictitious 29/02/1900; 2958465 = 9999-12-31.
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -38,6 +47,25 @@ def formats_of(format: str | Sequence[str] | None, default: Sequence[str]) -> tu
 
 def _stripped(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).str.strip_chars()
+
+
+def _typed_or_parsed(expr: pl.Expr, parse: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
+    """`expr` as `dtype`: taken as it is when the source typed it as a date or timestamp, else
+    (text, and numbers such as Excel serials) `parse(expr)`, exactly as for text."""
+
+    def batch(values: pl.Series) -> pl.Series:
+        if isinstance(values.dtype, pl.Date | pl.Datetime):
+            return _from_typed(values, dtype)
+        return values.to_frame("v").select(parse(pl.col("v"))).to_series().alias(values.name)
+
+    return expr.map_batches(batch, return_dtype=dtype, is_elementwise=True)
+
+
+def _from_typed(values: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """A typed date or timestamp as `dtype`, in local time, with the text path's year check."""
+    if isinstance(values.dtype, pl.Datetime) and values.dtype.time_zone is not None:
+        values = values.dt.convert_time_zone(_LOCAL_TIME_ZONE).dt.replace_time_zone(None)
+    return values.to_frame("v").select(_four_digit_year(pl.col("v").cast(dtype))).to_series().alias(values.name)
 
 
 def _has_day_first(formats: Sequence[str]) -> bool:
@@ -109,7 +137,7 @@ def date(
 ) -> pl.Expr:
     """Parse to pl.Date. Partial dates take day/month 1 (00/07/1950 → 1950-07-01)."""
     formats = formats_of(format, DEFAULT_DATE_FORMATS)
-    return _parse_dates(_stripped(expr), formats, excel_serial)
+    return _typed_or_parsed(expr, lambda raw: _parse_dates(_stripped(raw), formats, excel_serial), pl.Date())
 
 
 def date_precision(
@@ -145,10 +173,12 @@ def date_precision_from(
 def month(expr: pl.Expr, format: str | Sequence[str] | None = None) -> pl.Expr:
     """A month ("07/1950") as the pl.Date of its first day."""
     formats = formats_of(format, DEFAULT_MONTH_FORMATS)
-    raw = _stripped(expr)
-    parsed = [_four_digit_year(_strptime_month(raw, f)) for f in formats]
-    first = pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
-    return first.dt.month_start()
+
+    def parse(raw: pl.Expr) -> pl.Expr:
+        parsed = [_four_digit_year(_strptime_month(_stripped(raw), f)) for f in formats]
+        return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+
+    return _typed_or_parsed(expr, parse, pl.Date()).dt.month_start()
 
 
 def _strptime_month(raw: pl.Expr, fmt: str) -> pl.Expr:
@@ -161,6 +191,9 @@ def _strptime_month(raw: pl.Expr, fmt: str) -> pl.Expr:
 def datetime(expr: pl.Expr, format: str | Sequence[str] | None = None) -> pl.Expr:
     """Parse to pl.Datetime("us") (naive: source timestamps are local Vietnam time)."""
     formats = formats_of(format, DEFAULT_DATETIME_FORMATS)
-    raw = _stripped(expr)
-    parsed = [_four_digit_year(raw.str.strptime(pl.Datetime("us"), f, strict=False)) for f in formats]
-    return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+
+    def parse(raw: pl.Expr) -> pl.Expr:
+        parsed = [_four_digit_year(_stripped(raw).str.strptime(pl.Datetime("us"), f, strict=False)) for f in formats]
+        return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+
+    return _typed_or_parsed(expr, parse, pl.Datetime("us"))

@@ -304,6 +304,26 @@ def test_a_workbook_s_notes_sheet_is_left_unread_said_and_kept_in_the_load_recor
     assert warehouse.read(LOADS).sort("finished_at")[SHEETS_LEFT].to_list()[-1] == []
 
 
+def test_a_parquet_drop_s_typed_dates_land_as_they_are(tmp_path, monkeypatch):
+    """A month of deaths exported as Parquet, its dates typed (not dd/mm/yyyy text as the
+    catalogue declares for the ministry's CSV): the dates land, no row is quarantined for them."""
+    folder = tmp_path / "drops" / "khai_tu"
+    folder.mkdir(parents=True)
+    records = [line.rstrip("\n").split(",") for line in deaths_rows(0, 3, "2026-09")]
+    columns = dict(zip(HEADER.strip().split(","), map(list, zip(*records, strict=True)), strict=True))
+    pl.DataFrame(columns).with_columns(
+        ngay_dang_ky=pl.lit(dt.date(2026, 9, 15)), ngay_mat=pl.lit(dt.date(2026, 9, 10))
+    ).write_parquet(folder / "2026-09.parquet")
+    settled(folder)
+    monkeypatch.setenv("NDC_STAGING_DIR", str(tmp_path / "staging"))
+    ref = drop_ref(tmp_path / "drops", monkeypatch, kind="file_drop")
+    warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
+    report = load(ref, warehouse, 1)
+    assert (report.extracted, report.landed, report.quarantined) == (3, 3, 0), report.rule_counts
+    silver = warehouse.read(LoadNames.of(ref).silver)
+    assert set(silver["registered_on"]) == {dt.date(2026, 9, 15)} and set(silver["date_of_death"]) == {dt.date(2026, 9, 10)}
+
+
 def test_symlinks_and_pipes_in_a_drop_folder_are_never_read(deaths_drop, tmp_path, caplog):
     """Defect 7: a symlink in a drop folder copied any readable file into the quarantine table."""
     folder, ref, warehouse = deaths_drop

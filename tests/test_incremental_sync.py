@@ -180,3 +180,37 @@ def test_sensitive_columns_are_stored_apart_from_the_basic_ones(payments_source)
     for name in (names.silver, names.sensitive):
         gone = warehouse.read(name).filter(pl.col("payment_id") == "CT000005")
         assert gone[DELETED].to_list() == [True]
+
+
+def test_a_source_with_typed_dates_and_timestamps_loads_them_and_syncs_on_them(payments_source):
+    """A ministry database whose columns are DATE and TIMESTAMP (with microseconds), not text:
+    the values land as they are, whatever text format the catalogue declares for them, and the
+    typed timestamp is the high-water mark of the next night."""
+    server, table_name, ref, warehouse = payments_source
+
+    def typed_payment(i: int, updated: dt.datetime) -> dict[str, object]:
+        return payment(i, 1_000 + i, updated) | {
+            "ky_chi_tra": dt.date(2026, 10, 1), "ngay_chi_tra": dt.date(2026, 10, 5), "ngay_cap_nhat": updated}
+
+    stamps = [BASE + dt.timedelta(days=i, microseconds=123_456) for i in range(20)]
+    server.load_table(table_name, [typed_payment(i, stamp) for i, stamp in enumerate(stamps)])
+    assert server.execute(
+        "SELECT data_type FROM information_schema.columns "
+        f"WHERE table_name = '{table_name}' AND column_name = 'ngay_cap_nhat'"
+    ) == [("timestamp without time zone",)]
+
+    first = run(ref, warehouse, 1)
+    assert (first.extracted, first.landed, first.quarantined) == (20, 20, 0), first.rule_counts
+    silver = warehouse.read(LoadNames.of(ref).silver).sort("payment_id")
+    assert silver["updated_at"].to_list() == stamps
+    assert set(silver["paid_on"]) == {dt.date(2026, 10, 5)} and set(silver["period"]) == {dt.date(2026, 10, 1)}
+
+    later = stamps[-1] + dt.timedelta(days=3, microseconds=1)
+    server.execute(f"UPDATE \"{table_name}\" SET so_tien = '42', ngay_cap_nhat = '{later.isoformat(' ')}' "
+                   "WHERE ma_chi_tra = 'CT000001'")
+    second = run(ref, warehouse, 2)
+    # From the typed mark minus the 1-day look-back, inclusive: the last two days' rows and the updated one.
+    assert (second.extracted, second.quarantined) == (3, 0) and second.balanced
+    silver = warehouse.read(LoadNames.of(ref).silver)
+    assert silver.filter(pl.col("payment_id") == "CT000001")["updated_at"].to_list() == [later]
+    assert live_silver(ref, warehouse) == source_snapshot(server, table_name)

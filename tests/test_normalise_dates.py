@@ -89,3 +89,32 @@ def test_a_year_under_1000_is_not_a_date():
     assert out["date"].to_list() == [None, None, None, dt.date(1999, 1, 1)]
     assert out["month"].to_list()[:2] == [None, None]
     assert out["datetime"].to_list() == [None, None, None, None]
+
+
+def typed(name: str, values: pl.Series, /, **options) -> list:
+    return values.to_frame("raw").select(normaliser(name)(pl.col("raw"), **options)).to_series().to_list()
+
+
+def test_a_column_the_source_typed_is_taken_as_it_is_whatever_format_is_declared():
+    """A SQL DATE or TIMESTAMP, a Parquet date: its text form ("2026-08-15", "… 10:00:00.123456")
+    is not the ministry's declared text format, and was read as no date at all."""
+    days = pl.Series([dt.date(2026, 8, 15), None, dt.date(1, 1, 1)])
+    assert typed("date", days, format="%d/%m/%Y") == [dt.date(2026, 8, 15), None, None]  # year 1: as for text
+    assert typed("date_precision", days, format="%d/%m/%Y") == ["day", None, None]
+    assert typed("month", days) == [dt.date(2026, 8, 1), None, None]
+    assert typed("datetime", days) == [dt.datetime(2026, 8, 15), None, None]
+    stamps = pl.Series([dt.datetime(2026, 8, 15, 10, 0, 0, 123456), dt.datetime(2026, 8, 15, 23, 30)])
+    assert typed("datetime", stamps) == [dt.datetime(2026, 8, 15, 10, 0, 0, 123456), dt.datetime(2026, 8, 15, 23, 30)]
+    assert typed("date", stamps, format="%d/%m/%Y") == [dt.date(2026, 8, 15)] * 2
+    # A timestamp with a time zone is read in Vietnam's local time (UTC+7), as naive ones are meant.
+    aware = pl.Series([dt.datetime(2026, 8, 15, 20, 0)]).dt.replace_time_zone("UTC")
+    assert typed("datetime", aware) == [dt.datetime(2026, 8, 16, 3, 0)]
+    assert typed("date", aware, format="%d/%m/%Y") == [dt.date(2026, 8, 16)]
+
+
+def test_text_is_parsed_as_before_beside_typed_columns():
+    """The choice is per column by its type: the same dates as text follow the declared format."""
+    assert run("date", ["2026-08-15", "15/08/2026"], format="%d/%m/%Y") == [None, dt.date(2026, 8, 15)]
+    assert run("datetime", ["2026-08-15 10:00:00.123456", "2026-08-15 10:00:00"]) == [
+        None, dt.datetime(2026, 8, 15, 10, 0)]
+    assert typed("date", pl.Series([45000]), excel_serial=True) == [dt.date(2023, 3, 15)]  # a number, not typed
