@@ -12,6 +12,7 @@ from catalogue.loader import TableRef
 from connectors.sql import SqlConnector
 from pipeline.cursor import incremental_since
 from pipeline.names import DELETED, LoadNames
+from tests.fixtures import welfare
 from tests.fixtures.welfare import BASE, payment, run
 from warehouse.committed import LOADS
 
@@ -35,7 +36,7 @@ def live_silver(ref, warehouse) -> dict[str, int]:
 
 def source_snapshot(server, table_name) -> dict[str, int]:
     return {
-        key: int(amount) for key, amount in server.execute(f'SELECT ma_chi_tra, so_tien FROM "{table_name}"')
+        key: int(amount) for key, amount in server.execute(f"SELECT ma_chi_tra, so_tien FROM {server.quote(table_name)}")
     }
 
 
@@ -182,11 +183,13 @@ def test_sensitive_columns_are_stored_apart_from_the_basic_ones(payments_source)
         assert gone[DELETED].to_list() == [True]
 
 
-def test_a_source_with_typed_dates_and_timestamps_loads_them_and_syncs_on_them(payments_source):
-    """A ministry database whose columns are DATE and TIMESTAMP (with microseconds), not text:
-    the values land as they are, whatever text format the catalogue declares for them, and the
-    typed timestamp is the high-water mark of the next night."""
-    server, table_name, ref, warehouse = payments_source
+@pytest.mark.parametrize("database", ["postgres_server", "mariadb_server"])
+def test_a_source_with_typed_dates_and_timestamps_loads_them_and_syncs_on_them(database, request, tmp_path, monkeypatch):
+    """A ministry database whose columns are DATE and TIMESTAMP / DATETIME(6) (microseconds), not
+    text: the values land as they are, whatever text format the catalogue declares for them, and
+    the typed timestamp is the high-water mark of the next night."""
+    server = request.getfixturevalue(database)
+    _, table_name, ref, warehouse = welfare.payments_source(server, tmp_path, monkeypatch)
 
     def typed_payment(i: int, updated: dt.datetime) -> dict[str, object]:
         return payment(i, 1_000 + i, updated) | {
@@ -197,7 +200,7 @@ def test_a_source_with_typed_dates_and_timestamps_loads_them_and_syncs_on_them(p
     assert server.execute(
         "SELECT data_type FROM information_schema.columns "
         f"WHERE table_name = '{table_name}' AND column_name = 'ngay_cap_nhat'"
-    ) == [("timestamp without time zone",)]
+    ) in ([("timestamp without time zone",)], [("datetime",)])
 
     first = run(ref, warehouse, 1)
     assert (first.extracted, first.landed, first.quarantined) == (20, 20, 0), first.rule_counts
@@ -206,7 +209,7 @@ def test_a_source_with_typed_dates_and_timestamps_loads_them_and_syncs_on_them(p
     assert set(silver["paid_on"]) == {dt.date(2026, 10, 5)} and set(silver["period"]) == {dt.date(2026, 10, 1)}
 
     later = stamps[-1] + dt.timedelta(days=3, microseconds=1)
-    server.execute(f"UPDATE \"{table_name}\" SET so_tien = '42', ngay_cap_nhat = '{later.isoformat(' ')}' "
+    server.execute(f"UPDATE {server.quote(table_name)} SET so_tien = '42', ngay_cap_nhat = '{later.isoformat(' ')}' "
                    "WHERE ma_chi_tra = 'CT000001'")
     second = run(ref, warehouse, 2)
     # From the typed mark minus the 1-day look-back, inclusive: the last two days' rows and the updated one.
