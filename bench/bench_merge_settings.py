@@ -6,7 +6,9 @@ one silver table, once per setting, each in its own process, in an order shuffle
 The night: 1.33% of the live keys updated (a new name, the newest stamp) and ~1% new keys, as the
 bench's night. Settings (SETTINGS): delta-rs' default writer; `STREAMED_WRITES` (our 256k-row
 groups, Snappy); no column statistics; LZ4; statistics only on the key, `_deleted` and
-`updated_at` (`delta.dataSkippingStatsColumns`); a materialised source (`streamed_exec=False`).
+`updated_at` (`delta.dataSkippingStatsColumns`); a materialised source (`streamed_exec=False`);
+silver's change data feed off (`delta.enableChangeDataFeed`: what the feed costs a MERGE; `ndc
+changes` reads it, so it stays on).
 Prints one JSON line per MERGE: wall and CPU seconds, and delta-rs' own counts, which must agree
 across settings (a setting may change the cost, never the result).
 """
@@ -24,7 +26,13 @@ import time
 from pathlib import Path
 
 KEY, STAMP = "personal_id", "updated_at"
-SETTINGS = ("default", "streamed_writes", "no_statistics", "lz4", "statistics_on_pruning_columns", "materialised")
+SETTINGS = ("default", "streamed_writes", "no_statistics", "lz4", "statistics_on_pruning_columns", "materialised",
+            "no_change_data_feed")
+# A table property set on the copy before its MERGE, by setting.
+PROPERTIES = {
+    "statistics_on_pruning_columns": {"delta.dataSkippingStatsColumns": f"{KEY},_deleted,{STAMP}"},
+    "no_change_data_feed": {"delta.enableChangeDataFeed": "false"},
+}
 
 
 def night(silver_uri: str, path: Path) -> None:
@@ -49,8 +57,8 @@ def merge_once(setting: str, silver_uri: str, night_path: Path, scratch: Path) -
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(silver_uri, copy)
     table = DeltaTable(str(copy))
-    if setting == "statistics_on_pruning_columns":
-        table.alter.set_table_properties({"delta.dataSkippingStatsColumns": f"{KEY},_deleted,{STAMP}"})
+    if setting in PROPERTIES:
+        table.alter.set_table_properties(PROPERTIES[setting])
         table = DeltaTable(str(copy))
     writer = {
         "streamed_writes": STREAMED_WRITES,
