@@ -304,7 +304,7 @@ def test_a_workbook_s_notes_sheet_is_left_unread_said_and_kept_in_the_load_recor
     assert warehouse.read(LOADS).sort("finished_at")[SHEETS_LEFT].to_list()[-1] == []
 
 
-def test_a_parquet_drop_s_typed_dates_land_as_they_are(tmp_path, monkeypatch):
+def test_a_parquet_drop_s_typed_dates_land_and_a_file_of_other_types_is_set_aside(tmp_path, monkeypatch):
     """A month of deaths exported as Parquet, its dates typed (not dd/mm/yyyy text as the
     catalogue declares for the ministry's CSV): the dates land, no row is quarantined for them."""
     folder = tmp_path / "drops" / "khai_tu"
@@ -318,8 +318,16 @@ def test_a_parquet_drop_s_typed_dates_land_as_they_are(tmp_path, monkeypatch):
     monkeypatch.setenv("NDC_STAGING_DIR", str(tmp_path / "staging"))
     ref = drop_ref(tmp_path / "drops", monkeypatch, kind="file_drop")
     warehouse = Warehouse(StorageSettings(warehouse_uri=str(tmp_path / "warehouse")))
+    # A month as CSV beside it, in the same load: its text dates cannot be read as the first
+    # file's typed ones (one load is one bronze stream), so that file is quarantined whole, kept
+    # byte for byte with the reason, and the Parquet file's rows load.
+    (folder / "2026-10.csv").write_text(deaths_csv(100, 2, "2026-10"), encoding="utf-8")
+    settled(folder)
     report = load(ref, warehouse, 1)
     assert (report.extracted, report.landed, report.quarantined) == (3, 3, 0), report.rule_counts
+    assert report.files_quarantined == 1 and report.balanced
+    set_aside = quarantined_files(warehouse).row(0, named=True)
+    assert set_aside["file"] == "2026-10.csv" and "column types differ" in set_aside["reason"]
     silver = warehouse.read(LoadNames.of(ref).silver)
     assert set(silver["registered_on"]) == {dt.date(2026, 9, 15)} and set(silver["date_of_death"]) == {dt.date(2026, 9, 10)}
 
