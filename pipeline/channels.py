@@ -34,8 +34,8 @@ def load_channels(
 
 def combined(reports: list[LoadReport]) -> LoadReport:
     """The channels' reports as one: counts (files too) added, rule counts merged, every
-    channel's workbook sheets left unread, the first channel's window and the last silver version (every channel
-    merged into the same silver table)."""
+    channel's workbook sheets left unread, the first channel's window and the last silver
+    version (every channel merged into the same silver table)."""
     first, last = reports[0], reports[-1]
     rules: Counter[str] = Counter()
     for report in reports:
