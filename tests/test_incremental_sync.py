@@ -217,3 +217,24 @@ def test_a_source_with_typed_dates_and_timestamps_loads_them_and_syncs_on_them(d
     silver = warehouse.read(LoadNames.of(ref).silver)
     assert silver.filter(pl.col("payment_id") == "CT000001")["updated_at"].to_list() == [later]
     assert live_silver(ref, warehouse) == source_snapshot(server, table_name)
+
+
+def test_a_timestamp_with_time_zone_lands_in_local_time_and_is_the_mark(payments_source):
+    """PostgreSQL's `timestamptz` is read as UTC: silver holds Vietnam's local time (UTC+7), as
+    a naive timestamp of the ministry's means, and the next night reads from the mark."""
+    server, table_name, ref, warehouse = payments_source
+    server.execute(f'ALTER TABLE "{table_name}" ALTER COLUMN ngay_cap_nhat TYPE timestamptz '
+                   "USING (ngay_cap_nhat::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh')")
+    first = run(ref, warehouse, 1)
+    assert (first.extracted, first.landed, first.quarantined) == (200, 200, 0), first.rule_counts
+    silver = warehouse.read(LoadNames.of(ref).silver).sort("payment_id")
+    assert silver["updated_at"].to_list() == [BASE + dt.timedelta(hours=i) for i in range(200)]
+
+    later = BASE + dt.timedelta(days=30)
+    server.execute(f"UPDATE \"{table_name}\" SET so_tien = '42', ngay_cap_nhat = '{later:%Y-%m-%d %H:%M:%S}+07' "
+                   "WHERE ma_chi_tra = 'CT000001'")
+    second = run(ref, warehouse, 2)
+    # The last day of the first load's 200 hourly rows (the 1-day look-back, inclusive) and the update.
+    assert (second.extracted, second.quarantined) == (26, 0) and second.balanced
+    silver = warehouse.read(LoadNames.of(ref).silver)
+    assert silver.filter(pl.col("payment_id") == "CT000001")["updated_at"].to_list() == [later]
