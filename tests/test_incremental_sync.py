@@ -209,14 +209,21 @@ def test_a_source_with_typed_dates_and_timestamps_loads_them_and_syncs_on_them(d
     assert set(silver["paid_on"]) == {dt.date(2026, 10, 5)} and set(silver["period"]) == {dt.date(2026, 10, 1)}
 
     later = stamps[-1] + dt.timedelta(days=3, microseconds=1)
-    server.execute(f"UPDATE {server.quote(table_name)} SET so_tien = '42', ngay_cap_nhat = '{later.isoformat(' ')}' "
-                   "WHERE ma_chi_tra = 'CT000001'")
-    second = run(ref, warehouse, 2)
+    second = night_after_one_update(server, table_name, ref, warehouse, later, later.isoformat(" "))
     # From the typed mark minus the 1-day look-back, inclusive: the last two days' rows and the updated one.
     assert (second.extracted, second.quarantined) == (3, 0) and second.balanced
+    assert live_silver(ref, warehouse) == source_snapshot(server, table_name)
+
+
+def night_after_one_update(server, table_name, ref, warehouse, later: dt.datetime, stamp: str):
+    """CT000001 changed at the source at `later` (written `stamp`), then a night: its report,
+    once silver holds `later` for it."""
+    server.execute(f"UPDATE {server.quote(table_name)} SET so_tien = '42', ngay_cap_nhat = '{stamp}' "
+                   "WHERE ma_chi_tra = 'CT000001'")
+    night = run(ref, warehouse, 2)
     silver = warehouse.read(LoadNames.of(ref).silver)
     assert silver.filter(pl.col("payment_id") == "CT000001")["updated_at"].to_list() == [later]
-    assert live_silver(ref, warehouse) == source_snapshot(server, table_name)
+    return night
 
 
 def test_a_timestamp_with_time_zone_lands_in_local_time_and_is_the_mark(payments_source):
@@ -231,10 +238,6 @@ def test_a_timestamp_with_time_zone_lands_in_local_time_and_is_the_mark(payments
     assert silver["updated_at"].to_list() == [BASE + dt.timedelta(hours=i) for i in range(200)]
 
     later = BASE + dt.timedelta(days=30)
-    server.execute(f"UPDATE \"{table_name}\" SET so_tien = '42', ngay_cap_nhat = '{later:%Y-%m-%d %H:%M:%S}+07' "
-                   "WHERE ma_chi_tra = 'CT000001'")
-    second = run(ref, warehouse, 2)
+    second = night_after_one_update(server, table_name, ref, warehouse, later, f"{later:%Y-%m-%d %H:%M:%S}+07")
     # The last day of the first load's 200 hourly rows (the 1-day look-back, inclusive) and the update.
     assert (second.extracted, second.quarantined) == (26, 0) and second.balanced
-    silver = warehouse.read(LoadNames.of(ref).silver)
-    assert silver.filter(pl.col("payment_id") == "CT000001")["updated_at"].to_list() == [later]
