@@ -25,6 +25,7 @@ from typing import Literal
 import polars as pl
 
 import environment
+from normalise.identifiers import without_float_tail
 
 CodeList = Literal["legacy", "2025"]
 CODE_LISTS: tuple[str, ...] = ("legacy", "2025")
@@ -190,11 +191,12 @@ def ward_mapping_coverage() -> dict[str, int]:
 
 
 def _padded_code(expr: pl.Expr, width: int) -> pl.Expr:
-    """Digits (spaces and a float ".0" tolerated) as a zero-padded code; other text → null.
+    """Digits (a float's ".0" tolerated: identifiers.without_float_tail) as a zero-padded code;
+    other text → null.
 
     Leading zeros beyond the width are dropped ("079", the PPP form inside IDs, → "79").
     """
-    raw = expr.cast(pl.String).str.strip_chars().str.replace(r"\.0$", "")
+    raw = without_float_tail(expr.cast(pl.String).str.strip_chars())
     number = raw.str.extract(r"^0*(\d{1,9})$", 1)
     return number.str.zfill(width)
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 
 import polars as pl
 
+from normalise.identifiers import without_float_tail
+
 DEFAULT_DATE_FORMATS: tuple[str, ...] = ("%d/%m/%Y", "%Y-%m-%d")
 DEFAULT_MONTH_FORMATS: tuple[str, ...] = ("%m/%Y",)
 DEFAULT_DATETIME_FORMATS: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S",)
@@ -46,7 +48,8 @@ def formats_of(format: str | Sequence[str] | None, default: Sequence[str]) -> tu
 
 
 def _stripped(expr: pl.Expr) -> pl.Expr:
-    return expr.cast(pl.String).str.strip_chars()
+    # 20260815.0, a YYYYMMDD number (or an Excel serial) that went through a float column.
+    return without_float_tail(expr.cast(pl.String).str.strip_chars())
 
 
 def _typed_or_parsed(expr: pl.Expr, parse: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:

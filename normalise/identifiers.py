@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from normalise.shortcut import unless_clean
+from normalise.shortcut import on_rows, unless_clean
 
 _SEPARATORS = r"[\s.\-]"
 
@@ -18,13 +18,31 @@ def _stripped(expr: pl.Expr) -> pl.Expr:
     return stripped.replace("", None)
 
 
+def without_float_tail(text: pl.Expr) -> pl.Expr:
+    """Text without the ".0" a number gains in a float column ("912345678.0", or a Float64 cast to
+    text): an ID, phone or code exported through pandas or a spreadsheet's number cell. Only a
+    number (digits and separators) loses it: from other text, what stood before it would be left
+    for the next run to change again (": .0" → ": " → ":"). The regex runs on the few values that
+    end so (normalise/shortcut.py: on_rows): a date column's every value is text here too."""
+
+    def batch(values: pl.Series) -> pl.Series:
+        return on_rows(values.str.ends_with(".0").fill_null(False), _float_tail_dropped, values)
+
+    return text.map_batches(batch, return_dtype=pl.String, is_elementwise=True)
+
+
+def _float_tail_dropped(values: pl.Series) -> pl.Series:
+    return values.str.replace(r"^([\d\s.\-]*)\.0$", "${1}")
+
+
 def digits(expr: pl.Expr) -> pl.Expr:
-    """Remove separators (whitespace, dots, dashes) and keep the rest as text; empty → null."""
+    """Remove separators (whitespace, dots, dashes) and a float's ".0" (`without_float_tail`), and
+    keep the rest as text; empty → null."""
     return unless_clean(expr, r"^[0-9]+$", _digits)  # a run of digits is its own result
 
 
 def _digits(expr: pl.Expr) -> pl.Expr:
-    compact = _stripped(expr).str.replace_all(_SEPARATORS, "")
+    compact = without_float_tail(_stripped(expr)).str.replace_all(_SEPARATORS, "")
     return compact.replace("", None)
 
 
@@ -41,9 +59,7 @@ def personal_id(expr: pl.Expr) -> pl.Expr:
 
 
 def _personal_id(expr: pl.Expr) -> pl.Expr:
-    # Only a number (digits and separators) lost its ".0" to a float column; from other text, what
-    # stood before it would be left for the next run to change again (": .0" → ": " → ":").
-    stripped = _stripped(expr).str.replace(r"^([\d\s.\-]*)\.0$", "${1}").str.strip_chars().replace("", None)
+    stripped = without_float_tail(_stripped(expr)).str.strip_chars().replace("", None)
     compact = stripped.str.replace_all(_SEPARATORS, "")
     return (
         pl.when(compact.str.contains(r"^\d{10,11}$"))
@@ -57,10 +73,11 @@ def _personal_id(expr: pl.Expr) -> pl.Expr:
 def enterprise_code(expr: pl.Expr) -> pl.Expr:
     """Enterprise (tax) code: 10 digits, or a branch as "NNNNNNNNNN-NNN".
 
-    Spaces and dots are removed; a 13-digit run or any dash/space layout of 10+3 digits becomes
-    the canonical dash form. Other shapes come back with only the whitespace removed.
+    Spaces, dots and a float's ".0" (`without_float_tail`) are removed; a 13-digit run or any
+    dash/space layout of 10+3 digits becomes the canonical dash form. Other shapes come back with
+    only the whitespace removed.
     """
-    compact = _stripped(expr).str.replace_all(r"[\s.]", "").replace("", None)
+    compact = without_float_tail(_stripped(expr)).str.replace_all(r"[\s.]", "").replace("", None)
     bare = compact.str.replace_all(r"[\-–—_/]", "")
     return (
         pl.when(bare.str.contains(r"^\d{10}$") & ~compact.str.contains(r"[\-–—_/]$"))

@@ -17,6 +17,7 @@ import phonenumbers
 import polars as pl
 from phonenumbers import PhoneMetadata
 
+from normalise.identifiers import without_float_tail
 from normalise.shortcut import on_rows, unless_clean
 
 # 2018 conversion of 11-digit mobile numbers (01xx → 0xx), as in the rule book.
@@ -58,7 +59,7 @@ def _dialled(expr: pl.Expr) -> pl.Expr:
 def _dialling(expr: pl.Expr) -> pl.Expr:
     """`_dialled`'s regex replacements, on every value."""
     return (
-        expr
+        without_float_tail(expr.str.strip_chars())  # 912345678.0: a float column's (the 0 it lost comes back below)
         .str.replace_all(r"[\s.\-()/\\,]", "")
         # +84 / 0084 / bare 84 (with or without a redundant trunk zero after it) → 0
         .str.replace(r"^(?:\+|00)840?", "0")

@@ -118,3 +118,14 @@ def test_text_is_parsed_as_before_beside_typed_columns():
     assert run("datetime", ["2026-08-15 10:00:00.123456", "2026-08-15 10:00:00"]) == [
         None, dt.datetime(2026, 8, 15, 10, 0)]
     assert typed("date", pl.Series([45000]), excel_serial=True) == [dt.date(2023, 3, 15)]  # a number, not typed
+
+
+def test_a_yyyymmdd_number_through_a_float_column_is_its_date():
+    """20260815 held as a number, in a float column (pandas' integers with a gap): "20260815.0"
+    is no format a ministry declares, and was read as no date."""
+    floats = pl.Series([20260815.0, None, 20260815.5])
+    assert typed("date", floats, format="%Y%m%d") == [dt.date(2026, 8, 15), None, None]
+    assert typed("date_precision", floats, format="%Y%m%d") == ["day", None, None]
+    assert run("date", ["20260815.0", "15/08/2026"], format=["%Y%m%d", "%d/%m/%Y"]) == [dt.date(2026, 8, 15)] * 2
+    assert typed("month", pl.Series([202608.0]), format="%Y%m") == [dt.date(2026, 8, 1)]
+    assert typed("date", pl.Series([45000.0]), excel_serial=True) == [dt.date(2023, 3, 15)]

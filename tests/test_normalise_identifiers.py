@@ -43,6 +43,20 @@ def test_digits_strips_separators_and_keeps_text():
     assert run("digits", ["012 345.678-9", "0000", " - ", None]) == ["0123456789", "0000", None, None]
 
 
+def test_a_number_s_float_tail_is_not_a_digit():
+    """A code that went through a float column (pandas' integers with a gap; a DOUBLE) ends in
+    ".0". Read as a digit, it made a 9-digit social insurance code that lost its leading zero into
+    a valid-looking 10-digit one that is someone else's, and a right one 11 digits long."""
+    assert run("digits", ["123456789.0", "1234567890.0", "12 345.0", "12.30"]) == [
+        "123456789", "1234567890", "12345", "1230"
+    ]  # fmt: skip
+    assert run("enterprise_code", ["101234567.0", "0101234567.0", "0101234567001.0"]) == [
+        "101234567", "0101234567", "0101234567-001"
+    ]  # fmt: skip
+    floats = pl.DataFrame({"raw": [123456789.0, 1234567890.0, None]})
+    assert floats.select(normaliser("digits")(pl.col("raw"))).to_series().to_list() == ["123456789", "1234567890", None]
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
