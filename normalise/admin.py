@@ -26,6 +26,7 @@ import polars as pl
 
 import environment
 from normalise.identifiers import without_float_tail
+from normalise.raw import as_text
 
 CodeList = Literal["legacy", "2025"]
 CODE_LISTS: tuple[str, ...] = ("legacy", "2025")
@@ -191,12 +192,12 @@ def ward_mapping_coverage() -> dict[str, int]:
 
 
 def _padded_code(expr: pl.Expr, width: int) -> pl.Expr:
-    """Digits (a float's ".0" tolerated: identifiers.without_float_tail) as a zero-padded code;
+    """Digits (a number typed or written as a float's: normalise/raw.py) as a zero-padded code;
     other text → null.
 
     Leading zeros beyond the width are dropped ("079", the PPP form inside IDs, → "79").
     """
-    raw = without_float_tail(expr.cast(pl.String).str.strip_chars())
+    raw = without_float_tail(as_text(expr).str.strip_chars())
     number = raw.str.extract(r"^0*(\d{1,9})$", 1)
     return number.str.zfill(width)
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from normalise.identifiers import without_float_tail
+from normalise.raw import as_text
 
 DEFAULT_DATE_FORMATS: tuple[str, ...] = ("%d/%m/%Y", "%Y-%m-%d")
 DEFAULT_MONTH_FORMATS: tuple[str, ...] = ("%m/%Y",)
@@ -49,7 +50,7 @@ def formats_of(format: str | Sequence[str] | None, default: Sequence[str]) -> tu
 
 def _stripped(expr: pl.Expr) -> pl.Expr:
     # 20260815.0, a YYYYMMDD number (or an Excel serial) that went through a float column.
-    return without_float_tail(expr.cast(pl.String).str.strip_chars())
+    return without_float_tail(as_text(expr).str.strip_chars())
 
 
 def _typed_or_parsed(expr: pl.Expr, parse: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:

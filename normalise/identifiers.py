@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import polars as pl
 
+from normalise.raw import as_text
 from normalise.shortcut import on_rows, unless_clean
 
 _SEPARATORS = r"[\s.\-]"
 
 
 def _stripped(expr: pl.Expr) -> pl.Expr:
-    stripped = expr.cast(pl.String).str.strip_chars()
+    stripped = as_text(expr).str.strip_chars()
     return stripped.replace("", None)
 
 
 def without_float_tail(text: pl.Expr) -> pl.Expr:
-    """Text without the ".0" a number gains in a float column ("912345678.0", or a Float64 cast to
-    text): an ID, phone or code exported through pandas or a spreadsheet's number cell. Only a
-    number (digits and separators) loses it: from other text, what stood before it would be left
-    for the next run to change again (": .0" → ": " → ":"). The regex runs on the few values that
-    end so (normalise/shortcut.py: on_rows): a date column's every value is text here too."""
+    """Text without the ".0" a number gains in a float column ("912345678.0" in a CSV written by
+    pandas; normalise/raw.py writes a typed float without it). Only a number (digits and
+    separators) loses it: from other text, what stood before it would be left for the next run to
+    change again (": .0" → ": " → ":"). The regex runs on the few values that end so (`on_rows`):
+    a date column's every value is text here too."""
 
     def batch(values: pl.Series) -> pl.Series:
         return on_rows(values.str.ends_with(".0").fill_null(False), _float_tail_dropped, values)

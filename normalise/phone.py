@@ -18,6 +18,7 @@ import polars as pl
 from phonenumbers import PhoneMetadata
 
 from normalise.identifiers import without_float_tail
+from normalise.raw import as_text
 from normalise.shortcut import on_rows, unless_clean
 
 # 2018 conversion of 11-digit mobile numbers (01xx → 0xx), as in the rule book.
@@ -319,7 +320,7 @@ def phone_valid(expr: pl.Expr) -> pl.Expr:
 
 def phone_valid_from(expr: pl.Expr, e164: pl.Expr) -> pl.Expr:
     """`phone_valid` of the raw value, given `phone` of the same value (computed once, not twice)."""
-    raw = expr.cast(pl.String)
+    raw = as_text(expr)
     return pl.when(raw.str.strip_chars().str.len_bytes() > 0).then(e164.is_not_null())
 
 

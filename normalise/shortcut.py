@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import polars as pl
 
+from normalise.raw import text_of
+
 
 def on_rows(
     rows: pl.Series, step: Callable[[pl.Series], pl.Series], values: pl.Series, into: pl.Series | None = None
@@ -29,7 +31,8 @@ def on_rows(
 
 
 def unless_clean(expr: pl.Expr, clean: str, passes: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
-    """`passes(expr)` (a String expression), run on the values not matching the regex `clean` only."""
+    """`passes(expr)` (a String expression), run on the values not matching the regex `clean` only;
+    `expr` is read as text as normalise/raw.py writes it."""
 
     def batch(values: pl.Series) -> pl.Series:
         dirty = ~values.str.contains(clean).fill_null(True)  # null stays null
@@ -40,4 +43,4 @@ def unless_clean(expr: pl.Expr, clean: str, passes: Callable[[pl.Expr], pl.Expr]
     def run_passes(values: pl.Series) -> pl.Series:
         return values.to_frame("v").select(passes(pl.col("v"))).to_series()
 
-    return expr.cast(pl.String).map_batches(batch, return_dtype=pl.String, is_elementwise=True)
+    return expr.map_batches(lambda values: batch(text_of(values)), return_dtype=pl.String, is_elementwise=True)

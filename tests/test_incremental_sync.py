@@ -4,6 +4,7 @@ After any sequence of source changes and loads, silver's live rows equal the sou
 """
 
 import datetime as dt
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -213,6 +214,41 @@ def test_a_source_with_typed_dates_and_timestamps_loads_them_and_syncs_on_them(d
     # From the typed mark minus the 1-day look-back, inclusive: the last two days' rows and the updated one.
     assert (second.extracted, second.quarantined) == (3, 0) and second.balanced
     assert live_silver(ref, warehouse) == source_snapshot(server, table_name)
+
+
+@pytest.mark.parametrize("database", ["postgres_server", "mariadb_server"])
+def test_a_source_whose_codes_are_numbers_lands_the_numbers_they_hold(database, request, tmp_path, monkeypatch):
+    """A ministry database that keeps its codes in NUMERIC / DECIMAL or DOUBLE columns. connectorx
+    reads every NUMERIC, even NUMERIC(12,0), as a decimal of scale 10: payment 100000 was
+    "100000.0000000000" in silver, its beneficiary "5000.0" (linking to no "5000"), and a code
+    normaliser made 21 digits of it. Now silver holds the numbers, and reconcile finds the key
+    deleted at the source among them."""
+    server = request.getfixturevalue(database)
+    _, table_name, ref, warehouse = welfare.payments_source(server, tmp_path, monkeypatch)
+    double = "DOUBLE PRECISION" if server.kind == "postgres" else "DOUBLE"
+    server.execute(f"DROP TABLE {server.quote(table_name)}")
+    server.execute(
+        f"CREATE TABLE {server.quote(table_name)} (ma_chi_tra NUMERIC(12,0), ma_doi_tuong {double}, "
+        "ky_chi_tra TEXT, so_tien NUMERIC(15,2), ngay_chi_tra TEXT, ngay_cap_nhat TEXT)"
+    )
+    server.copy_rows(table_name, list(payment(0, 0, BASE)), [
+        (Decimal(100_000 + i), float(5_000 + i % 10), "10/2026", Decimal(f"{1_000_000 + i}.00"), "05/10/2026",
+         (BASE + dt.timedelta(hours=i)).strftime("%Y-%m-%d %H:%M:%S"))
+        for i in range(40)
+    ])  # fmt: skip
+
+    first = run(ref, warehouse, 1)
+    assert (first.extracted, first.landed, first.quarantined) == (40, 40, 0), first.rule_counts
+    names = LoadNames.of(ref)
+    silver = warehouse.read(names.silver).sort("payment_id")
+    assert silver["payment_id"].to_list() == [str(100_000 + i) for i in range(40)]
+    assert sorted(set(silver["beneficiary_id"])) == [str(5_000 + k) for k in range(10)]
+    assert warehouse.read(names.sensitive).sort("payment_id")["amount_vnd"].to_list() == [1_000_000 + i for i in range(40)]
+
+    server.execute(f"DELETE FROM {server.quote(table_name)} WHERE ma_chi_tra = 100005")
+    second = run(ref, warehouse, 2)
+    assert second.deleted == 1 and second.balanced
+    assert warehouse.read(names.silver).filter(pl.col(DELETED))["payment_id"].to_list() == ["100005"]
 
 
 def night_after_one_update(server, table_name, ref, warehouse, later: dt.datetime, stamp: str):
