@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from normalise.identifiers import without_float_tail
-from normalise.raw import as_text
+from normalise.raw import text_of
 
 DEFAULT_DATE_FORMATS: tuple[str, ...] = ("%d/%m/%Y", "%Y-%m-%d")
 DEFAULT_MONTH_FORMATS: tuple[str, ...] = ("%m/%Y",)
@@ -49,18 +49,20 @@ def formats_of(format: str | Sequence[str] | None, default: Sequence[str]) -> tu
 
 
 def _stripped(expr: pl.Expr) -> pl.Expr:
-    # 20260815.0, a YYYYMMDD number (or an Excel serial) that went through a float column.
-    return without_float_tail(as_text(expr).str.strip_chars())
+    # 20260815.0, a YYYYMMDD number (or an Excel serial) that went through a float column. A typed
+    # number is already written as its digits (`_typed_or_parsed`: normalise/raw.py).
+    return without_float_tail(expr.cast(pl.String).str.strip_chars())
 
 
 def _typed_or_parsed(expr: pl.Expr, parse: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
     """`expr` as `dtype`: taken as it is when the source typed it as a date or timestamp, else
-    (text, and numbers such as Excel serials) `parse(expr)`, exactly as for text."""
+    (text, and numbers such as Excel serials or YYYYMMDD, written as normalise/raw.py writes them)
+    `parse(expr)`, exactly as for text."""
 
     def batch(values: pl.Series) -> pl.Series:
         if isinstance(values.dtype, pl.Date | pl.Datetime):
             return _from_typed(values, dtype)
-        return values.to_frame("v").select(parse(pl.col("v"))).to_series().alias(values.name)
+        return text_of(values).to_frame("v").select(parse(pl.col("v"))).to_series().alias(values.name)
 
     return expr.map_batches(batch, return_dtype=dtype, is_elementwise=True)
 
@@ -179,7 +181,8 @@ def month(expr: pl.Expr, format: str | Sequence[str] | None = None) -> pl.Expr:
     formats = formats_of(format, DEFAULT_MONTH_FORMATS)
 
     def parse(raw: pl.Expr) -> pl.Expr:
-        parsed = [_four_digit_year(_strptime_month(_stripped(raw), f)) for f in formats]
+        stripped = _stripped(raw)
+        parsed = [_four_digit_year(_strptime_month(stripped, f)) for f in formats]
         return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
 
     return _typed_or_parsed(expr, parse, pl.Date()).dt.month_start()
@@ -197,7 +200,8 @@ def datetime(expr: pl.Expr, format: str | Sequence[str] | None = None) -> pl.Exp
     formats = formats_of(format, DEFAULT_DATETIME_FORMATS)
 
     def parse(raw: pl.Expr) -> pl.Expr:
-        parsed = [_four_digit_year(_stripped(raw).str.strptime(pl.Datetime("us"), f, strict=False)) for f in formats]
+        stripped = _stripped(raw)
+        parsed = [_four_digit_year(stripped.str.strptime(pl.Datetime("us"), f, strict=False)) for f in formats]
         return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
 
     return _typed_or_parsed(expr, parse, pl.Datetime("us"))

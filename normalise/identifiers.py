@@ -14,9 +14,9 @@ from normalise.shortcut import on_rows, unless_clean
 _SEPARATORS = r"[\s.\-]"
 
 
-def _stripped(expr: pl.Expr) -> pl.Expr:
-    stripped = as_text(expr).str.strip_chars()
-    return stripped.replace("", None)
+def _stripped(text: pl.Expr) -> pl.Expr:
+    """`text` (a raw value through `as_text`, or `unless_clean`'s values) stripped; empty → null."""
+    return text.cast(pl.String).str.strip_chars().replace("", None)
 
 
 def without_float_tail(text: pl.Expr) -> pl.Expr:
@@ -78,7 +78,7 @@ def enterprise_code(expr: pl.Expr) -> pl.Expr:
     dash/space layout of 10+3 digits becomes the canonical dash form. Other shapes come back with
     only the whitespace removed.
     """
-    compact = without_float_tail(_stripped(expr)).str.replace_all(r"[\s.]", "").replace("", None)
+    compact = without_float_tail(_stripped(as_text(expr))).str.replace_all(r"[\s.]", "").replace("", None)
     bare = compact.str.replace_all(r"[\-–—_/]", "")
     return (
         pl.when(bare.str.contains(r"^\d{10}$") & ~compact.str.contains(r"[\-–—_/]$"))

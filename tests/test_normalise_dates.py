@@ -129,3 +129,7 @@ def test_a_yyyymmdd_number_through_a_float_column_is_its_date():
     assert run("date", ["20260815.0", "15/08/2026"], format=["%Y%m%d", "%d/%m/%Y"]) == [dt.date(2026, 8, 15)] * 2
     assert typed("month", pl.Series([202608.0]), format="%Y%m") == [dt.date(2026, 8, 1)]
     assert typed("date", pl.Series([45000.0]), excel_serial=True) == [dt.date(2023, 3, 15)]
+    # A NUMERIC(8,0) column, as connectorx reads it: a decimal of scale 10.
+    numeric = pl.Series([20260815, None]).cast(pl.Decimal(38, 10))
+    assert typed("date", numeric, format="%Y%m%d") == [dt.date(2026, 8, 15), None]
+    assert typed("date_precision", numeric, format="%Y%m%d") == ["day", None]
