@@ -9,7 +9,8 @@ alert. Elsewhere (a run pod evicted on Kubernetes) it stays a failure, which run
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 
@@ -43,3 +44,25 @@ def stopped(context: dg.AssetExecutionContext) -> dg.Failure:
     marks the run CANCELING as it is written (orchestration/launch.py: stop_recorded), so that the
     run ends CANCELED."""
     return dg.Failure(description=INTERRUPTED, allow_retries=False)
+
+
+@contextmanager
+def stops_are_not_retried(context: dg.AssetExecutionContext) -> Iterator[None]:
+    """Around a whole load step, its outputs included: an interrupt becomes `stopped`.
+
+    Dagster turns an interrupt that leaves a step's code into a retry under the step's retry policy.
+    An interrupt lands wherever the step is when it comes: in the load, or after it, while the step
+    yields its materializations and checks (under load a 300-row load can finish between the
+    progress line a ctrl-C answered and the signal). And code that gets the signal in a native
+    library may surface it as an error of its own. So any exception raised once the run is being
+    stopped is the stop."""
+    try:
+        yield
+    except dg.Failure:
+        raise
+    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+        raise stopped(context) from None
+    except Exception:
+        if stop_requested(context):
+            raise stopped(context) from None
+        raise

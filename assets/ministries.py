@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-from assets.interrupts import progress_or_stop, stopped
+from assets.interrupts import progress_or_stop, stops_are_not_retried
 from assets.nightly import NIGHTLY_FRESHNESS
 from assets.resources import WarehouseResource
 from catalogue import Catalogue, CatalogueError, TableRef
@@ -144,34 +144,33 @@ def table_assets(ref: TableRef, catalogue: Catalogue) -> dg.AssetsDefinition:
         "from the table's high-water mark minus its look-back, or the window of the run's config.",
     )
     def load(context: dg.AssetExecutionContext, config: LoadConfig, warehouse: WarehouseResource):
-        warehouse = warehouse.warehouse()
-        people = _people_register(catalogue, warehouse) if register_keys else None
-        mode = load_mode(config)
-        mark = high_water_mark(ref, warehouse) if mode == "nightly" else None
-        try:
-            report = load_table(
-                ref,
-                warehouse,
-                run_id=context.run.run_id,
-                today=_today(),
-                since=config.since,
-                until=config.until,
-                full_refresh=config.full_refresh,
-                people=people,
-                progress=progress_or_stop(context),
-            )
-        except (SourceError, CatalogueError) as error:
-            # Transient trouble (a reset connection, a timeout) is worth the retry policy's
-            # backoff; a wrong password or a missing table is not: fail once, clearly.
-            if getattr(error, "retryable", False):
-                raise
-            raise dg.Failure(description=str(error), allow_retries=False) from None
-        except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
-            raise stopped(context) from None  # not retried (assets/interrupts.py)
-        news = load_news(report, mode=mode, mark=mark)
-        yield from _materializations(ref, names, report, warehouse, news)
-        earlier = _earlier_evaluations(context, asset_key(names.silver), rules) if not news.new_rows else {}
-        yield from _checks(ref, names, report, rules, news, earlier)
+        with stops_are_not_retried(context):  # an interrupt anywhere in the step (assets/interrupts.py)
+            warehouse = warehouse.warehouse()
+            people = _people_register(catalogue, warehouse) if register_keys else None
+            mode = load_mode(config)
+            mark = high_water_mark(ref, warehouse) if mode == "nightly" else None
+            try:
+                report = load_table(
+                    ref,
+                    warehouse,
+                    run_id=context.run.run_id,
+                    today=_today(),
+                    since=config.since,
+                    until=config.until,
+                    full_refresh=config.full_refresh,
+                    people=people,
+                    progress=progress_or_stop(context),
+                )
+            except (SourceError, CatalogueError) as error:
+                # Transient trouble (a reset connection, a timeout) is worth the retry policy's
+                # backoff; a wrong password or a missing table is not: fail once, clearly.
+                if getattr(error, "retryable", False):
+                    raise
+                raise dg.Failure(description=str(error), allow_retries=False) from None
+            news = load_news(report, mode=mode, mark=mark)
+            yield from _materializations(ref, names, report, warehouse, news)
+            earlier = _earlier_evaluations(context, asset_key(names.silver), rules) if not news.new_rows else {}
+            yield from _checks(ref, names, report, rules, news, earlier)
 
     return load
 

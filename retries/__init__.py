@@ -18,7 +18,8 @@ the next, so the worst cases multiply:
    raises `StreamSpent` at once (warehouse/tables.py) and level 3 reads the source again.
 3. **One Dagster step** (`assets/ministries.py` load assets: `RetryPolicy(max_retries=2, delay=5,
    backoff=EXPONENTIAL, jitter=PLUS_MINUS)`; `assets/maintenance.py`'s op: the same with
-   `delay=30`): the whole load re-runs, 3 attempts in all; it is idempotent by run id.
+   `delay=30`): the whole load re-runs, 3 attempts in all; it is idempotent by run id. A load
+   stopped on request (ctrl-C, the UI's Terminate) is not retried (`assets/interrupts.py`).
 
 So one REST request is tried at most 6 × 3 = **18 times** in one run (with waits of up to 30 s
 each between the first six, then Dagster's delay), and one Delta write at most 8 × 3 = 24 times.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import dagster as dg
@@ -114,3 +115,73 @@ def test_the_processes_tests_start_can_be_stopped_with_ctrl_c():
         capture_output=True, text=True, check=True,
     )
     assert child.stdout.strip() == "True"
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory) -> Path:
+    from demo.generator import generate
+
+    root = tmp_path_factory.mktemp("interrupts") / "demo"
+    generate(root, citizens=120, seed=3)
+    return root
+
+
+def after_the_load(instance: dg.DagsterInstance, fault: str):
+    """A stand-in for the step's materializations, hit once the load itself has finished."""
+
+    def materializations(*_args, **_kwargs):
+        if fault == "ctrl-C":
+            raise KeyboardInterrupt
+        # A stop asked for, seen by native code as an error of its own (e.g. a Rust library's).
+        [run] = instance.get_runs(limit=1)
+        instance.report_run_canceling(run, "Terminate in the UI")
+        raise RuntimeError("interrupted system call")
+
+    return materializations
+
+
+@pytest.mark.parametrize("fault", ["ctrl-C", "error while stopping"])
+def test_a_stop_that_lands_after_the_load_is_not_retried(fault, small_demo, tmp_path, monkeypatch):
+    """Under load a small table can finish between the progress line a ctrl-C answered and the
+    signal: the interrupt then lands in the step's outputs, and Dagster retried it (fault suite)."""
+    import assets.ministries
+    from assets.interrupts import INTERRUPTED
+    from orchestration.definitions import defs
+
+    monkeypatch.setenv("NDC_DEMO_DIR", str(small_demo))
+    monkeypatch.setenv("NDC_WAREHOUSE_URI", str(tmp_path / "warehouse"))
+    with dg.DagsterInstance.ephemeral() as instance:
+        monkeypatch.setattr(assets.ministries, "_materializations", after_the_load(instance, fault))
+        result = defs.resolve_job_def("nightly_sync").execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey([layer, "population", "citizens"]) for layer in ("bronze", "quarantine", "silver")],
+            raise_on_error=False,
+        )
+    kinds = [event.event_type_value for event in result.all_events]
+    assert "STEP_UP_FOR_RETRY" not in kinds and "STEP_RESTARTED" not in kinds
+    [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    assert INTERRUPTED in failure.event_specific_data.error.message
+
+
+def test_an_error_of_a_run_nobody_stopped_is_still_retried(small_demo, tmp_path, monkeypatch):
+    """The stop rule does not swallow real failures: a load that breaks on its own keeps the retry
+    policy's backoff."""
+    import assets.ministries
+    from orchestration.definitions import defs
+
+    monkeypatch.setenv("NDC_DEMO_DIR", str(small_demo))
+    monkeypatch.setenv("NDC_WAREHOUSE_URI", str(tmp_path / "warehouse"))
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug after the load")
+
+    monkeypatch.setattr(assets.ministries, "_materializations", broken)
+    job = defs.resolve_job_def("nightly_sync")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey([layer, "population", "citizens"]) for layer in ("bronze", "quarantine", "silver")],
+            raise_on_error=False,
+        )
+    kinds = [event.event_type_value for event in result.all_events]
+    assert "STEP_UP_FOR_RETRY" in kinds and "a bug after the load" in str(result.all_events)
