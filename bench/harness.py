@@ -17,6 +17,7 @@ rounds, and the median of per-round ratios to COPY's wall. Writes JSON and a mar
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import random
@@ -33,6 +34,9 @@ from bench import source
 SYNC_METHODS = (
     "copy", "ours", "ours_no_validation", "ours_no_linking", "ours_jemalloc_decay0", "dlt_replace", "dlt_merge",
 )
+METHODS = (*SYNC_METHODS, "query", "night")
+# The modules a choice of methods needs beyond the project's own: the `bench` dependency group.
+GROUP_MODULES = {"dlt_replace": "dlt", "dlt_merge": "dlt"}
 # Polars' jemalloc returning freed pages at once instead of after its decay time (10 s by
 # default): read by jemalloc when Polars' library loads, so it is set in the child's environment.
 JEMALLOC_DECAY0 = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
@@ -67,7 +71,7 @@ def run_child(
 
 def one_round(
     number: int, server, src: source.Source, work: Path, timeout_s: float, order_seed: int,
-    methods: tuple[str, ...] = (*SYNC_METHODS, "query", "night"), baseline: Path | None = None,
+    methods: tuple[str, ...] = METHODS, baseline: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every method once, in an order shuffled per round; the night and the query last (they
     need the full sync's warehouse, and the night works on its own copy of the table). `methods`
@@ -268,6 +272,26 @@ def profile(src: source.Source, work: Path, timeout_s: float) -> int:
     return 0
 
 
+def arguments_problem(methods: tuple[str, ...], *, profile: bool, baseline: Path | None) -> str | None:
+    """What is wrong with the methods, the profile or the baseline asked for, in one sentence that
+    says what to do; None when the run can start."""
+    if unknown := [m for m in methods if m not in METHODS]:
+        return f"unknown method(s) {', '.join(unknown)}: --methods takes a comma-separated choice of {', '.join(METHODS)}"
+    if not methods and not profile:
+        return "--methods names no method"
+    # --profile runs one sync of our own under pyinstrument instead of the methods.
+    needed = {"pyinstrument"} if profile else {GROUP_MODULES[m] for m in methods if m in GROUP_MODULES}
+    if missing := sorted(m for m in needed if importlib.util.find_spec(m) is None):
+        return (
+            f"{', '.join(missing)} not installed: the benchmark's own dependencies are the `bench` group; "
+            "run `uv run --group bench python -m bench …`"
+            + ("" if profile else f", or leave out the dlt methods (--methods {','.join(m for m in METHODS if m not in GROUP_MODULES)})")
+        )
+    if baseline is not None and not (baseline / "pipeline" / "load.py").is_file():
+        return f"--baseline {baseline}: not a checkout of this repository (no pipeline/load.py in it); make one with `git worktree add --detach /tmp/base <commit>`"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="citizens generated (the table has ~2%% more rows)")
@@ -277,13 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-table", action="store_true", help="keep the table from the last run of the same --rows")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one method may take")
     parser.add_argument("--seed", type=int, default=14, help="the shuffles' seed")
-    parser.add_argument("--methods", default=",".join((*SYNC_METHODS, "query", "night")),
+    parser.add_argument("--methods", default=",".join(METHODS),
                         help="comma-separated methods to run (default: all); `night` runs its own full sync")
     parser.add_argument("--baseline", type=Path,
                         help="another checkout of this repository: its full sync runs as `ours_baseline` in every round")
     parser.add_argument("--profile", action="store_true",
                         help="instead of the rounds: one full sync under pyinstrument (text report in --work)")
     args = parser.parse_args(argv)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if problem := arguments_problem(methods, profile=args.profile, baseline=args.baseline):
+        parser.error(problem)  # before a table is made: a missing module would fail rounds later
     citizens = 10_000_000 if args.ten_million else args.rows
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -306,9 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         return profile(src, work, args.timeout)
     rounds = []
     out = work / f"results-{rows}-{time.strftime('%Y%m%dT%H%M%S')}"
+    baseline = args.baseline.resolve() if args.baseline else None
     for number in range(1, args.rounds + 1):
-        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-        baseline = args.baseline.resolve() if args.baseline else None
         rounds.append(one_round(number, server, src, work, args.timeout, args.seed, methods, baseline))
         # Written after every round: a run cut short still leaves the rounds it finished.
         summary = summarise(rounds)
