@@ -54,15 +54,29 @@ def stops_are_not_retried(context: dg.AssetExecutionContext) -> Iterator[None]:
     An interrupt lands wherever the step is when it comes: in the load, or after it, while the step
     yields its materializations and checks (under load a 300-row load can finish between the
     progress line a ctrl-C answered and the signal). And code that gets the signal in a native
-    library may surface it as an error of its own. So any exception raised once the run is being
-    stopped is the stop."""
+    library, or a source cut off by it, may surface it as an error of its own. So any exception
+    raised once the run is being stopped is the stop (the error itself kept as its cause)."""
     try:
         yield
-    except dg.Failure:
-        raise
     except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
         raise stopped(context) from None
-    except Exception:
-        if stop_requested(context):
-            raise stopped(context) from None
+    except dg.Failure as failure:
+        if failure.description != INTERRUPTED and _stopping(context):
+            raise stopped(context) from failure
         raise
+    except Exception as error:
+        if _stopping(context):
+            raise stopped(context) from error
+        raise
+
+
+def _stopping(context: dg.AssetExecutionContext) -> bool:
+    """`stop_requested`, read while handling another error: the stop's SIGINT is re-sent every
+    2 s (orchestration/launch.py: Stop) and may land in this read, which is then the stop itself;
+    a run storage that cannot be read leaves the error being handled as it was."""
+    try:
+        return stop_requested(context)
+    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+        return True
+    except Exception:
+        return False

@@ -277,15 +277,16 @@ def arguments_problem(methods: tuple[str, ...], *, profile: bool, baseline: Path
     says what to do; None when the run can start."""
     if unknown := [m for m in methods if m not in METHODS]:
         return f"unknown method(s) {', '.join(unknown)}: --methods takes a comma-separated choice of {', '.join(METHODS)}"
-    if not methods and not profile:
+    if not methods and not profile and baseline is None:
         return "--methods names no method"
     # --profile runs one sync of our own under pyinstrument instead of the methods.
     needed = {"pyinstrument"} if profile else {GROUP_MODULES[m] for m in methods if m in GROUP_MODULES}
     if missing := sorted(m for m in needed if importlib.util.find_spec(m) is None):
+        rest = [m for m in methods if m not in GROUP_MODULES]
         return (
             f"{', '.join(missing)} not installed: the benchmark's own dependencies are the `bench` group; "
             "run `uv run --group bench python -m bench …`"
-            + ("" if profile else f", or leave out the dlt methods (--methods {','.join(m for m in METHODS if m not in GROUP_MODULES)})")
+            + (f", or leave out the dlt methods (--methods {','.join(rest)})" if rest and not profile else "")
         )
     if baseline is not None and not (baseline / "pipeline" / "load.py").is_file():
         return f"--baseline {baseline}: not a checkout of this repository (no pipeline/load.py in it); make one with `git worktree add --detach /tmp/base <commit>`"

@@ -132,15 +132,18 @@ def after_the_load(instance: dg.DagsterInstance, fault: str):
     def materializations(*_args, **_kwargs):
         if fault == "ctrl-C":
             raise KeyboardInterrupt
-        # A stop asked for, seen by native code as an error of its own (e.g. a Rust library's).
+        # A stop asked for, seen by native code as an error of its own (e.g. a Rust library's), or
+        # by a source whose server the ctrl-C stopped too (a failure of its own, not retried).
         [run] = instance.get_runs(limit=1)
         instance.report_run_canceling(run, "Terminate in the UI")
+        if fault == "source cut off while stopping":
+            raise dg.Failure(description="source 'population': the server closed the connection", allow_retries=False)
         raise RuntimeError("interrupted system call")
 
     return materializations
 
 
-@pytest.mark.parametrize("fault", ["ctrl-C", "error while stopping"])
+@pytest.mark.parametrize("fault", ["ctrl-C", "error while stopping", "source cut off while stopping"])
 def test_a_stop_that_lands_after_the_load_is_not_retried(fault, small_demo, tmp_path, monkeypatch):
     """Under load a small table can finish between the progress line a ctrl-C answered and the
     signal: the interrupt then lands in the step's outputs, and Dagster retried it (fault suite)."""
@@ -165,7 +168,7 @@ def test_a_stop_that_lands_after_the_load_is_not_retried(fault, small_demo, tmp_
 
 def test_an_error_of_a_run_nobody_stopped_is_still_retried(small_demo, tmp_path, monkeypatch):
     """The stop rule does not swallow real failures: a load that breaks on its own keeps the retry
-    policy's backoff."""
+    policy (its backoff set to nothing here)."""
     import assets.ministries
     from orchestration.definitions import defs
 
@@ -176,6 +179,7 @@ def test_an_error_of_a_run_nobody_stopped_is_still_retried(small_demo, tmp_path,
         raise RuntimeError("a bug after the load")
 
     monkeypatch.setattr(assets.ministries, "_materializations", broken)
+    monkeypatch.setattr(dg.RetryPolicy, "calculate_delay", lambda _policy, _attempt: 0)
     job = defs.resolve_job_def("nightly_sync")
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
@@ -184,4 +188,4 @@ def test_an_error_of_a_run_nobody_stopped_is_still_retried(small_demo, tmp_path,
             raise_on_error=False,
         )
     kinds = [event.event_type_value for event in result.all_events]
-    assert "STEP_UP_FOR_RETRY" in kinds and "a bug after the load" in str(result.all_events)
+    assert kinds.count("STEP_UP_FOR_RETRY") == 2 and "a bug after the load" in str(result.all_events)
