@@ -109,7 +109,10 @@ def citizens_ref(table: str):
 def _warm_imports() -> None:
     """What a sync process (Dagster's) imports once for all its tables stays outside a table's
     figure. Not Great Expectations: a load never imports it (tests/test_load_imports.py), so
-    warming it here would add its ~150 MiB to our peak, which no real load has."""
+    warming it here would add its ~150 MiB to our peak, which no real load has. The SQL login's
+    driver is one of the modules the step processes' forkserver preloads (orchestration/definitions.py)."""
+    import psycopg  # noqa: F401
+
     import quality.compile  # noqa: F401
 
 

@@ -54,6 +54,10 @@ STEP_PRELOAD = [
     "pyarrow.dataset",
     "deltalake",
     "connectorx",
+    # The SQL sources' own drivers, which log in once before connectorx reads (connectors/sql.py):
+    # 0.16 s (psycopg) and 0.07 s (pymysql) of imports in every SQL step's process otherwise.
+    "psycopg",
+    "pymysql",
     "vietnam_provinces",
     "pipeline.load",
     "pipeline.gold",
