@@ -470,46 +470,49 @@ def source_fault(lab: Lab, table: str, pg: Postgres, action: str) -> tuple[Watch
     return watched, f"{action} at extracting (the run took {watched.seconds:.0f}s)"
 
 
-def frozen_mid_read(lab: Lab, table: str, pg: Postgres) -> tuple[Watched, str]:
-    """Freeze PostgreSQL (SIGSTOP, every process of it) with the load's query in flight.
+@contextlib.contextmanager
+def read_held(lab: Lab, table: str, pg: Postgres, *, timeout: float = 60.0) -> Iterator[tuple[subprocess.Popen[str], bool]]:
+    """`ndc sync` of `table` started with its source read held, and whether its query was seen held.
 
     A demo's read is over in milliseconds, long before its "extracting" line reaches us. So a lock
-    on the source table holds the read when it comes, and the server is frozen once a query of
-    the reader's is seen waiting on it: the load has connected and asked for rows that never come.
-    """
+    on the source table holds the read when it comes, and this yields once a query of the reader's
+    is seen waiting on it: the load has connected and asked for rows that do not come until the
+    lock goes, on leaving."""
     ref = load_catalogue().table(table)
     database, source_table = ref.source.name, ref.table.table
     holder = pg.server.admin_connect(database)
     watcher = pg.server.admin_connect(database)
-    struck = threading.Event()
     try:
         holder.autocommit = False
         holder.execute(f'LOCK TABLE "{source_table}" IN ACCESS EXCLUSIVE MODE')
         process = start_sync(lab, table)
-
-        def strike() -> None:
-            while process.poll() is None:
-                waiting = watcher.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND usename = %s "
-                    "AND wait_event_type = 'Lock' AND query ILIKE %s",
-                    (database, pg.server.user, f"%{source_table}%"),
-                ).fetchone()
-                if waiting and waiting[0]:
-                    pg.signal(signal.SIGSTOP)
-                    struck.set()
-                    return
+        held, deadline = False, time.monotonic() + timeout
+        while not held and process.poll() is None and time.monotonic() < deadline:
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND usename = %s "
+                "AND wait_event_type = 'Lock' AND query ILIKE %s",
+                (database, pg.server.user, f"%{source_table}%"),
+            ).fetchone()
+            held = bool(waiting and waiting[0])
+            if not held:
                 time.sleep(0.02)
-
-        striker = threading.Thread(target=strike, name="chaos-freeze")
-        striker.start()
-        watched = watch(process, table)
-        striker.join()
+        yield process, held
     finally:
-        pg.signal(signal.SIGCONT)
-        holder.rollback()  # the lock goes; the next run reads freely
+        holder.rollback()  # the lock goes; the read (or the next run's) goes on
         holder.close()
         watcher.close()
-    at = "with the load's query in flight" if struck.is_set() else "never: the load sent no query"
+
+
+def frozen_mid_read(lab: Lab, table: str, pg: Postgres) -> tuple[Watched, str]:
+    """Freeze PostgreSQL (SIGSTOP, every process of it) with the load's query in flight."""
+    with read_held(lab, table, pg) as (process, held):
+        if held:
+            pg.signal(signal.SIGSTOP)
+        try:
+            watched = watch(process, table)
+        finally:
+            pg.signal(signal.SIGCONT)  # before the lock's holder rolls back on the frozen server
+    at = "with the load's query in flight" if held else "never: the load sent no query"
     return watched, f"freeze {at} (the run took {watched.seconds:.0f}s)"
 
 

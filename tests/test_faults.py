@@ -60,18 +60,18 @@ def test_a_run_killed_at_each_moment_of_a_load_is_repaired_by_the_next_run(momen
         assert_exact(chaos.recover_and_prove("SIGKILL", here, TABLE, faulted, at, reference[TABLE], Freed()))
 
 
-def stopped_while_extracting(here: Lab, stop: Callable[[subprocess.Popen[str]], None]) -> tuple[int, str]:
-    """`ndc sync` stopped by `stop` once its load is reading the source; its exit code and stderr."""
-    process = chaos.start_sync(here, TABLE)
-    assert process.stderr is not None
-    seen = ""
-    for line in process.stderr:
-        seen += line
-        if MOMENTS_EXTRACT in line:
-            break
-    stop(process)
-    _, rest = process.communicate(timeout=120)
-    return process.returncode, seen + rest
+def stopped_while_reading(
+    here: Lab, postgres: chaos.Postgres, stop: Callable[[subprocess.Popen[str]], None]
+) -> tuple[int, str]:
+    """`ndc sync` stopped by `stop` while its load waits for its source's rows (held by a lock:
+    chaos.read_held); its exit code and stderr. Seeing the "extracting" line first was not enough: a
+    300-row load can end before its first progress line reaches a watcher, and then nothing is left
+    to stop (the CI failure of 2026-12-02, on a fast machine)."""
+    with chaos.read_held(here, TABLE, postgres) as (process, held):
+        assert held, "the load never asked for its rows"
+        stop(process)
+        _, stderr = process.communicate(timeout=60)  # with the read still held: the stop alone ends it
+    return process.returncode, stderr
 
 
 def assert_stopped_in_one_line(here: Lab, rc: int, stderr: str) -> None:
@@ -86,34 +86,29 @@ def assert_stopped_in_one_line(here: Lab, rc: int, stderr: str) -> None:
         assert instance.event_log_storage.get_concurrency_info("source_population").active_slot_count == 0
 
 
-def test_ctrl_c_stops_the_run_at_once_in_one_line_and_the_next_run_is_exact(source, tmp_path):
+def test_ctrl_c_stops_the_run_at_once_in_one_line_and_the_next_run_is_exact(source, postgres, tmp_path):
     """ctrl-C (SIGINT to the process group, as a terminal sends it) while the load reads: exit 130,
     one line naming the run, the run CANCELED with its pool slot freed, and the next run exact."""
     demo, reference = source
-    here = lab(tmp_path, demo)
-    rc, stderr = stopped_while_extracting(here, lambda process: os.killpg(process.pid, signal.SIGINT))
+    here = lab(tmp_path, demo, **postgres.urls)
+    rc, stderr = stopped_while_reading(here, postgres, lambda process: os.killpg(process.pid, signal.SIGINT))
     assert_stopped_in_one_line(here, rc, stderr)
     stopped = chaos.Watched(rc, False, MOMENTS_EXTRACT, 0.0, stderr)
     assert_exact(chaos.recover_and_prove("SIGINT", here, TABLE, stopped, "bronze write", reference[TABLE], Freed()))
 
 
-def test_terminate_from_the_ui_stops_a_run_of_ndc_sync(source, tmp_path):
+def test_terminate_from_the_ui_stops_a_run_of_ndc_sync(source, postgres, tmp_path):
     """The UI's Terminate goes through the instance's run launcher, which sets the run CANCELING
     (it has no code server to ask): `ndc`, the run's worker, stops it as it does on ctrl-C."""
     demo, _ = source
-    here = lab(tmp_path, demo)
+    here = lab(tmp_path, demo, **postgres.urls)
 
-    def terminate(process: subprocess.Popen[str]) -> None:
-        # Frozen meanwhile, so that a 300-row load cannot finish before the click lands.
-        os.killpg(process.pid, signal.SIGSTOP)
-        try:
-            with dg.DagsterInstance.from_config(str(here.dagster_home)) as instance:
-                [run] = instance.get_runs(limit=1)
-                instance.run_launcher.terminate(run.run_id)
-        finally:
-            os.killpg(process.pid, signal.SIGCONT)
+    def terminate(_process: subprocess.Popen[str]) -> None:
+        with dg.DagsterInstance.from_config(str(here.dagster_home)) as instance:
+            [run] = instance.get_runs(limit=1)
+            instance.run_launcher.terminate(run.run_id)
 
-    rc, stderr = stopped_while_extracting(here, terminate)
+    rc, stderr = stopped_while_reading(here, postgres, terminate)
     assert_stopped_in_one_line(here, rc, stderr)
 
 
