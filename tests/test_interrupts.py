@@ -126,6 +126,19 @@ def small_demo(tmp_path_factory) -> Path:
     return root
 
 
+def citizens_loaded(instance: dg.DagsterInstance, small_demo: Path, tmp_path: Path, monkeypatch):
+    """The real nightly_sync's load of population.citizens, in this process, on `instance`."""
+    from orchestration.definitions import defs
+
+    monkeypatch.setenv("NDC_DEMO_DIR", str(small_demo))
+    monkeypatch.setenv("NDC_WAREHOUSE_URI", str(tmp_path / "warehouse"))
+    return defs.resolve_job_def("nightly_sync").execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey([layer, "population", "citizens"]) for layer in ("bronze", "quarantine", "silver")],
+        raise_on_error=False,
+    )
+
+
 def after_the_load(instance: dg.DagsterInstance, fault: str):
     """A stand-in for the step's materializations, hit once the load itself has finished."""
 
@@ -149,17 +162,10 @@ def test_a_stop_that_lands_after_the_load_is_not_retried(fault, small_demo, tmp_
     signal: the interrupt then lands in the step's outputs, and Dagster retried it (fault suite)."""
     import assets.ministries
     from assets.interrupts import INTERRUPTED
-    from orchestration.definitions import defs
 
-    monkeypatch.setenv("NDC_DEMO_DIR", str(small_demo))
-    monkeypatch.setenv("NDC_WAREHOUSE_URI", str(tmp_path / "warehouse"))
     with dg.DagsterInstance.ephemeral() as instance:
         monkeypatch.setattr(assets.ministries, "_materializations", after_the_load(instance, fault))
-        result = defs.resolve_job_def("nightly_sync").execute_in_process(
-            instance=instance,
-            asset_selection=[dg.AssetKey([layer, "population", "citizens"]) for layer in ("bronze", "quarantine", "silver")],
-            raise_on_error=False,
-        )
+        result = citizens_loaded(instance, small_demo, tmp_path, monkeypatch)
     kinds = [event.event_type_value for event in result.all_events]
     assert "STEP_UP_FOR_RETRY" not in kinds and "STEP_RESTARTED" not in kinds
     [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
@@ -170,22 +176,13 @@ def test_an_error_of_a_run_nobody_stopped_is_still_retried(small_demo, tmp_path,
     """The stop rule does not swallow real failures: a load that breaks on its own keeps the retry
     policy (its backoff set to nothing here)."""
     import assets.ministries
-    from orchestration.definitions import defs
-
-    monkeypatch.setenv("NDC_DEMO_DIR", str(small_demo))
-    monkeypatch.setenv("NDC_WAREHOUSE_URI", str(tmp_path / "warehouse"))
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("a bug after the load")
 
     monkeypatch.setattr(assets.ministries, "_materializations", broken)
     monkeypatch.setattr(dg.RetryPolicy, "calculate_delay", lambda _policy, _attempt: 0)
-    job = defs.resolve_job_def("nightly_sync")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=[dg.AssetKey([layer, "population", "citizens"]) for layer in ("bronze", "quarantine", "silver")],
-            raise_on_error=False,
-        )
+        result = citizens_loaded(instance, small_demo, tmp_path, monkeypatch)
     kinds = [event.event_type_value for event in result.all_events]
     assert kinds.count("STEP_UP_FOR_RETRY") == 2 and "a bug after the load" in str(result.all_events)
