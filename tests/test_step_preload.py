@@ -40,5 +40,5 @@ def test_a_sql_sources_login_imports_no_library_the_step_server_did_not_preload(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
-    libraries = imported - set(sys.stdlib_module_names) - FIRST_PARTY - {"_cffi_backend"}
+    libraries = imported - set(sys.stdlib_module_names) - FIRST_PARTY
     assert not libraries, f"imported in every SQL step, not preloaded: {sorted(libraries)}"
